@@ -1,0 +1,30 @@
+"""iimkg: an OWL ontology and knowledge graph of how idiopathic inflammatory myopathies are treated.
+
+Not medical advice. ``load()`` gives the graph as rdflib; ``query()`` answers the named competency
+questions; both read the files shipped inside this package.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from iimkg.errors import IimkgError
+
+if TYPE_CHECKING:
+    from iimkg.loading import load
+    from iimkg.queries import query
+
+__all__ = ["IimkgError", "load", "query"]
+
+
+def __getattr__(name: str) -> Any:
+    # Keep `import iimkg` cheap: rdflib and the query machinery load on first use.
+    if name == "load":
+        from iimkg.loading import load
+
+        return load
+    if name == "query":
+        from iimkg.queries import query
+
+        return query
+    raise AttributeError(f"module 'iimkg' has no attribute {name!r}")

@@ -1,0 +1,88 @@
+"""One error family, so the CLI can turn any expected failure into a message and an exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = [
+    "AmbiguousTermError",
+    "IimkgError",
+    "InputError",
+    "MissingParameterError",
+    "QuerySyntaxError",
+    "ReasonerUnavailableError",
+    "UnknownQueryError",
+    "UnknownTermError",
+]
+
+
+class IimkgError(Exception):
+    """Base of every error a caller can act on; the CLI prints it and exits with :attr:`exit_code`."""
+
+    exit_code = 2
+
+
+class InputError(IimkgError):
+    """A file could not be read or parsed; keeps the place so the message can point at it."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None, line: int | None = None,
+                 column: int | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.line = line
+        self.column = column
+        self.detail = message
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        place = ""
+        if self.path is not None:
+            place = str(self.path)
+            if self.line is not None:
+                place += f":{self.line}"
+                if self.column is not None:
+                    place += f":{self.column}"
+            place += ": "
+        return place + self.detail
+
+
+class QuerySyntaxError(InputError):
+    """A SPARQL query does not parse; line and column are those of the query text."""
+
+
+class UnknownQueryError(IimkgError):
+    """No named query has that name."""
+
+    def __init__(self, name: str, suggestions: Sequence[str]) -> None:
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"no named query is called {name!r}{hint} (`iimkg query list` shows them all)")
+
+
+class UnknownTermError(IimkgError):
+    """A parameter value matches no term of the graph."""
+
+    def __init__(self, value: str, parameter: str, suggestions: Sequence[str]) -> None:
+        self.value = value
+        self.suggestions = list(suggestions)
+        hint = ("; closest matches: " + "; ".join(suggestions)) if suggestions else ""
+        super().__init__(f"--{parameter} {value!r} matches no term of the graph{hint}")
+
+
+class AmbiguousTermError(IimkgError):
+    """A parameter value matches several terms; the caller must pick one."""
+
+    def __init__(self, value: str, parameter: str, candidates: Sequence[str]) -> None:
+        self.value = value
+        self.candidates = list(candidates)
+        super().__init__(
+            f"--{parameter} {value!r} matches {len(candidates)} terms; use one of their IDs: "
+            + "; ".join(candidates)
+        )
+
+
+class MissingParameterError(IimkgError):
+    """A named query needs a parameter that was not given."""
+
+
+class ReasonerUnavailableError(IimkgError):
+    """The OWL reasoner cannot run here, usually because Java is missing."""

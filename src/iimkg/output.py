@@ -1,0 +1,83 @@
+"""Write query results as an aligned table, CSV, TSV or W3C SPARQL 1.1 Query Results JSON."""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import json
+import shutil
+
+from iimkg.prefixes import converter
+from iimkg.queries import QueryResult
+from iimkg.rdfterms import Term
+
+__all__ = ["OutputFormat", "render"]
+
+
+class OutputFormat(str, enum.Enum):
+    TABLE = "table"
+    CSV = "csv"
+    TSV = "tsv"
+    JSON = "json"
+
+
+def render(result: QueryResult, fmt: OutputFormat | str = OutputFormat.TABLE, *, width: int | None = None) -> str:
+    """The result as text in ``fmt``; CSV and TSV carry full IRIs, the table shows CURIEs."""
+    fmt = OutputFormat(fmt)
+    if fmt is OutputFormat.JSON:
+        return _json(result)
+    if result.boolean is not None and not result.columns:
+        return ("yes" if result.boolean else "no") + "\n" if fmt is OutputFormat.TABLE else str(result.boolean).lower() + "\n"
+    if fmt is OutputFormat.TABLE:
+        return _table(result, width or shutil.get_terminal_size((160, 24)).columns)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="," if fmt is OutputFormat.CSV else "\t", lineterminator="\n")
+    writer.writerow(result.columns)
+    for row in result.rows:
+        writer.writerow([_plain(row[c]) for c in result.columns])
+    return buffer.getvalue()
+
+
+def _plain(term: Term | None) -> str:
+    if term is None:
+        return ""
+    return " ".join(term.value.split()) if term.kind == "literal" else term.value
+
+
+def _short(term: Term | None) -> str:
+    if term is None:
+        return ""
+    if term.kind == "uri":
+        return converter().compress(term.value) or term.value
+    return " ".join(term.value.split())
+
+
+def _json(result: QueryResult) -> str:
+    if result.boolean is not None and not result.columns:
+        return json.dumps({"head": {}, "boolean": result.boolean}, indent=2) + "\n"
+    bindings = [{c: t.to_json() for c in result.columns if (t := row[c]) is not None} for row in result.rows]
+    return json.dumps({"head": {"vars": result.columns}, "results": {"bindings": bindings}},
+                      indent=2, ensure_ascii=False) + "\n"
+
+
+def _table(result: QueryResult, width: int) -> str:
+    """Aligned columns; long text cells are cut with an ellipsis so that a row fits the terminal."""
+    cells = [[_short(row[c]) for c in result.columns] for row in result.rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(result.columns)]
+    gap = 2
+    while sum(widths) + gap * (len(widths) - 1) > width and max(widths, default=0) > 24:
+        widest = widths.index(max(widths))
+        widths[widest] -= 1
+    lines = [_line(result.columns, widths, gap), _line(["─" * w for w in widths], widths, gap)]
+    lines += [_line(r, widths, gap) for r in cells]
+    lines.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
+    return "\n".join(lines) + "\n"
+
+
+def _line(values: list[str], widths: list[int], gap: int) -> str:
+    out = []
+    for value, w in zip(values, widths, strict=True):
+        out.append(value if len(value) <= w else value[: max(w - 1, 0)] + "…")
+        out[-1] = out[-1].ljust(w)
+    return (" " * gap).join(out).rstrip()

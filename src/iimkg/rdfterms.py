@@ -1,0 +1,111 @@
+"""One engine-neutral RDF term type, so results from pyoxigraph and rdflib compare equal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyoxigraph as ox
+
+if TYPE_CHECKING:
+    import rdflib
+
+__all__ = ["Term", "from_oxigraph", "from_rdflib", "to_oxigraph", "to_rdflib"]
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+
+@dataclass(frozen=True, order=True)
+class Term:
+    """An RDF term as a value: ``kind`` is ``uri``, ``literal`` or ``bnode`` (the SPARQL JSON names)."""
+
+    kind: Literal["uri", "literal", "bnode"]
+    value: str
+    datatype: str | None = None
+    lang: str | None = None
+
+    @property
+    def python(self) -> Any:
+        """The value as Python: numbers for numeric literals, bool for booleans, str otherwise."""
+        if self.kind != "literal" or self.datatype is None:
+            return self.value
+        local = self.datatype.removeprefix(XSD)
+        try:
+            if local in {"integer", "int", "long", "short", "nonNegativeInteger", "positiveInteger"}:
+                return int(self.value)
+            if local == "decimal":
+                return Decimal(self.value)
+            if local in {"double", "float"}:
+                return float(self.value)
+            if local == "boolean":
+                return self.value in {"true", "1"}
+        except (ValueError, ArithmeticError):
+            return self.value
+        return self.value
+
+    def to_json(self) -> dict[str, str]:
+        """This term in the W3C SPARQL 1.1 Query Results JSON format."""
+        out = {"type": self.kind, "value": self.value}
+        if self.lang:
+            out["xml:lang"] = self.lang
+        elif self.datatype and self.datatype != XSD + "string":
+            out["datatype"] = self.datatype
+        return out
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def from_oxigraph(term: Any) -> Term:
+    if isinstance(term, ox.NamedNode):
+        return Term("uri", term.value)
+    if isinstance(term, ox.BlankNode):
+        return Term("bnode", term.value)
+    if isinstance(term, ox.Literal):
+        lang = term.language
+        datatype = None if lang else term.datatype.value
+        return Term("literal", term.value, datatype, lang.lower() if lang else None)
+    raise TypeError(f"unsupported RDF term {term!r}")
+
+
+def from_rdflib(term: Any) -> Term:
+    import rdflib
+
+    if isinstance(term, rdflib.URIRef):
+        return Term("uri", str(term))
+    if isinstance(term, rdflib.BNode):
+        return Term("bnode", str(term))
+    if isinstance(term, rdflib.Literal):
+        lang = term.language
+        if lang:
+            return Term("literal", str(term), None, lang.lower())
+        datatype = str(term.datatype) if term.datatype else XSD + "string"
+        return Term("literal", str(term), datatype, None)
+    raise TypeError(f"unsupported RDF term {term!r}")
+
+
+def to_rdflib(term: Any) -> rdflib.term.Node:
+    """Convert a pyoxigraph term to rdflib, keeping the lexical form of literals."""
+    import rdflib
+
+    if isinstance(term, ox.NamedNode):
+        return rdflib.URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return rdflib.BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return rdflib.Literal(term.value, lang=term.language)
+        return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
+    raise TypeError(f"unsupported RDF term {term!r}")
+
+
+def to_oxigraph(term: Term) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    if term.kind == "uri":
+        return ox.NamedNode(term.value)
+    if term.kind == "bnode":
+        return ox.BlankNode(term.value)
+    if term.lang:
+        return ox.Literal(term.value, language=term.lang)
+    return ox.Literal(term.value, datatype=ox.NamedNode(term.datatype or XSD + "string"))

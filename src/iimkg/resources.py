@@ -1,0 +1,45 @@
+"""Where the shipped ontology, shapes and queries live, installed or in a source checkout."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+__all__ = ["data_dir", "ontology_file", "prefixes_file", "queries_dir", "shapes_dir", "sparql_dir"]
+
+
+@cache
+def data_dir() -> Path:
+    """The folder that holds ``ontology/``, ``shapes/`` and ``queries/``.
+
+    A wheel carries them inside the package (``iimkg/data``); an editable install or a checkout
+    reads the top-level folders, which stay the single source of truth.
+    """
+    packaged = Path(__file__).resolve().parent / "data"
+    if (packaged / "ontology" / "iim.ttl").is_file():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "ontology" / "iim.ttl").is_file():
+        return checkout
+    raise FileNotFoundError(f"iimkg data files are missing: neither {packaged} nor {checkout} has ontology/iim.ttl")
+
+
+def ontology_file() -> Path:
+    return data_dir() / "ontology" / "iim.ttl"
+
+
+def prefixes_file() -> Path:
+    return data_dir() / "ontology" / "prefixes.tsv"
+
+
+def shapes_dir() -> Path:
+    return data_dir() / "shapes"
+
+
+def queries_dir() -> Path:
+    return data_dir() / "queries"
+
+
+def sparql_dir() -> Path:
+    """Internal queries (statistics, label index): data, not competency questions."""
+    return Path(__file__).resolve().parent / "sparql"
