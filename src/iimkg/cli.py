@@ -115,8 +115,7 @@ def _sparql(ns: argparse.Namespace) -> int:
         else:
             result = run_sparql(text, engine=engine, graph=load(ns.data) if ns.data else None)
     except InputError as error:
-        if error.path is None and candidate.suffix in {".rq", ".sparql"}:
-            error.path = candidate
+        if str(error.path) == "<query>" and candidate.suffix in {".rq", ".sparql"}:
             raise InputError(error.detail, path=candidate, line=error.line, column=error.column) from None
         raise
     sys.stdout.write(render(result, ns.format))

@@ -215,20 +215,29 @@ def run_sparql(text: str, *, bindings: Mapping[str, Term] | None = None, engine:
                store: ox.Store | None = None, graph: rdflib.Graph | None = None) -> QueryResult:
     """Run SPARQL text on the shipped graph (or the given store/graph) with variables bound as RDF terms.
 
+    Bindings become a trailing ``VALUES`` block of serialised RDF terms (pyoxigraph checks and escapes
+    them), so a value can never change the query's structure, and both engines see the same query.
+
     :raises QuerySyntaxError: if the text does not parse (line and column of the query text).
     """
-    bindings = dict(bindings or {})
+    text = text + values_clause(bindings) if bindings else text
     if engine is Engine.OXIGRAPH:
-        return _run_oxigraph(text, bindings, store if store is not None else shared_store())
-    return _run_rdflib(text, bindings, graph if graph is not None else _rdflib_graph())
+        return _run_oxigraph(text, store if store is not None else shared_store())
+    return _run_rdflib(text, graph if graph is not None else _rdflib_graph())
 
 
-def _run_oxigraph(text: str, bindings: dict[str, Term], store: ox.Store) -> QueryResult:
+def values_clause(bindings: Mapping[str, Term]) -> str:
+    """``VALUES (?a ?b) { (<x> "y") }`` for one row of bindings."""
     from iimkg.rdfterms import to_oxigraph
 
-    substitutions = {ox.Variable(k): to_oxigraph(v) for k, v in bindings.items()}
+    names = " ".join(f"?{ox.Variable(name).value}" for name in bindings)
+    values = " ".join(str(to_oxigraph(term)) for term in bindings.values())
+    return f"\nVALUES ({names}) {{ ({values}) }}\n"
+
+
+def _run_oxigraph(text: str, store: ox.Store) -> QueryResult:
     try:
-        solutions = store.query(text, substitutions=substitutions or None)
+        solutions = store.query(text)
     except SyntaxError as error:
         raise _syntax_error(str(error)) from None
     if isinstance(solutions, ox.QueryBoolean):
@@ -248,16 +257,13 @@ def _run_oxigraph(text: str, bindings: dict[str, Term], store: ox.Store) -> Quer
     return QueryResult(columns, rows)
 
 
-def _run_rdflib(text: str, bindings: dict[str, Term], graph: rdflib.Graph) -> QueryResult:
-    import rdflib
+def _run_rdflib(text: str, graph: rdflib.Graph) -> QueryResult:
     from pyparsing import ParseException
 
-    init = {rdflib.Variable(k): (rdflib.URIRef(v.value) if v.kind == "uri" else rdflib.Literal(v.value))
-            for k, v in bindings.items()}
     try:
-        result = graph.query(text, initBindings=init)
+        result = graph.query(text)
     except ParseException as error:
-        raise QuerySyntaxError(error.msg, line=error.lineno, column=error.col) from None
+        raise QuerySyntaxError(error.msg, path="<query>", line=error.lineno, column=error.col) from None
     if result.type == "ASK":
         return QueryResult([], [], bool(result.askAnswer))
     if result.type in {"CONSTRUCT", "DESCRIBE"}:
@@ -276,10 +282,12 @@ def _run_rdflib(text: str, bindings: dict[str, Term], graph: rdflib.Graph) -> Qu
 
 
 def _syntax_error(message: str) -> QuerySyntaxError:
+    """pyoxigraph says "error at 3:14: expected …"; keep the place apart so the CLI can print ``file:3:14:``."""
     position = _POSITION.search(message)
     if position:
-        return QuerySyntaxError(message, line=int(position.group(1)), column=int(position.group(2)))
-    return QuerySyntaxError(message)
+        detail = message[position.end():].lstrip(": ") or message
+        return QuerySyntaxError(detail, path="<query>", line=int(position.group(1)), column=int(position.group(2)))
+    return QuerySyntaxError(message, path="<query>")
 
 
 def with_labels(result: QueryResult, index: TermIndex) -> QueryResult:

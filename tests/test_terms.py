@@ -1,0 +1,72 @@
+"""A parameter accepts what an informatician types: our IDs, external codes, labels in English, Spanish, Catalan."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import IIM
+
+from iimkg.errors import AmbiguousTermError, UnknownTermError
+from iimkg.queries import query, term_index
+
+DISEASE = IIM + "Disease"
+DRUG = IIM + "Drug"
+DERMATOMYOSITIS = IIM + "IIM_0000002"
+PREDNISONE = IIM + "IIM_0000102"
+SPORADIC_IBM = IIM + "IIM_0000007"
+
+
+@pytest.mark.parametrize("typed", [
+    "dermatomyositis", "Dermatomyositis", "  DERMATOMYOSITIS ", "dermatomiositis", "Dermatomiositis",
+    "iim:IIM_0000002", "IIM_0000002", "https://w3id.org/iimkg/IIM_0000002", "MONDO:0016367", "mondo:0016367",
+    "DOID:10223", "MESH:D003882",
+])
+def test_dermatomyositis_is_found_however_it_is_written(typed: str) -> None:
+    assert term_index().resolve(typed, kind=DISEASE) == DERMATOMYOSITIS
+
+
+@pytest.mark.parametrize("typed", ["prednisone", "Prednisone", "prednisona", "CHEBI:8382", "ATC:H02AB07",
+                                   "RXNORM:8640", "DRUGBANK:DB00635"])
+def test_prednisone_is_found_by_name_or_code(typed: str) -> None:
+    assert term_index().resolve(typed, kind=DRUG) == PREDNISONE
+
+
+@pytest.mark.parametrize("typed", ["sIBM", "sporadic inclusion body myositis", "MONDO:0007827"])
+def test_sporadic_ibm_is_found_by_synonym_and_code(typed: str) -> None:
+    assert term_index().resolve(typed, kind=DISEASE) == SPORADIC_IBM
+
+
+def test_an_unknown_name_lists_the_closest_matches() -> None:
+    with pytest.raises(UnknownTermError) as error:
+        term_index().resolve("prednisolon", parameter="drug", kind=DRUG)
+    assert "prednisolone (iim:IIM_0000103)" in str(error.value)
+
+
+def test_a_term_of_the_wrong_kind_is_named_as_such() -> None:
+    with pytest.raises(UnknownTermError) as error:
+        term_index().resolve("hypertension", parameter="drug", kind=DRUG)
+    assert "hypertension (iim:IIM_0000301) is not a drug" in str(error.value)
+
+
+def test_an_unknown_external_code_is_not_guessed() -> None:
+    with pytest.raises(UnknownTermError):
+        term_index().resolve("RXNORM:999999999", parameter="drug", kind=DRUG)
+
+
+def test_a_shared_code_is_ambiguous_and_lists_the_candidates() -> None:
+    # MeSH D015444 "Exercise" is a broad match of two of our interventions
+    with pytest.raises(AmbiguousTermError) as error:
+        term_index().resolve("MESH:D015444", parameter="term")
+    assert len(error.value.candidates) >= 2
+    assert all("(iim:IIM_" in c for c in error.value.candidates)
+
+
+@pytest.mark.parametrize("hostile", [
+    'prednisone" } UNION { ?s ?p ?o } #',
+    "prednisone> } SELECT * WHERE { ?s ?p ?o",
+    "https://w3id.org/iimkg/IIM_0000102> } # ",
+    "{ } # \\u0000",
+    "x" * 5000,
+])
+def test_hostile_input_cannot_change_the_query(hostile: str) -> None:
+    with pytest.raises(UnknownTermError):
+        query("adverse-effects", drug=hostile)
