@@ -10,8 +10,10 @@ __all__ = [
     "IimkgError",
     "InputError",
     "MissingParameterError",
+    "OutputError",
     "QuerySyntaxError",
     "ReasonerUnavailableError",
+    "ShapesError",
     "UnknownQueryError",
     "UnknownTermError",
 ]
@@ -86,3 +88,11 @@ class MissingParameterError(IimkgError):
 
 class ReasonerUnavailableError(IimkgError):
     """The OWL reasoner cannot run here, usually because Java is missing."""
+
+
+class ShapesError(IimkgError):
+    """A shapes graph could not be loaded or run by the SHACL engine (a broken shape, not a finding)."""
+
+
+class OutputError(IimkgError):
+    """A report could not be written where it was asked for; nothing was left behind."""

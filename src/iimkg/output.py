@@ -62,14 +62,22 @@ def _json(result: QueryResult) -> str:
 
 
 def _table(result: QueryResult, width: int) -> str:
-    """Aligned columns; long text cells are cut with an ellipsis so that a row fits the terminal."""
-    cells = [[_short(row[c]) for c in result.columns] for row in result.rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(result.columns)]
+    """Aligned columns for people: a term shows as its label (CURIE when it has none), so the ``…Label``
+    columns fold into the column they label; long cells are cut with an ellipsis to fit the terminal."""
+    shown = [c for c in result.columns if not (c.endswith("Label") and c[: -len("Label")] in result.columns)]
+    cells = []
+    for row in result.rows:
+        line = []
+        for column in shown:
+            label = row.get(f"{column}Label") if f"{column}Label" in result.columns else None
+            line.append(_short(label) if label is not None else _short(row[column]))
+        cells.append(line)
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(shown)]
     gap = 2
     while sum(widths) + gap * (len(widths) - 1) > width and max(widths, default=0) > 24:
         widest = widths.index(max(widths))
         widths[widest] -= 1
-    lines = [_line(result.columns, widths, gap), _line(["─" * w for w in widths], widths, gap)]
+    lines = [_line(shown, widths, gap), _line(["─" * w for w in widths], widths, gap)]
     lines += [_line(r, widths, gap) for r in cells]
     lines.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
     return "\n".join(lines) + "\n"

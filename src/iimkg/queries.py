@@ -215,15 +215,17 @@ def run_sparql(text: str, *, bindings: Mapping[str, Term] | None = None, engine:
                store: ox.Store | None = None, graph: rdflib.Graph | None = None) -> QueryResult:
     """Run SPARQL text on the shipped graph (or the given store/graph) with variables bound as RDF terms.
 
-    Bindings become a trailing ``VALUES`` block of serialised RDF terms (pyoxigraph checks and escapes
-    them), so a value can never change the query's structure, and both engines see the same query.
+    On pyoxigraph, bindings become a trailing ``VALUES`` block of serialised RDF terms (pyoxigraph checks
+    and escapes them; its optimiser pushes them into the pattern). rdflib joins a trailing ``VALUES`` only
+    after evaluating the whole pattern (minutes instead of milliseconds), so there they are passed as
+    ``initBindings``. Either way a value is an RDF term and can never change the query's structure.
 
     :raises QuerySyntaxError: if the text does not parse (line and column of the query text).
     """
-    text = text + values_clause(bindings) if bindings else text
     if engine is Engine.OXIGRAPH:
+        text = text + values_clause(bindings) if bindings else text
         return _run_oxigraph(text, store if store is not None else shared_store())
-    return _run_rdflib(text, graph if graph is not None else _rdflib_graph())
+    return _run_rdflib(text, dict(bindings or {}), graph if graph is not None else _rdflib_graph())
 
 
 def values_clause(bindings: Mapping[str, Term]) -> str:
@@ -257,11 +259,13 @@ def _run_oxigraph(text: str, store: ox.Store) -> QueryResult:
     return QueryResult(columns, rows)
 
 
-def _run_rdflib(text: str, graph: rdflib.Graph) -> QueryResult:
+def _run_rdflib(text: str, bindings: dict[str, Term], graph: rdflib.Graph) -> QueryResult:
     from pyparsing import ParseException
 
+    from iimkg.rdfterms import to_rdflib_term
+
     try:
-        result = graph.query(text)
+        result = graph.query(text, initBindings={k: to_rdflib_term(v) for k, v in bindings.items()})
     except ParseException as error:
         raise QuerySyntaxError(error.msg, path="<query>", line=error.lineno, column=error.col) from None
     if result.type == "ASK":

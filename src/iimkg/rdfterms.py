@@ -11,7 +11,7 @@ import pyoxigraph as ox
 if TYPE_CHECKING:
     import rdflib
 
-__all__ = ["Term", "from_oxigraph", "from_rdflib", "to_oxigraph", "to_rdflib"]
+__all__ = ["Term", "from_oxigraph", "from_rdflib", "to_oxigraph", "to_rdflib", "to_rdflib_term"]
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -99,6 +99,18 @@ def to_rdflib(term: Any) -> rdflib.term.Node:
             return rdflib.Literal(term.value, lang=term.language)
         return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
     raise TypeError(f"unsupported RDF term {term!r}")
+
+
+def to_rdflib_term(term: Term) -> rdflib.term.Identifier:
+    import rdflib
+
+    if term.kind == "uri":
+        return rdflib.URIRef(term.value)
+    if term.kind == "bnode":
+        return rdflib.BNode(term.value)
+    if term.lang:
+        return rdflib.Literal(term.value, lang=term.lang)
+    return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype or XSD + "string"))
 
 
 def to_oxigraph(term: Term) -> ox.NamedNode | ox.BlankNode | ox.Literal:
