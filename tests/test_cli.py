@@ -70,7 +70,8 @@ def test_a_sparql_syntax_error_names_file_line_and_column(tmp_path: Path) -> Non
 
 def test_sparql_runs_over_extra_data(tmp_path: Path) -> None:
     data = tmp_path / "plan.ttl"
-    data.write_text("@prefix ex: <http://example.org/> .\nex:plan ex:prescribes <https://w3id.org/iimkg/IIM_0000102> .\n")
+    data.write_text("@prefix ex: <http://example.org/> .\n"
+                    "ex:plan ex:prescribes <https://w3id.org/iimkg/IIM_0000102> .\n")
     done = run("sparql", "SELECT ?drug WHERE { ?plan <http://example.org/prescribes> ?drug }", "--data", str(data),
                "--format", "csv")
     assert done.returncode == 0, done.stderr

@@ -6,9 +6,10 @@ import shutil
 
 import pyoxigraph as ox
 import pytest
-from conftest import IIM
 
 from iimkg.prefixes import is_well_formed
+
+from conftest import IIM
 
 ONTOLOGY = ox.NamedNode(IIM + "iim.owl")
 DCTERMS = "http://purl.org/dc/terms/"

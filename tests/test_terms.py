@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import IIM
 
 from iimkg.errors import AmbiguousTermError, UnknownTermError
 from iimkg.queries import query, term_index
+
+from conftest import IIM
 
 DISEASE = IIM + "Disease"
 DRUG = IIM + "Drug"

@@ -40,8 +40,8 @@ def graph_info(store: ox.Store | None = None) -> GraphInfo:
     store = store if store is not None else shared_store()
     version = next(iter(store.quads_for_pattern(ONTOLOGY, OWL_VERSION_INFO, None)), None)
     version_iri = next(iter(store.quads_for_pattern(ONTOLOGY, OWL_VERSION_IRI, None)), None)
-    info = GraphInfo(version.object.value if version else "?", version_iri.object.value if version_iri else "?",
-                     len(store))
+    info = GraphInfo(str(getattr(version.object, "value", "?")) if version else "?",
+                     str(getattr(version_iri.object, "value", "?")) if version_iri else "?", len(store))
     for s in _run(store, "info-kinds.rq"):
         info.terms_by_kind[s["kind"].value.rsplit("/", 1)[-1]] = int(s["count"].value)
     for s in _run(store, "info-statements.rq"):

@@ -28,7 +28,9 @@ def render(result: QueryResult, fmt: OutputFormat | str = OutputFormat.TABLE, *,
     if fmt is OutputFormat.JSON:
         return _json(result)
     if result.boolean is not None and not result.columns:
-        return ("yes" if result.boolean else "no") + "\n" if fmt is OutputFormat.TABLE else str(result.boolean).lower() + "\n"
+        if fmt is OutputFormat.TABLE:
+            return ("yes" if result.boolean else "no") + "\n"
+        return str(result.boolean).lower() + "\n"
     if fmt is OutputFormat.TABLE:
         return _table(result, width or shutil.get_terminal_size((160, 24)).columns)
     buffer = io.StringIO()

@@ -47,7 +47,7 @@ class TermIndex:
     def from_store(cls, store: ox.Store) -> TermIndex:
         index = cls()
         conv = converter()
-        for solution in store.query((sparql_dir() / "term-index.rq").read_text(encoding="utf-8")):
+        for solution in _select(store, "term-index.rq"):
             term, kind, name = solution["term"].value, solution["kind"].value, solution["name"]
             index.subjects.add(term)
             if kind in _NAME_PRIORITY and isinstance(name, ox.Literal):
@@ -61,7 +61,7 @@ class TermIndex:
                 if curie:
                     index.codes[_code_key(curie)].add(term)
                     index.exact_codes[_code_key(curie)].add(term)
-        for solution in store.query((sparql_dir() / "term-kinds.rq").read_text(encoding="utf-8")):
+        for solution in _select(store, "term-kinds.rq"):
             index.kinds[solution["term"].value].add(solution["kind"].value)
             index.subjects.add(solution["term"].value)
         return index
@@ -138,6 +138,12 @@ class TermIndex:
 
     def _kind_label(self, kind: str) -> str:
         return self.label(kind) or kind.removeprefix(IIM)
+
+
+def _select(store: ox.Store, name: str) -> ox.QuerySolutions:
+    result = store.query((sparql_dir() / name).read_text(encoding="utf-8"))
+    assert isinstance(result, ox.QuerySolutions), f"{name} must be a SELECT query"
+    return result
 
 
 def _known_prefix(prefix: str) -> bool:
