@@ -166,3 +166,16 @@ def test_hermit_reports_an_inconsistent_ontology(tmp_path) -> None:  # type: ign
         ex:x a owl:NamedIndividual , ex:A , ex:B .
     """)
     assert not reason(broken).consistent
+
+
+def test_the_fast_compress_agrees_with_curies_on_every_iri(store: ox.Store) -> None:
+    from iimkg.prefixes import compress, converter, expand
+
+    rows = select(store, "SELECT DISTINCT ?o WHERE { ?s ?p ?o FILTER (isIRI(?o)) }")
+    iris = [r["o"] for r in rows]
+    assert len(iris) > 300
+    for iri in iris:
+        assert compress(iri) == converter().compress(iri), iri
+        curie = compress(iri)
+        if curie:
+            assert expand(curie) == iri

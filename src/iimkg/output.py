@@ -8,7 +8,7 @@ import io
 import json
 import shutil
 
-from iimkg.prefixes import converter
+from iimkg.prefixes import compress
 from iimkg.queries import QueryResult
 from iimkg.rdfterms import Term
 
@@ -51,7 +51,7 @@ def _short(term: Term | None) -> str:
     if term is None:
         return ""
     if term.kind == "uri":
-        return converter().compress(term.value) or term.value
+        return compress(term.value) or term.value
     return " ".join(term.value.split())
 
 
@@ -67,6 +67,8 @@ def _table(result: QueryResult, width: int) -> str:
     """Aligned columns for people: a term shows as its label (CURIE when it has none), so the ``…Label``
     columns fold into the column they label; long cells are cut with an ellipsis to fit the terminal."""
     shown = [c for c in result.columns if not (c.endswith("Label") and c[: -len("Label")] in result.columns)]
+    empty = [c for c in shown if result.rows and all(row[c] is None for row in result.rows)]
+    shown = [c for c in shown if c not in empty]
     cells = []
     for row in result.rows:
         line = []
@@ -76,13 +78,33 @@ def _table(result: QueryResult, width: int) -> str:
         cells.append(line)
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(shown)]
     gap = 2
-    while sum(widths) + gap * (len(widths) - 1) > width and max(widths, default=0) > 24:
-        widest = widths.index(max(widths))
-        widths[widest] -= 1
+    widths = _fit(widths, width - gap * (len(widths) - 1))
     lines = [_line(shown, widths, gap), _line(["─" * w for w in widths], widths, gap)]
     lines += [_line(r, widths, gap) for r in cells]
-    lines.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
+    note = f"; no value in: {', '.join(empty)}" if empty else ""
+    lines.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''}{note})")
     return "\n".join(lines) + "\n"
+
+
+def _fit(natural: list[int], available: int, minimum: int = 8) -> list[int]:
+    """Water-filling: narrow columns keep their width, wide ones share what is left equally."""
+    if sum(natural) <= available or not natural:
+        return natural
+    fitted = list(natural)
+    wide = set(range(len(natural)))
+    budget = available
+    while wide:
+        share = max(budget // len(wide), minimum)
+        narrow = {i for i in wide if natural[i] <= share}
+        if not narrow:
+            for i in wide:
+                fitted[i] = share
+            break
+        for i in narrow:
+            fitted[i] = natural[i]
+            budget -= natural[i]
+        wide -= narrow
+    return fitted
 
 
 def _line(values: list[str], widths: list[int], gap: int) -> str:

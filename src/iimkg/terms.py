@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from iimkg.errors import AmbiguousTermError, UnknownTermError
-from iimkg.prefixes import converter, prefixes
+from iimkg.prefixes import compress, prefixes
 from iimkg.resources import sparql_dir
 
 __all__ = ["IIM", "TermIndex", "normalise"]
@@ -46,7 +46,6 @@ class TermIndex:
     @classmethod
     def from_store(cls, store: ox.Store) -> TermIndex:
         index = cls()
-        conv = converter()
         for solution in _select(store, "term-index.rq"):
             term, kind, name = solution["term"].value, solution["kind"].value, solution["name"]
             index.subjects.add(term)
@@ -57,7 +56,7 @@ class TermIndex:
             elif kind == "xref":
                 index.codes[_code_key(name.value)].add(term)
             elif kind == "mapping":
-                curie = conv.compress(name.value)
+                curie = compress(name.value)
                 if curie:
                     index.codes[_code_key(curie)].add(term)
                     index.exact_codes[_code_key(curie)].add(term)
@@ -75,7 +74,7 @@ class TermIndex:
 
     def display(self, iri: str) -> str:
         """``label (CURIE)``, as error messages list candidates."""
-        curie = converter().compress(iri) or iri
+        curie = compress(iri) or iri
         label = self.label(iri)
         return f"{label} ({curie})" if label else curie
 
