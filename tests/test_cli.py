@@ -89,3 +89,13 @@ def test_broken_extra_data_names_file_line_and_column(tmp_path: Path) -> None:
 def test_ask_prints_yes_or_no(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sparql", "ASK { <https://w3id.org/iimkg/IIM_0000002> ?p ?o }"]) == 0
     assert capsys.readouterr().out == "yes\n"
+
+
+def test_reason_without_java_exits_2_and_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert main(["reason"]) == 2
+    err = capsys.readouterr().err
+    assert "HermiT needs Java" in err and "default-jre-headless" in err
