@@ -6,6 +6,7 @@ import argparse
 import sys
 import textwrap
 from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
 
 from iimkg.errors import IimkgError
@@ -13,6 +14,7 @@ from iimkg.errors import IimkgError
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+COMMAND_MODULES: tuple[str, ...] = ()
 FORMATS = ("table", "csv", "tsv", "json")
 ENGINES = ("oxigraph", "rdflib")
 REPORT_FORMATS = ("text", "json", "junit", "turtle")
@@ -63,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     sparql.add_argument("--format", choices=FORMATS, default="table")
     sparql.add_argument("--engine", choices=ENGINES, default="oxigraph")
     sparql.set_defaults(handler=_sparql)
+
+    # Commands that live in their own module: each module has `register(subparsers)`, which adds its
+    # parser and handler; its heavy imports stay inside the handler so that `iimkg --help` stays fast.
+    for module in COMMAND_MODULES:
+        import_module(module).register(sub)
 
     validate = sub.add_parser(
         "validate", help="check the ontology (or any ontology file) against the quality gate (SHACL)",
