@@ -6,7 +6,6 @@ import csv
 import re
 from dataclasses import dataclass
 from functools import cache
-
 from typing import TYPE_CHECKING
 
 from iimkg.resources import prefixes_file
@@ -56,7 +55,7 @@ def compress(iri: str) -> str | None:
     curies and pydantic, which cost ~120 ms at start-up: the CLI has 300 ms for a whole query.
     """
     for prefix in _by_length():
-        if iri.startswith(prefix.uri_prefix) and len(iri) > len(prefix.uri_prefix):
+        if iri.startswith(prefix.uri_prefix):
             return f"{prefix.prefix}:{iri[len(prefix.uri_prefix):]}"
     return None
 

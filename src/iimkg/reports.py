@@ -8,7 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from iimkg.prefixes import converter
+from iimkg.prefixes import compress
 from iimkg.validate import Finding, Rule, Severity, ValidationResult
 
 __all__ = ["ReportFormat", "render_report"]
@@ -45,7 +45,14 @@ def short(value: str) -> str:
     """An IRI as a CURIE when the prefix map knows its namespace, else unchanged."""
     if value.startswith("_:"):
         return value
-    return converter().compress(value) or value
+    return compress(value) or value
+
+
+def show_value(value: str) -> str:
+    """A value on one line: an IRI or CURIE as a CURIE, anything else quoted with its tabs and newlines escaped."""
+    if re.fullmatch(r"[A-Za-z][\w.+-]*:\S*", value):
+        return short(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def shorten_iris(text: str) -> str:
@@ -79,6 +86,8 @@ def _text(result: ValidationResult) -> str:
             for finding in group:
                 line = f"    {finding.rule:<{rule_width}}  {short(finding.focus):<{focus_width}}  "
                 line += shorten_iris(finding.message)
+                if finding.value is not None:
+                    line += f"  value {show_value(finding.value)}"
                 if finding.source:
                     line += f"  [{finding.source}]"
                 lines.append(line)
@@ -157,4 +166,6 @@ def _rules_for(rules: Sequence[Rule], findings: Sequence[Finding]) -> list[Rule]
 
 def _finding_line(finding: Finding) -> str:
     line = f"{short(finding.focus)}: {shorten_iris(finding.message)}"
+    if finding.value is not None:
+        line += f" (value {show_value(finding.value)})"
     return line + (f" [{finding.source}]" if finding.source else "")

@@ -1,0 +1,365 @@
+"""The ontology quality gate: every rule fires on a case built to trigger it and stays quiet on its near miss
+(the W3C SHACL test-suite layout: data plus expected results, compared on focus node, source shape and severity);
+the shapes are valid SHACL; `iimkg validate` reports for people and CI and fails cleanly on bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pyshacl
+import pytest
+import rdflib
+from rdflib.namespace import DCTERMS, RDF, SH
+
+from iimkg.cli import main
+from iimkg.errors import InputError
+from iimkg.prefixes import Prefix, is_well_formed, prefixes
+from iimkg.validate import (
+    QC_NAMESPACE,
+    Severity,
+    ValidationResult,
+    display_path,
+    qc_shapes_file,
+    rules_of,
+    validate_ontology,
+)
+
+from conftest import IIM, RESOURCES
+
+QC = RESOURCES / "qc"
+CASES = sorted(QC.glob("*.ttl"))
+MF = rdflib.Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
+ROBOT_LEVELS = {"ERROR": Severity.VIOLATION, "WARN": Severity.WARNING, "INFO": Severity.INFO}
+# The checks of ROBOT's default profile (robot-core report_profile.txt) that the gate mirrors, with their levels.
+ROBOT_PROFILE = {
+    "deprecated_boolean_datatype": "ERROR", "deprecated_class_reference": "ERROR",
+    "deprecated_property_reference": "ERROR", "duplicate_definition": "ERROR", "duplicate_label": "ERROR",
+    "label_formatting": "ERROR", "label_whitespace": "ERROR", "missing_label": "ERROR",
+    "missing_ontology_description": "ERROR", "missing_ontology_license": "ERROR", "missing_ontology_title": "ERROR",
+    "misused_obsolete_label": "ERROR", "misused_replaced_by": "ERROR", "multiple_definitions": "ERROR",
+    "multiple_labels": "ERROR",
+    "annotation_whitespace": "WARN", "duplicate_exact_synonym": "WARN", "duplicate_label_synonym": "WARN",
+    "duplicate_scoped_synonym": "WARN", "invalid_xref": "WARN", "missing_definition": "WARN",
+    "missing_obsolete_label": "WARN",
+    "lowercase_definition": "INFO", "missing_superclass": "INFO",
+}
+CURIE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*[A-Za-z0-9_]:[^\s]+$")  # ROBOT's invalid_xref pattern
+
+Result = tuple[str, str, str]  # (focus node, source shape, severity), as the W3C test suite compares them
+
+
+def expected_results(case: Path) -> set[Result]:
+    """The results the case's manifest entry (``mf:result``) expects."""
+    graph = rdflib.Graph().parse(case)
+    return {
+        (str(graph.value(r, SH.focusNode)), str(graph.value(r, SH.sourceShape)), str(graph.value(r, SH.resultSeverity)))
+        for report in graph.objects(None, MF.result)
+        for r in graph.objects(report, SH.result)
+    }
+
+
+def reported_results(result: ValidationResult, case: Path) -> set[Result]:
+    """The results of the SHACL report graph for one file (each report names its file with dcterms:source)."""
+    graph = result.graph
+    reports = list(graph.subjects(DCTERMS.source, rdflib.URIRef(case.resolve().as_uri())))
+    assert len(reports) == 1, f"expected one sh:ValidationReport for {case.name}"
+    return {
+        (str(graph.value(r, SH.focusNode)), str(graph.value(r, SH.sourceShape)), str(graph.value(r, SH.resultSeverity)))
+        for r in graph.objects(reports[0], SH.result)
+    }
+
+
+def finding_results(result: ValidationResult, case: Path | None = None) -> set[Result]:
+    file = display_path(case) if case else None
+    return {(f.focus, QC_NAMESPACE + f.rule, f.severity.iri) for f in result.findings if file in (None, f.file)}
+
+
+@pytest.fixture(scope="module")
+def all_cases() -> ValidationResult:
+    return validate_ontology(CASES)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> ValidationResult:
+    return validate_ontology()
+
+
+@pytest.fixture(scope="module")
+def shapes() -> rdflib.Graph:
+    return rdflib.Graph().parse(qc_shapes_file())
+
+
+# ── each rule, on its cases ──
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_each_case_gives_exactly_the_results_its_manifest_expects(case: Path, all_cases: ValidationResult) -> None:
+    assert reported_results(all_cases, case) == expected_results(case)
+    assert finding_results(all_cases, case) == expected_results(case)
+
+
+def test_every_rule_has_a_case_that_triggers_it_and_a_near_miss_that_does_not(shapes: rdflib.Graph) -> None:
+    rules = rules_of(shapes)
+    assert len(rules) == 30
+    for rule in rules:
+        failing, passing = QC / f"{rule.name}-fail.ttl", QC / f"{rule.name}-pass.ttl"
+        assert failing.is_file() and passing.is_file(), f"{rule.name} needs {failing.name} and {passing.name}"
+        assert rule.iri in {shape for _, shape, _ in expected_results(failing)}, f"{failing.name} does not trigger it"
+        assert rule.iri not in {shape for _, shape, _ in expected_results(passing)}
+    assert {c.stem.rsplit("-", 1)[0] for c in CASES} == {r.name for r in rules}, "a case for a rule that is gone"
+
+
+def test_robot_rules_keep_the_levels_of_robots_default_profile(shapes: rdflib.Graph) -> None:
+    mirrored = {}
+    for rule in rules_of(shapes):
+        found = re.fullmatch(r"ROBOT report: (\w+) \((ERROR|WARN|INFO)\)", rule.source or "")
+        if found:
+            assert found.group(1) == rule.name and ROBOT_PROFILE[rule.name] == found.group(2)
+            mirrored[rule.name] = rule.severity
+    assert mirrored == {name: ROBOT_LEVELS[level] for name, level in ROBOT_PROFILE.items()}
+
+
+def test_every_shape_says_what_it_checks_why_and_where_it_comes_from(shapes: rdflib.Graph) -> None:
+    for rule in rules_of(shapes):
+        shape = rdflib.URIRef(rule.iri)
+        messages = [*shapes.objects(shape, SH.message),
+                    *(m for c in shapes.objects(shape, SH.sparql) for m in shapes.objects(c, SH.message))]
+        assert rule.label != rule.name and rule.comment and rule.source, rule.name
+        assert len(messages) == 1 and str(messages[0]).endswith("."), rule.name
+
+
+def test_the_shapes_are_valid_shacl(shapes: rdflib.Graph) -> None:
+    shacl_shacl = rdflib.Graph().parse(Path(pyshacl.__file__).parent / "assets" / "shacl-shacl.ttl")
+    conforms, _, text = pyshacl.validate(shapes, shacl_graph=shacl_shacl)
+    assert conforms, text
+    conforms, report, _ = pyshacl.validate(rdflib.Graph(), shacl_graph=shapes, meta_shacl=True, advanced=True)
+    assert conforms and isinstance(report, rdflib.Graph)
+
+
+# ── cross-reference patterns come from prefixes.tsv ──
+
+def test_no_pattern_of_prefixes_tsv_is_copied_into_the_shapes(shapes: rdflib.Graph) -> None:
+    texts = [str(o) for o in shapes.objects() if isinstance(o, rdflib.Literal)]
+    for entry in prefixes().values():
+        assert not any(entry.pattern.pattern in text for text in texts), entry.prefix
+
+
+def test_changing_a_pattern_in_the_prefix_table_changes_what_the_rule_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    case = QC / "xref_local_id-pass.ttl"
+    assert validate_ontology([case]).findings == []
+    table = dict(prefixes())
+    table["MONDO"] = Prefix("MONDO", table["MONDO"].uri_prefix, re.compile("^[0-9]{6}$"), table["MONDO"].name)
+    monkeypatch.setattr("iimkg.validate.prefixes", lambda: table)
+    found = validate_ontology([case]).findings
+    assert [(f.rule, f.focus, f.value) for f in found] == [
+        ("xref_local_id", "https://w3id.org/iimkg/alpha", "MONDO:0005015")]
+
+
+def test_the_cross_reference_rules_agree_with_is_well_formed(tmp_path: Path) -> None:
+    curies = ["MONDO:0005015", "MONDO:005015", "HP:0000822", "HP:822", "CHEBI:15365", "CHEBI:CHEBI_1",
+              "NCIT:C3117", "NCIT:3117", "ATC:H02AB07", "ATC:H02AB7", "ATC:L04", "MESH:D003882", "MESH:3882",
+              "ICD10CM:M33.0", "ICD10CM:M33.", "DOI:10.1093/rheumatology/keac115", "DOI:11.1/x",
+              "DRUGBANK:DB00635", "DRUGBANK:DB635", "Orphanet:221", "UMLS:C0011633", "SNOMEDCT:24700007"]
+    data = tmp_path / "xrefs.ttl"
+    data.write_text(
+        "@prefix oboInOwl: <http://www.geneontology.org/formats/oboInOwl#> .\n"
+        + "".join(f'<https://w3id.org/iimkg/t{i}> oboInOwl:hasDbXref "{c}" .\n' for i, c in enumerate(curies)),
+        encoding="utf-8")
+    findings = validate_ontology([data]).findings
+    flagged = {f.value for f in findings if f.rule in {"xref_local_id", "xref_known_prefix"}}
+    assert flagged == {c for c in curies if CURIE.match(c) and not is_well_formed(c)}
+    assert {"MONDO:005015", "UMLS:C0011633"} <= flagged and "MONDO:0005015" not in flagged
+
+
+def test_a_value_with_a_backslash_still_gets_its_message(tmp_path: Path) -> None:
+    """pyshacl 0.40 reads bound values as regex templates when it writes messages; the validator works around it."""
+    data = _write(tmp_path / "backslash.ttl", (QC / "duplicate_label-fail.ttl").read_text(encoding="utf-8")
+                  .replace('"shared"@en', '"C:\\\\Users "@en'))
+    found = {(f.rule, f.focus, f.value, f.message) for f in validate_ontology([data]).findings}
+    assert found == {
+        ("label_whitespace", IIM + "alpha", "C:\\Users ", "This label starts or ends with whitespace; remove it."),
+        ("label_whitespace", IIM + "beta", "C:\\Users ", "This label starts or ends with whitespace; remove it."),
+        ("duplicate_label", IIM + "alpha", "C:\\Users ",
+         "This label is also the label of another term; give each term its own label."),
+        ("duplicate_label", IIM + "beta", "C:\\Users ",
+         "This label is also the label of another term; give each term its own label."),
+    }
+
+
+# ── engines and the shipped ontology ──
+
+@pytest.mark.slow
+def test_oxigraph_and_rdflib_give_the_same_findings() -> None:
+    """The fast path (pyshacl's SPARQL on pyoxigraph) against plain pyshacl on rdflib, on every triggering case."""
+    cases = [c for c in CASES if c.stem.endswith("-fail")]
+
+    def key(result: ValidationResult) -> list[tuple[str, ...]]:
+        blank = re.compile(r"\b[0-9a-f]{32}\b")  # blank node IDs differ between the engines
+        return sorted((f.file, f.focus, f.rule, f.severity.value, blank.sub("_", f.value or ""),
+                       blank.sub("_", f.message)) for f in result.findings)
+
+    fast, plain = validate_ontology(cases), validate_ontology(cases, engine="rdflib")
+    assert key(fast) == key(plain) and len(fast.findings) >= len(cases)
+
+
+def test_the_shipped_ontology_is_checked_with_every_rule(shipped: ValidationResult) -> None:
+    assert len(shipped.files) == 1 and shipped.files[0].endswith("iim.ttl")
+    assert {f.file for f in shipped.findings} <= set(shipped.files)
+    assert {f.rule for f in shipped.findings} <= {r.name for r in shipped.rules}
+    assert all(f.plan is None and f.statement is None for f in shipped.findings)
+
+
+def test_the_shipped_ontology_has_no_violation(shipped: ValidationResult) -> None:
+    assert [(f.rule, f.focus) for f in shipped.findings if f.severity is Severity.VIOLATION] == []
+
+
+# ── the command line ──
+
+def case(name: str) -> str:
+    return str(QC / f"{name}.ttl")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "iimkg.cli", *args], capture_output=True, text=True, check=False)
+
+
+def test_a_clean_file_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--qc", case("missing_label-pass")]) == 0
+    out = capsys.readouterr().out
+    assert "no findings" in out and "PASS" in out and "30 rules" in out
+
+
+def test_a_violation_exits_1_and_the_text_report_names_rule_focus_and_message(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--qc", case("missing_label-fail")]) == 1
+    out = capsys.readouterr().out
+    assert "  violation (1)\n" in out
+    assert re.search(r"missing_label +iim:alpha +This entity has no label", out)
+    assert "[ROBOT report: missing_label (ERROR)]" in out and "FAIL: 1 finding at or above violation" in out
+
+
+@pytest.mark.parametrize(("name", "fail_on", "status"), [
+    ("missing_definition-fail", "violation", 0),
+    ("missing_definition-fail", "warning", 1),
+    ("lowercase_definition-fail", "warning", 0),
+    ("lowercase_definition-fail", "info", 1),
+    ("missing_label-fail", "info", 1),
+])
+def test_fail_on_sets_the_lowest_severity_that_fails(name: str, fail_on: str, status: int,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--qc", case(name), "--fail-on", fail_on, "--format", "json"]) == status
+    assert json.loads(capsys.readouterr().out)["conforms"] is (status == 0)
+
+
+def test_the_json_report_has_findings_and_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    files = [case("duplicate_label-fail"), case("missing_definition-fail")]
+    assert main(["validate", "--qc", *files, "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["conforms"] is False
+    assert report["summary"] == {"files": 2, "rules": 30, "findings": 3, "violation": 2, "warning": 1, "info": 0,
+                                 "fail_on": "violation", "failing": 2}
+    first = report["findings"][0]
+    assert {"severity", "rule", "message", "focus", "plan", "file", "source", "statement"} <= set(first)
+    assert first["severity"] == "violation" and first["rule"] == "duplicate_label"
+    assert first["focus"] == "https://w3id.org/iimkg/alpha" and first["file"] == display_path(Path(files[0]))
+    assert first["source"] == "ROBOT report: duplicate_label (ERROR)" and first["plan"] is first["statement"] is None
+    assert report["findings"][2]["file"] == display_path(Path(files[1]))
+
+
+def test_the_junit_report_has_a_suite_per_file_and_a_case_per_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    files = [case("duplicate_label-fail"), case("missing_definition-fail")]
+    assert main(["validate", "--qc", *files, "--format", "junit"]) == 1
+    root = ET.fromstring(capsys.readouterr().out)
+    suites = root.findall("testsuite")
+    assert root.tag == "testsuites" and [s.get("name") for s in suites] == [display_path(Path(f)) for f in files]
+    assert all(len(s.findall("testcase")) == 30 for s in suites)
+    failures = {(s.get("name"), c.get("name")) for s in suites for c in s.findall("testcase")
+                if c.find("failure") is not None}
+    assert failures == {(display_path(Path(files[0])), "duplicate_label")}
+    below = next(c for c in suites[1].findall("testcase") if c.get("name") == "missing_definition")
+    assert below.find("failure") is None and "iim:alpha" in (below.findtext("system-out") or "")
+    assert suites[0].get("failures") == "1" and suites[1].get("failures") == "0"
+
+
+def test_the_turtle_report_is_the_shacl_validation_report(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--qc", case("missing_definition-fail"), "--format", "turtle"]) == 0
+    graph = rdflib.Graph().parse(data=capsys.readouterr().out, format="turtle")
+    reports = list(graph.subjects(RDF.type, SH.ValidationReport))
+    assert len(reports) == 1
+    assert graph.value(reports[0], SH.conforms) == rdflib.Literal(True)  # a warning does not fail at violation
+    result = graph.value(reports[0], SH.result)
+    assert graph.value(result, SH.sourceShape) == rdflib.URIRef(QC_NAMESPACE + "missing_definition")
+
+
+def test_output_goes_to_the_file_and_leaves_no_temporary_file(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "report.json"
+    assert main(["validate", "--qc", case("missing_label-fail"), "--format", "json", "--output", str(target)]) == 1
+    assert capsys.readouterr().out == ""
+    assert json.loads(target.read_text(encoding="utf-8"))["summary"]["violation"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_broken_turtle_names_file_line_and_column_and_writes_nothing(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.ttl"
+    broken.write_text('@prefix iim: <https://w3id.org/iimkg/> .\niim:a iim:b "unclosed .\n', encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        validate_ontology([broken])
+    assert (error.value.path, error.value.line, error.value.column) == (broken, 2, 13)
+    target = tmp_path / "report.json"
+    done = run("validate", "--qc", str(broken), "--output", str(target))
+    assert done.returncode == 2 and done.stdout == ""
+    assert f"{broken}:2:13: " in done.stderr and "Traceback" not in done.stderr
+    assert not target.exists() and [p.name for p in tmp_path.iterdir()] == ["broken.ttl"]
+
+
+def test_a_failed_run_leaves_an_earlier_report_as_it_was(tmp_path: Path) -> None:
+    target = tmp_path / "report.txt"
+    target.write_text("earlier report\n", encoding="utf-8")
+    assert main(["validate", "--qc", str(tmp_path / "missing.ttl"), "--output", str(target)]) == 2
+    assert target.read_text(encoding="utf-8") == "earlier report\n"
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    (lambda d: d / "missing.ttl", "missing.ttl: no such file"),
+    (lambda d: _write(d / "empty.ttl", ""), "empty.ttl: the file holds no triples"),
+    (lambda d: _write(d / "ontology.txt", "<urn:a> <urn:b> <urn:c> ."), "can't tell the RDF syntax"),
+])
+def test_bad_input_exits_2_with_a_message(setup: Callable[[Path], Path], message: str, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--qc", str(setup(tmp_path))]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_input_format_names_the_syntax_the_extension_does_not(tmp_path: Path) -> None:
+    data = _write(tmp_path / "ontology.txt", (QC / "missing_label-fail.ttl").read_text(encoding="utf-8"))
+    assert main(["validate", "--qc", str(data), "--input-format", "turtle"]) == 1
+
+
+def test_an_output_folder_that_does_not_exist_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "no" / "report.txt"
+    assert main(["validate", "--qc", case("missing_label-pass"), "--output", str(target)]) == 2
+    assert "does not exist" in capsys.readouterr().err and not target.parent.exists()
+
+
+def test_plan_files_are_refused_until_plan_validation_exists(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "plan.ttl"]) == 2
+    assert "plan validation is not available yet" in capsys.readouterr().err
+
+
+def test_validate_without_files_checks_the_shipped_ontology(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["validate", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert status == (0 if report["conforms"] else 1)
+    assert report["summary"]["files"] == 1 and report["summary"]["rules"] == 30
+    assert all(f["file"].endswith("iim.ttl") for f in report["findings"])
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
