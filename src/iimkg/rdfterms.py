@@ -101,16 +101,9 @@ def to_rdflib(term: Any) -> rdflib.term.Node:
     raise TypeError(f"unsupported RDF term {term!r}")
 
 
-def to_rdflib_term(term: Term) -> rdflib.term.Identifier:
-    import rdflib
-
-    if term.kind == "uri":
-        return rdflib.URIRef(term.value)
-    if term.kind == "bnode":
-        return rdflib.BNode(term.value)
-    if term.lang:
-        return rdflib.Literal(term.value, lang=term.lang)
-    return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype or XSD + "string"))
+def to_rdflib_term(term: Term) -> rdflib.term.Node:
+    """An engine-neutral term as rdflib (through pyoxigraph, which checks IRIs and escapes literals)."""
+    return to_rdflib(to_oxigraph(term))
 
 
 def to_oxigraph(term: Term) -> ox.NamedNode | ox.BlankNode | ox.Literal:
