@@ -86,7 +86,7 @@ def from_rdflib(term: Any) -> Term:
     raise TypeError(f"unsupported RDF term {term!r}")
 
 
-def to_rdflib(term: Any) -> rdflib.term.Node:
+def to_rdflib(term: Any) -> rdflib.term.Identifier:
     """Convert a pyoxigraph term to rdflib, keeping the lexical form of literals."""
     import rdflib
 
@@ -101,7 +101,7 @@ def to_rdflib(term: Any) -> rdflib.term.Node:
     raise TypeError(f"unsupported RDF term {term!r}")
 
 
-def to_rdflib_term(term: Term) -> rdflib.term.Node:
+def to_rdflib_term(term: Term) -> rdflib.term.Identifier:
     """An engine-neutral term as rdflib (through pyoxigraph, which checks IRIs and escapes literals)."""
     return to_rdflib(to_oxigraph(term))
 
