@@ -1,0 +1,104 @@
+"""The HTML page at ``/``: a query form, its result table, the example questions and the downloads.
+
+Plain HTML with no script, so any browser (and a headless one in the tests) can use it; the template is a
+data file (``page.html``), and every value put into it is escaped here.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from string import Template
+from urllib.parse import urlencode
+
+from iimkg.endpoint.jobs import Table
+from iimkg.prefixes import compress
+from iimkg.rdfterms import Term
+
+__all__ = ["Download", "Example", "example_value", "render_error", "render_page", "render_table"]
+
+_EXAMPLE = re.compile(r"e\.g\.\s*([^,;()]+)")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One named query as the page shows it: the question, the SPARQL with example values bound, its REST URL."""
+
+    name: str
+    question: str
+    sparql: str
+    rest_url: str
+
+
+@dataclass(frozen=True)
+class Download:
+    name: str
+    media_type: str
+    description: str
+
+
+def example_value(description: str) -> str | None:
+    """The first example a parameter's description gives (``e.g. prednisone, CHEBI:8382`` → ``prednisone``)."""
+    match = _EXAMPLE.search(description)
+    return match.group(1).strip().strip("\"'") if match else None
+
+
+@cache
+def _template() -> Template:
+    return Template(files("iimkg.endpoint").joinpath("page.html").read_text(encoding="utf-8"))
+
+
+def render_page(*, query: str, results: str, examples: Sequence[Example], downloads: Sequence[Download],
+                endpoint: str, graphs: Sequence[str], version: str, version_iri: str, timeout: float,
+                max_results: int) -> str:
+    """The whole page; ``results`` is HTML already (from :func:`render_table` or :func:`render_error`)."""
+    items = "\n".join(
+        f'<li><a class="example" href="/?{html.escape(urlencode({"query": e.sparql}))}">{html.escape(e.name)}</a>: '
+        f'{html.escape(e.question)} (<a href="{html.escape(e.rest_url)}">JSON</a>)</li>' for e in examples)
+    files_ = "\n".join(
+        f'<li><a href="/download/{html.escape(d.name)}" type="{html.escape(d.media_type)}">{html.escape(d.name)}</a>'
+        f" ({html.escape(d.description)})</li>" for d in downloads)
+    return _template().substitute(
+        query=html.escape(query), results=results, examples=items, downloads=files_,
+        endpoint=html.escape(endpoint), graphs=html.escape(", ".join(graphs)), version=html.escape(version),
+        version_iri=html.escape(version_iri), timeout=f"{timeout:g}", max_results=str(max_results))
+
+
+def render_error(status: int, message: str) -> str:
+    return f'<h2>Result</h2>\n<p id="error" class="error">{status}: {html.escape(message)}</p>\n'
+
+
+def render_table(table: Table, *, download: str | None = None) -> str:
+    """A result as an HTML table (``id="results"``), or the answer of an ``ASK`` (``id="result-boolean"``)."""
+    if table.boolean is not None and not table.columns:
+        return f'<h2>Result</h2>\n<p id="result-boolean">{"true" if table.boolean else "false"}</p>\n'
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = "\n".join("<tr>" + "".join(f"<td>{_cell(t)}</td>" for t in row) + "</tr>" for row in table.rows)
+    count = len(table.rows)
+    links = ""
+    if download:
+        links = " Download as " + ", ".join(
+            f'<a href="/sparql?{html.escape(urlencode({"query": download, "format": f}))}">{f.upper()}</a>'
+            for f in (("turtle", "ntriples", "rdfxml", "jsonld") if table.graph else ("csv", "tsv", "json", "xml"))
+        ) + "."
+    return (f'<h2>Result</h2>\n<p id="result-count">{count} row{"s" if count != 1 else ""}.{links}</p>\n'
+            f'<table id="results">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n')
+
+
+def _cell(term: Term | None) -> str:
+    if term is None:
+        return ""
+    if term.kind == "uri":
+        shown = html.escape(compress(term.value) or term.value)
+        # Only web IRIs become links: an IRI in the data may be javascript: or data:, which a link would run.
+        if term.value.startswith(("http://", "https://")):
+            return f'<a href="{html.escape(term.value)}" title="{html.escape(term.value)}">{shown}</a>'
+        return f'<span title="{html.escape(term.value)}">{shown}</span>'
+    if term.kind == "bnode":
+        return f"_:{html.escape(term.value)}"
+    suffix = f' <small>@{html.escape(term.lang)}</small>' if term.lang else ""
+    return html.escape(term.value) + suffix

@@ -1,0 +1,369 @@
+"""A query worker: a process that holds the served dataset in pyoxigraph and runs one job at a time.
+
+Queries run here, not in the HTTP process, because a pyoxigraph query cannot be interrupted from Python:
+the pool (:mod:`iimkg.endpoint.pool`) waits for the answer up to the timeout, then kills this process and
+starts another. What a client sends can therefore take at most one worker down, never the server. At start a
+worker also:
+
+- cuts itself off from the network (a new network namespace, where the kernel allows it), so that no query
+  can reach another host even if the ``SERVICE`` guard missed one;
+- caps its address space (``RLIMIT_AS``), so that a query that builds a huge intermediate result ends this
+  process instead of exhausting the machine;
+- asks the kernel to kill it when the HTTP process dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
+
+import pyoxigraph as ox
+
+from iimkg.endpoint.guard import update_syntax_error, uses_keyword, uses_service
+from iimkg.endpoint.jobs import (
+    BAD_REQUEST,
+    NOT_ACCEPTABLE,
+    NOT_FOUND,
+    REFUSED,
+    Failure,
+    NamedJob,
+    Ok,
+    PageJob,
+    QueryJob,
+    Ready,
+    Reply,
+    Table,
+    UpdateJob,
+    WorkerSetup,
+)
+from iimkg.endpoint.protocol import ResultFormat, choose
+from iimkg.rdfterms import Term, from_oxigraph
+
+if TYPE_CHECKING:
+    from iimkg.terms import TermIndex
+
+__all__ = ["State", "main", "run_job"]
+
+_RESULTS = {
+    ResultFormat.JSON: ox.QueryResultsFormat.JSON,
+    ResultFormat.XML: ox.QueryResultsFormat.XML,
+    ResultFormat.CSV: ox.QueryResultsFormat.CSV,
+    ResultFormat.TSV: ox.QueryResultsFormat.TSV,
+}
+_GRAPHS = {
+    ResultFormat.TURTLE: ox.RdfFormat.TURTLE,
+    ResultFormat.NTRIPLES: ox.RdfFormat.N_TRIPLES,
+    ResultFormat.RDFXML: ox.RdfFormat.RDF_XML,
+    ResultFormat.JSONLD: ox.RdfFormat.JSON_LD,
+}
+# Prefixes for Turtle and RDF/XML output (N-Triples and JSON-LD are written with full IRIs).
+PREFIXES = {
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "dcterms": "http://purl.org/dc/terms/",
+    "obo": "http://purl.obolibrary.org/obo/",
+    "iim": "https://w3id.org/iimkg/",
+}
+_CHARSET = {ResultFormat.CSV, ResultFormat.TSV, ResultFormat.TURTLE}
+_CLONE_NEWNET, _CLONE_NEWUSER, _PR_SET_PDEATHSIG = 0x40000000, 0x10000000, 1
+
+
+class TooManyResults(Exception):
+    """Raised from inside pyoxigraph's serialiser to stop it as soon as the result passes the limit."""
+
+
+@dataclass
+class State:
+    """A worker's store and limits; the term index for the named queries is built on first use."""
+
+    store: ox.Store
+    max_results: int
+    _index: TermIndex | None = field(default=None, repr=False)
+
+    @property
+    def index(self) -> TermIndex:
+        if self._index is None:
+            from iimkg.terms import TermIndex
+
+            self._index = TermIndex.from_store(self.store)
+        return self._index
+
+
+def main(conn: Connection, setup: WorkerSetup) -> None:
+    """The worker process: set itself up, say it is ready, then answer jobs until the pipe closes."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the HTTP process, which stops the workers
+    _die_with_parent()
+    isolated = _isolate_network()
+    if setup.memory_bytes:
+        _limit_memory(setup.memory_bytes)
+    store = ox.Store()
+    store.load(setup.nquads, format=ox.RdfFormat.N_QUADS)
+    state = State(store, setup.max_results)
+    state.index  # noqa: B018 -- built now, so that the first named query is as fast as the next
+    conn.send(Ready(os.getpid(), isolated, len(store)))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply = run_job(job, state)
+        except MemoryError:
+            reply = Failure(REFUSED, "the query needs more memory than a query may use here; narrow it down")
+        except Exception as error:  # a bug, not the client's fault: answer, and keep the worker
+            reply = Failure(500, f"internal error while running the query: {type(error).__name__}: {error}")
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, OSError):
+            return
+
+
+def run_job(job: Any, state: State) -> Reply:
+    """Answer one job (also callable in-process, which the tests use)."""
+    if isinstance(job, QueryJob):
+        return _query(job, state)
+    if isinstance(job, PageJob):
+        return _page(job, state)
+    if isinstance(job, NamedJob):
+        return _named(job, state)
+    if isinstance(job, UpdateJob):
+        return _update(job)
+    return Failure(500, f"unknown job {type(job).__name__}")
+
+
+def _execute(text: str, state: State, dataset: Any = None) -> Any:
+    """``store.query`` with the protocol's dataset; a :class:`Failure` for what may not or cannot run."""
+    if uses_service(text):
+        return Failure(REFUSED, "refused: SERVICE (federated query) is not allowed here; this endpoint calls no "
+                                "other service. Run the query against the graph alone.")
+    options: dict[str, Any] = {}
+    if dataset is not None:
+        options["default_graph"] = [ox.NamedNode(g) for g in dataset.default_graphs]
+        options["named_graphs"] = [ox.NamedNode(g) for g in dataset.named_graphs]
+    try:
+        return state.store.query(text, **options)
+    except SyntaxError as error:
+        return Failure(BAD_REQUEST, f"malformed query: {error}")
+    except (ValueError, OSError, RuntimeError) as error:
+        return Failure(500, f"the query failed: {error}")
+
+
+def _query(job: QueryJob, state: State) -> Reply:
+    result = _execute(job.text, state, job.dataset)
+    if isinstance(result, Failure):
+        return result
+    form: Literal["select", "ask", "graph"] = "select"
+    if isinstance(result, ox.QueryBoolean):
+        form = "ask"
+    elif isinstance(result, ox.QueryTriples):
+        form = "graph"
+    fmt = choose(form, job.accept, job.format)
+    if fmt is None:
+        return _not_acceptable(form, job)
+    try:
+        if isinstance(result, ox.QueryBoolean):
+            return Ok(_bytes(result.serialize(format=_RESULTS[fmt])), _content_type(fmt), 1)
+        if isinstance(result, ox.QueryTriples):
+            triples = _capped(result, state.max_results)
+            prefixes = PREFIXES if fmt in {ResultFormat.TURTLE, ResultFormat.RDFXML} else None
+            body = _bytes(ox.serialize(triples, format=_GRAPHS[fmt], prefixes=prefixes))
+            return Ok(body, _content_type(fmt), len(triples))
+        return _solutions(result, fmt, state.max_results)
+    except TooManyResults:
+        return _too_many(state.max_results)
+    except (ValueError, OSError, RuntimeError) as error:
+        return Failure(500, f"the query failed: {error}")
+
+
+def _solutions(result: ox.QuerySolutions, fmt: ResultFormat, limit: int) -> Ok:
+    """Serialise solutions with pyoxigraph, stopping as soon as there are more than ``limit``.
+
+    They are first written as TSV, where each solution is exactly one line (the format escapes line breaks
+    inside terms), through a writer that counts lines and stops the serialiser past the limit; other
+    formats are then written by pyoxigraph from those TSV results, which carry every term unchanged.
+    """
+    counter = _LineCounter(limit + 1)  # the header line, then one line per solution
+    result.serialize(cast(IO[bytes], counter), format=ox.QueryResultsFormat.TSV)
+    tsv = b"".join(counter.chunks)
+    rows = counter.lines - 1
+    if fmt is ResultFormat.TSV:
+        return Ok(tsv, _content_type(fmt), rows)
+    parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
+    return Ok(_bytes(parsed.serialize(format=_RESULTS[fmt])), _content_type(fmt), rows)
+
+
+def _bytes(serialized: bytes | None) -> bytes:
+    """pyoxigraph's ``serialize`` returns bytes when given no output (its type also allows None)."""
+    assert serialized is not None
+    return serialized
+
+
+class _LineCounter:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lines = 0
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.lines += data.count(b"\n")
+        if self.lines > self.limit:
+            raise TooManyResults
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        return None
+
+
+def _capped(items: Iterator[Any], limit: int) -> list[Any]:
+    out = []
+    for item in items:
+        out.append(item)
+        if len(out) > limit:
+            raise TooManyResults
+    return out
+
+
+def _content_type(fmt: ResultFormat) -> str:
+    return f"{fmt.value}; charset=utf-8" if fmt in _CHARSET else fmt.value
+
+
+def _too_many(limit: int) -> Failure:
+    return Failure(REFUSED, f"refused: the result has more than {limit} rows (the --max-results limit); "
+                            "add LIMIT or narrow the query, or download the graph from /")
+
+
+def _not_acceptable(form: str, job: QueryJob) -> Failure:
+    from iimkg.endpoint.protocol import ASK_FORMATS, GRAPH_FORMATS, SELECT_FORMATS
+
+    offers = {"select": SELECT_FORMATS, "ask": ASK_FORMATS, "graph": GRAPH_FORMATS}[form]
+    kind = {"select": "a SELECT", "ask": "an ASK", "graph": "a CONSTRUCT or DESCRIBE"}[form]
+    asked = f"format={job.format}" if job.format else f"Accept: {job.accept}"
+    return Failure(NOT_ACCEPTABLE, f"can't answer {kind} query as {asked}; this one can be answered as "
+                                   + ", ".join(dict.fromkeys(m for m, _ in offers)))
+
+
+def _page(job: PageJob, state: State) -> Reply:
+    result = _execute(job.text, state)
+    if isinstance(result, Failure):
+        return result
+    try:
+        if isinstance(result, ox.QueryBoolean):
+            return Table((), (), bool(result))
+        if isinstance(result, ox.QueryTriples):
+            triples = _capped(result, state.max_results)
+            return Table(("subject", "predicate", "object"),
+                         tuple((from_oxigraph(t.subject), from_oxigraph(t.predicate), from_oxigraph(t.object))
+                               for t in triples), graph=True)
+        columns = tuple(v.value for v in result.variables)
+        rows: list[tuple[Term | None, ...]] = []
+        for solution in result:
+            rows.append(tuple(from_oxigraph(v) if (v := solution[c]) is not None else None for c in columns))
+            if len(rows) > state.max_results:
+                raise TooManyResults
+        return Table(columns, tuple(rows))
+    except TooManyResults:
+        return _too_many(state.max_results)
+    except (ValueError, OSError, RuntimeError) as error:
+        return Failure(500, f"the query failed: {error}")
+
+
+def _named(job: NamedJob, state: State) -> Reply:
+    """A named query, bound as ``iimkg query`` binds it, on the served default graph; rendered as the CLI does."""
+    from iimkg.errors import AmbiguousTermError, MissingParameterError, UnknownQueryError, UnknownTermError
+    from iimkg.output import render
+    from iimkg.queries import named_query, run_sparql, with_labels
+
+    try:
+        named = named_query(job.name)
+    except UnknownQueryError as error:
+        return Failure(NOT_FOUND, str(error))
+    declared = {p.name: p for p in named.parameters}
+    given = dict(job.parameters)
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        return Failure(BAD_REQUEST, f"query {job.name!r} has no parameter {', '.join(unknown)}; it takes: "
+                                    + (", ".join(declared) or "no parameters"))
+    bindings = {}
+    try:
+        for parameter in named.parameters:
+            value = given.get(parameter.name, "")
+            if not value:
+                if not parameter.optional:
+                    raise MissingParameterError(
+                        f"query {job.name!r} needs ?{parameter.name}=…: {parameter.description}")
+                continue
+            bindings[parameter.name] = Term("uri", state.index.resolve(value, parameter=parameter.name,
+                                                                        kind=parameter.kind))
+    except UnknownTermError as error:
+        return Failure(BAD_REQUEST, str(error).replace("--", "", 1), {"suggestions": error.suggestions})
+    except AmbiguousTermError as error:
+        return Failure(BAD_REQUEST, str(error).replace("--", "", 1), {"candidates": error.candidates})
+    except MissingParameterError as error:
+        return Failure(BAD_REQUEST, str(error))
+    result = with_labels(run_sparql(named.text, bindings=bindings, store=state.store), state.index)
+    if len(result.rows) > state.max_results:
+        return _too_many(state.max_results)
+    media = {"json": ResultFormat.JSON.value, "csv": "text/csv; charset=utf-8",
+             "tsv": "text/tab-separated-values; charset=utf-8"}[job.format]
+    return Ok(render(result, job.format).encode("utf-8"), media, len(result.rows))
+
+
+def _update(job: UpdateJob) -> Reply:
+    message = update_syntax_error(job.text)
+    if message is not None:
+        return Failure(BAD_REQUEST, f"malformed update: {message}")
+    if job.using is not None and uses_keyword(job.text, "USING", "WITH"):
+        return Failure(BAD_REQUEST, "the update names its dataset twice: with using-graph-uri/using-named-graph-uri "
+                                    "and with USING or WITH in the text (SPARQL 1.1 Protocol §2.2.3)")
+    return Failure(REFUSED, "refused: this endpoint is read-only, so SPARQL Update (and LOAD) is not run; "
+                            "load your data with `iimkg serve --data FILE` or `iimkg sparql --data FILE`")
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _isolate_network() -> bool:
+    """Move this process into an empty network namespace (as root; else through a user namespace)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return False
+    for flags in (_CLONE_NEWNET, _CLONE_NEWUSER | _CLONE_NEWNET):
+        try:
+            if libc.unshare(flags) == 0:
+                return True
+        except AttributeError:
+            return False
+    return False
+
+
+def _limit_memory(limit: int) -> None:
+    try:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ImportError, ValueError, OSError):
+        pass

@@ -1,0 +1,80 @@
+"""``iimkg serve``: a read-only SPARQL endpoint over the graph, for clients that never install this package.
+
+This module only declares the command; the server (:mod:`iimkg.endpoint`, on Starlette and uvicorn) is
+imported when the command runs, so ``iimkg --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+        return value
+
+    return parse
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 takes a free one)")
+    return int(text)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``serve`` to the ``iimkg`` command."""
+    parser = subparsers.add_parser(
+        "serve", help="serve the graph as a read-only SPARQL 1.1 endpoint, with the named queries and a web page",
+        description="Serve the graph (plus --data files) over the SPARQL 1.1 Protocol at /sparql, the named queries "
+                    "at /queries/NAME (OpenAPI at /openapi.json) and a query page at /. Read-only: updates, LOAD "
+                    "and SERVICE are refused. Each --data file is the named graph urn:iimkg:data:FILENAME and the "
+                    "shipped graph is https://w3id.org/iimkg/iim.owl; the default graph is their merge. "
+                    "Stop with Ctrl-C.")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=_port, default=7878, help="port (default: 7878; 0 takes a free one)")
+    parser.add_argument("--data", nargs="+", type=Path, default=[], metavar="FILE",
+                        help="RDF files to serve with the graph (Turtle, N-Triples, N-Quads, TriG, JSON-LD, RDF/XML)")
+    parser.add_argument("--input-format", metavar="FORMAT",
+                        help="RDF syntax of the --data files when the extension does not tell")
+    parser.add_argument("--timeout", type=_positive(float), default=10.0, metavar="SECONDS",
+                        help="longest a query may run; then its worker is stopped (default: 10)")
+    parser.add_argument("--max-results", type=_positive(int), default=100_000, metavar="N",
+                        help="most rows (or triples) a query may return; more is refused (default: 100000)")
+    parser.add_argument("--max-request-bytes", type=_positive(int), default=1_048_576, metavar="N",
+                        help="largest request body or URL query string read (default: 1048576)")
+    parser.add_argument("--workers", type=_positive(int), default=None, metavar="N",
+                        help="query worker processes, i.e. queries run at once (default: the number of CPUs, "
+                             "at most 8)")
+    parser.add_argument("--worker-memory", type=_positive(int), default=2048, metavar="MB",
+                        help="address space each query worker may use; a query that needs more is stopped "
+                             "(default: 2048)")
+    cors = parser.add_mutually_exclusive_group()
+    cors.add_argument("--cors", default="*", metavar="ORIGIN",
+                      help="origin allowed to call the endpoint from a browser page (default: *, any)")
+    cors.add_argument("--no-cors", dest="cors", action="store_const", const=None,
+                      help="send no CORS headers (only same-origin pages may call the endpoint)")
+    parser.set_defaults(handler=_serve)
+
+
+def _serve(ns: argparse.Namespace) -> int:
+    from iimkg.endpoint.app import ServeConfig, serve
+
+    options: dict[str, Any] = {}
+    if ns.workers is not None:
+        options["workers"] = ns.workers
+    serve(ServeConfig(host=ns.host, port=ns.port, data=tuple(ns.data), timeout=ns.timeout,
+                      max_results=ns.max_results, max_request_bytes=ns.max_request_bytes, cors=ns.cors,
+                      worker_memory_mb=ns.worker_memory, input_format=ns.input_format, **options))
+    return 0
