@@ -179,3 +179,22 @@ def test_the_fast_compress_agrees_with_curies_on_every_iri(store: ox.Store) -> N
         curie = compress(iri)
         if curie:
             assert expand(curie) == iri
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("java") is None, reason="HermiT needs Java; .ci/run installs it")
+def test_owlready2_users_can_list_classes_before_and_after_reasoning(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A statement about "any infection" names the class iim:Infection; with a range of iim:Infection HermiT
+    # made that class an instance of itself, and owlready2 then failed with "an inheritance cycle".
+    import owlready2
+
+    from iimkg.loading import shipped_quads
+
+    ntriples = tmp_path / "iim.nt"
+    ntriples.write_bytes(ox.serialize([ox.Triple(q.subject, q.predicate, q.object) for q in shipped_quads()],
+                                      format=ox.RdfFormat.N_TRIPLES) or b"")
+    world = owlready2.World()
+    world.get_ontology(ntriples.as_uri()).load()
+    before = len(list(world.classes()))
+    owlready2.sync_reasoner_hermit(world, infer_property_values=False, debug=0, ignore_unsupported_datatypes=True)
+    assert len([c.ancestors() for c in world.classes()]) == before
