@@ -14,7 +14,7 @@ from iimkg.errors import IimkgError
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-COMMAND_MODULES: tuple[str, ...] = ("iimkg.cli_validate", "iimkg.serve", "iimkg.release")
+COMMAND_MODULES: tuple[str, ...] = ("iimkg.cli_validate", "iimkg.serve", "iimkg.release", "iimkg.cli_fhir")
 FORMATS = ("table", "csv", "tsv", "json")
 ENGINES = ("oxigraph", "rdflib")
 

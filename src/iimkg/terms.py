@@ -99,6 +99,11 @@ class TermIndex:
             raise UnknownTermError(value, parameter, [f"{wrong} is not a {self._kind_label(kind)}"])
         raise UnknownTermError(value, parameter, self._suggestions(text, kind))
 
+    def candidates(self, value: str) -> list[str]:
+        """Every term ``value`` names, as :meth:`resolve` matches it, without raising or computing suggestions
+        (for callers that try many codes and names and report what matched nothing themselves)."""
+        return self._candidates(value.strip())
+
     def _candidates(self, text: str) -> list[str]:
         if _ABSOLUTE_IRI.match(text):
             return [text] if text in self.subjects else []

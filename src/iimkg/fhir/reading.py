@@ -1,0 +1,247 @@
+"""Read FHIR R4 JSON (a Bundle, a single resource, or Bulk Data NDJSON) with the place of every resource."""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from iimkg.errors import InputError
+
+__all__ = ["NDJSON_SUFFIXES", "Located", "is_fhir_file", "read_fhir", "read_fhir_text"]
+
+NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+_RESOURCE_TYPE_KEY = re.compile(r'"resourceType"\s*:')
+_RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]+$")
+# How far into a .json file we look for "resourceType" when telling FHIR from other JSON (JSON-LD plans).
+_SNIFF_CHARS = 65536
+
+
+@dataclass(frozen=True)
+class Located:
+    """One FHIR resource and where it was read: file, line and column of its ``resourceType`` (1-based)."""
+
+    resource: dict[str, Any]
+    path: Path
+    line: int | None = None
+    column: int | None = None
+    full_url: str | None = None
+
+    @property
+    def type(self) -> str:
+        return str(self.resource["resourceType"])
+
+    @property
+    def id(self) -> str | None:
+        value = self.resource.get("id")
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def ref(self) -> str:
+        """``Type/id`` as FHIR references name it (``Type/urn:uuid:…`` or ``Type`` alone if it has no id)."""
+        if self.id:
+            return f"{self.type}/{self.id}"
+        return f"{self.type}/{self.full_url}" if self.full_url else self.type
+
+    @property
+    def place(self) -> str:
+        """``path:line:column`` (as much of it as is known)."""
+        place = str(self.path)
+        if self.line is not None:
+            place += f":{self.line}"
+            if self.column is not None:
+                place += f":{self.column}"
+        return place
+
+
+def is_fhir_file(path: Path) -> bool:
+    """Whether ``path`` is FHIR JSON: an NDJSON file (by extension), or a ``.json`` file whose top-level object has
+    a ``resourceType`` before any ``@context`` (a JSON-LD plan has ``@context`` and no ``resourceType``).
+
+    Only the start of the file is read; a file that cannot be read is not FHIR (the caller reports it as missing).
+    """
+    suffix = path.suffix.lower()
+    if suffix in NDJSON_SUFFIXES:
+        return True
+    if suffix != ".json":
+        return False
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            head = handle.read(_SNIFF_CHARS)
+    except OSError:
+        return False
+    if not head.lstrip().startswith("{"):
+        return False
+    kind = _RESOURCE_TYPE_KEY.search(head)
+    context = head.find('"@context"')
+    return kind is not None and (context < 0 or kind.start() < context)
+
+
+def read_fhir(path: Path) -> list[Located]:
+    """Every resource of a FHIR JSON file, in file order: the entries of Bundles (nested ones too), a single
+    resource, or one resource per line of an NDJSON file (``.ndjson``, ``.jsonl``, or a ``.json`` file holding
+    several JSON documents one per line).
+
+    Contained resources stay inside the resource that contains them. The whole file is read before anything is
+    returned, so an error leaves nothing half-read.
+
+    :raises InputError: if the file is missing or empty, is not JSON (with line and column), or is JSON but not
+        FHIR (no ``resourceType``; with the place of the object and its JSON path).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path=path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"can't read the file as UTF-8 text: {error.reason}", path=path) from None
+    except OSError as error:
+        raise InputError(f"can't read the file: {error.strerror or error}", path=path) from None
+    return read_fhir_text(text, path)
+
+
+def read_fhir_text(text: str, path: Path) -> list[Located]:
+    """:func:`read_fhir` on text already read; ``path`` names it in messages."""
+    if not text.strip():
+        raise InputError("the file is empty; expected a FHIR resource, a Bundle or NDJSON (one resource per line)",
+                         path=path)
+    if path.suffix.lower() in NDJSON_SUFFIXES:
+        return _read_ndjson(text, path)
+    try:
+        document = _loads(text, path)
+    except json.JSONDecodeError as error:
+        if error.msg == "Extra data" and text.lstrip().startswith("{"):
+            return _read_ndjson(text, path)  # several JSON documents, one per line: NDJSON under a .json name
+        raise _json_error(error, path, line_offset=0) from None
+    lines = _LineIndex(text)
+    places = _resource_places(text, document, lines)
+    return list(_resources(document, path, places, where="", full_url=None))
+
+
+def _read_ndjson(text: str, path: Path) -> list[Located]:
+    found: list[Located] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            document = _loads(line, path, line_offset=number - 1)
+        except json.JSONDecodeError as error:
+            raise _json_error(error, path, line_offset=number - 1) from None
+        column = len(line) - len(line.lstrip()) + 1
+        places = {id(document): (number, column)} if isinstance(document, dict) else {}
+        if isinstance(document, dict) and document.get("resourceType") == "Bundle":
+            lines = _LineIndex(line)
+            places = {key: (number, col) for key, (_, col) in _resource_places(line, document, lines).items()}
+        found.extend(_resources(document, path, places, where=f"line {number}", full_url=None, line=number,
+                                column=column))
+    if not found:
+        raise InputError("the file holds no FHIR resource", path=path)
+    return found
+
+
+def _loads(text: str, path: Path, *, line_offset: int = 0) -> Any:
+    """Parse JSON with exact decimals; NaN and Infinity, which Python's parser accepts, are not JSON."""
+    try:
+        return _DECODER.decode(text)
+    except _NotJson as error:
+        found = re.search(rf"(?<![\w\"]){re.escape(error.name)}(?![\w\"])", text)
+        line, column = _LineIndex(text).place(found.start()) if found else (None, None)
+        raise InputError(f"not valid JSON: {error.name} is not a JSON value", path=path,
+                         line=line + line_offset if line is not None else None, column=column) from None
+
+
+class _NotJson(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJson(name)
+
+
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
+
+
+def _json_error(error: json.JSONDecodeError, path: Path, *, line_offset: int) -> InputError:
+    return InputError(f"not valid JSON: {error.msg}", path=path, line=error.lineno + line_offset, column=error.colno)
+
+
+def _resources(document: Any, path: Path, places: dict[int, tuple[int, int]], *, where: str, full_url: str | None,
+               line: int | None = None, column: int | None = None) -> Iterator[Located]:
+    here = places.get(id(document))
+    line, column = (here if here else (line, column))
+    if not isinstance(document, dict):
+        kind = "an array" if isinstance(document, list) else f"a JSON {type(document).__name__}"
+        raise InputError(f"{_at(where)}{kind}, not a FHIR resource (a JSON object with a resourceType)",
+                         path=path, line=line, column=column)
+    resource_type = document.get("resourceType")
+    if not isinstance(resource_type, str) or not _RESOURCE_TYPE.match(resource_type):
+        detail = ("has no resourceType" if resource_type is None
+                  else f"has resourceType {json.dumps(resource_type, default=str)}")
+        raise InputError(f"{_at(where)}a JSON object that {detail}, so it is not a FHIR resource",
+                         path=path, line=line, column=column)
+    if resource_type != "Bundle":
+        yield Located(document, path, line, column, full_url)
+        return
+    entries = document.get("entry", [])
+    if not isinstance(entries, list):
+        raise InputError(f"{_at(where)}the Bundle's entry is not an array", path=path, line=line, column=column)
+    for number, entry in enumerate(entries):
+        inner = f"{where + ' ' if where else ''}entry[{number}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"{inner} of the Bundle is not an object", path=path, line=line, column=column)
+        resource = entry.get("resource")
+        if resource is None:
+            continue  # a response or search entry without a resource: nothing to read
+        url = entry.get("fullUrl")
+        yield from _resources(resource, path, places, where=f"{inner}.resource",
+                              full_url=url if isinstance(url, str) else None, line=line, column=column)
+
+
+def _at(where: str) -> str:
+    return f"{where} is " if where else "the document is "
+
+
+class _LineIndex:
+    """Line and column (1-based) of a character offset."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0] + [match.end() for match in re.finditer("\n", text)]
+
+    def place(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.starts, offset)
+        return line, offset - self.starts[line - 1] + 1
+
+
+def _resource_places(text: str, document: Any, lines: _LineIndex) -> dict[int, tuple[int, int]]:
+    """Where each object with a ``resourceType`` starts, by the object's ``id()``.
+
+    The JSON parser keeps no positions, but object keys keep their order: walking the parsed document in key order
+    meets the ``resourceType`` keys in the order they appear in the text. If the counts differ (a duplicate key, an
+    escaped key), no places are given rather than wrong ones.
+    """
+    offsets = [m.start() for m in _RESOURCE_TYPE_KEY.finditer(text)]
+    objects = list(_in_key_order(document))
+    if len(offsets) != len(objects):
+        return {}
+    return {id(obj): lines.place(offset) for obj, offset in zip(objects, offsets, strict=True)}
+
+
+def _in_key_order(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "resourceType":
+                yield value
+            else:
+                yield from _in_key_order(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _in_key_order(item)

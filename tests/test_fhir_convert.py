@@ -1,0 +1,457 @@
+"""FHIR R4 in: the example files are valid R4 (checked with fhir.resources), each converts into the plan a
+clinician would read from it, codes resolve through the graph's cross-references, doses come out in mg a day, and
+whatever cannot be read is reported, never dropped."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+
+from iimkg.errors import InputError
+from iimkg.fhir import Conversion, NoteKind, convert_files, is_fhir_file, plan_quads, plan_turtle, read_fhir
+from iimkg.fhir.codes import CONDITION_KINDS, DRUG_KINDS, MEASURE_KINDS, TEST_KINDS, CodeMapper
+from iimkg.fhir.doses import daily_dose, strength_from_name
+from iimkg.fhir.reading import read_fhir_text
+from iimkg.loading import shipped_quads
+from iimkg.terms import TermIndex
+
+from conftest import IIM, ROOT
+
+EXAMPLES = ROOT / "examples" / "fhir"
+FULL, GAPS, IBM = EXAMPLES / "dermatomyositis-full.json", EXAMPLES / "dermatomyositis-gaps.json", \
+    EXAMPLES / "ibm-azathioprine.json"
+BULK = sorted((EXAMPLES / "bulk-export").glob("*.ndjson"))
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+CVX = "http://hl7.org/fhir/sid/cvx"
+
+DM, JDM, PM, SIBM, ASYN = (IIM + f"IIM_000000{n}" for n in (2, 3, 6, 7, 9))
+HMGCR = IIM + "IIM_0000011"
+PREDNISONE, PREDNISOLONE, METHYLPRED = IIM + "IIM_0000102", IIM + "IIM_0000103", IIM + "IIM_0000104"
+MTX, AZA, MMF, IVIG = IIM + "IIM_0000111", IIM + "IIM_0000112", IIM + "IIM_0000113", IIM + "IIM_0000130"
+ALENDRONATE, CALCIUM_CARBONATE, COLECALCIFEROL = IIM + "IIM_0000142", IIM + "IIM_0000146", IIM + "IIM_0000148"
+TMP_SMX, FOLIC_ACID = IIM + "IIM_0000151", IIM + "IIM_0000171"
+RZV, LIVE_VACCINE, PNEUMOCOCCAL, INFLUENZA = (IIM + f"IIM_00001{n}" for n in (61, 62, 63, 64))
+HYPERTENSION, DYSPHAGIA, ILD, POST_MENOPAUSAL = (IIM + f"IIM_0000{n}" for n in (301, 314, 317, 338))
+POST_MENOPAUSAL_WOMEN = IIM + "IIM_0000601"
+CATCH_UP, SPEECH_THERAPY = IIM + "IIM_0000510", IIM + "IIM_0000507"
+DXA, IGRA, TST, HBSAG, ANTI_HBC, VZV_TEST = (IIM + f"IIM_0000{n}" for n in (520, 522, 523, 525, 526, 527))
+GLUCOSE, BLOOD_PRESSURE, LIPIDS, TPMT = (IIM + f"IIM_0000{n}" for n in (528, 529, 530, 534))
+
+
+def example_files() -> list[Path]:
+    return [FULL, GAPS, IBM, *BULK]
+
+
+def plan_of(conversion: Conversion, identifier: str):  # type: ignore[no-untyped-def]
+    found = [p for p in conversion.plans if p.identifier == identifier]
+    assert len(found) == 1, [p.identifier for p in conversion.plans]
+    return found[0]
+
+
+def notes_of(conversion: Conversion, kind: NoteKind) -> set[tuple[str, str]]:
+    return {(n.resource, n.severity) for n in conversion.notes if n.kind is kind}
+
+
+# ── the fixtures are real FHIR R4 ──
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)
+def test_example_is_valid_fhir_r4(path: Path) -> None:
+    """Every resource validates against the fhir.resources models (R4B, which is R4 for these resources): required
+    elements present, no unknown elements, right types."""
+    documents = ([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+                 if path.suffix == ".ndjson" else [json.loads(path.read_text(encoding="utf-8"))])
+    for document in documents:
+        get_fhir_model_class(document["resourceType"]).model_validate(document)
+
+
+def test_fhir_model_check_catches_a_look_alike() -> None:
+    """The check has teeth: a MedicationRequest without its required intent is refused."""
+    with pytest.raises(ValueError, match="intent"):
+        get_fhir_model_class("MedicationRequest").model_validate(
+            {"resourceType": "MedicationRequest", "status": "active", "subject": {"reference": "Patient/p"},
+             "medicationCodeableConcept": {"text": "prednisone"}})
+
+
+# ── each example gives the plan a clinician reads from it ──
+
+def test_dermatomyositis_with_full_co_interventions() -> None:
+    conversion = convert_files([FULL])
+    plan = plan_of(conversion, "Patient/3f2c6a1e-8b4d-4c1a-9e57-1d2f0b6a7c01")
+    assert plan.plan_date.isoformat() == "2024-03-04" and plan.age == 61
+    assert (plan.patient.sex, plan.patient.birth_date.isoformat()) == ("Female", "1962-05-14")
+    assert set(plan.diagnoses) == {DM}
+    assert set(plan.patient.conditions) == {POST_MENOPAUSAL}
+    assert set(plan.patient.populations) == {POST_MENOPAUSAL_WOMEN}
+    assert {(rx.drug, rx.dose, rx.start.isoformat(), rx.duration, rx.end) for rx in plan.prescriptions} == {
+        (PREDNISONE, Decimal(40), "2024-03-04", 84, None),      # 2 tablets of 20 mg a day for 12 weeks
+        (MTX, Decimal(15), "2024-03-04", 336, None),            # 6 x 2.5 mg once a week; 28 days x 12 fills
+    }
+    assert {(co.measure, co.status) for co in plan.co_interventions} == {
+        (FOLIC_ACID, "Done"), (TMP_SMX, "Done"), (ALENDRONATE, "Done"), (CALCIUM_CARBONATE, "Done"),
+        (COLECALCIFEROL, "Done"), (RZV, "Done"), (INFLUENZA, "Done"), (PNEUMOCOCCAL, "Done"), (DXA, "Done"),
+        (CATCH_UP, "Done"), (IGRA, "Done"), (HBSAG, "Done"), (ANTI_HBC, "Done"), (VZV_TEST, "Done"),
+        (GLUCOSE, "Done"), (BLOOD_PRESSURE, "Done"), (LIPIDS, "Done"),
+    }
+    assert conversion.unmapped() == []
+    assert notes_of(conversion, NoteKind.APPROXIMATED) == {("Condition/3f2c6a1e-8b4d-4c1a-9e57-1d2f0b6a7c03", "info")}
+    assert notes_of(conversion, NoteKind.SKIPPED) == {("Encounter", "info")}
+
+
+def test_dermatomyositis_with_gaps() -> None:
+    conversion = convert_files([GAPS])
+    plan = plan_of(conversion, "Patient/dm-gaps-7731")
+    assert plan.plan_date.isoformat() == "2024-04-15" and plan.age == 65
+    assert set(plan.diagnoses) == {DM}
+    assert set(plan.patient.conditions) == {HYPERTENSION, DYSPHAGIA, POST_MENOPAUSAL}
+    # the taper is two prescriptions in a row; methotrexate's dose is only in its text
+    assert [(rx.node, rx.drug, rx.dose, rx.start.isoformat(), rx.duration) for rx in plan.prescriptions] == [
+        ("MedicationRequest-dm-gaps-pred-step1", PREDNISONE, Decimal(60), "2024-04-15", 28),
+        ("MedicationRequest-dm-gaps-pred-step2", PREDNISONE, Decimal(40), "2024-05-13", 56),
+        ("MedicationRequest-dm-gaps-mtx", MTX, None, "2024-04-15", None),
+    ]
+    assert plan.prescriptions[2].end.isoformat() == "2024-10-14"
+    assert {(co.measure, co.status) for co in plan.co_interventions} == {(LIVE_VACCINE, "Done")}
+    assert notes_of(conversion, NoteKind.UNMAPPED) == {
+        ("MedicationRequest/dm-gaps-mtx", "warning"), ("MedicationRequest/dm-gaps-acei", "warning"),
+        ("Condition/dm-gaps-thyroid", "info"), ("Observation/dm-gaps-hr", "info"),
+    }
+    texts = {n.text for n in conversion.unmapped()}
+    assert ('MedicationRequest/dm-gaps-acei: drug code RXNORM:29046 "lisinopril" (text "Lisinopril 10 mg tablet") '
+            "not recognised; not checked") in texts
+    assert ('MedicationRequest/dm-gaps-mtx: methotrexate: no dose quantity (given only as text: "15 mg (6 tablets) '
+            'by mouth once a week"); daily dose not stated') in texts
+
+
+def test_inclusion_body_myositis_on_azathioprine() -> None:
+    conversion = convert_files([IBM])
+    plan = plan_of(conversion, "Patient/ibm-5120")
+    assert (plan.patient.sex, plan.age, plan.plan_date.isoformat()) == ("Male", 68, "2024-01-15")
+    assert set(plan.diagnoses) == {SIBM}
+    assert set(plan.patient.conditions) == {DYSPHAGIA}
+    # a referenced Medication gives the strength (50 mg a tablet); BID gives twice a day
+    assert [(rx.drug, rx.dose, rx.end.isoformat()) for rx in plan.prescriptions] == [
+        (AZA, Decimal(100), "2024-07-14")]
+    assert {(co.measure, co.status) for co in plan.co_interventions} == {
+        (SPEECH_THERAPY, "Planned"), (TPMT, "Done"), (HBSAG, "Done")}
+    assert conversion.notes == []
+
+
+def test_bulk_export_joins_files_by_patient() -> None:
+    conversion = convert_files(BULK)
+    assert [p.identifier for p in conversion.plans] == [
+        "Patient/asyn-4471", "Patient/imnm-3318", "Patient/jdm-2207", "Patient/myo-5590", "Patient/pm-1042"]
+    diagnoses = {p.identifier: set(p.diagnoses) for p in conversion.plans}
+    assert diagnoses == {"Patient/asyn-4471": {ASYN}, "Patient/imnm-3318": {HMGCR}, "Patient/jdm-2207": {JDM},
+                         "Patient/myo-5590": set(), "Patient/pm-1042": {PM}}
+    doses = {(p.identifier, rx.drug): rx.dose for p in conversion.plans for rx in p.prescriptions}
+    assert doses == {
+        ("Patient/asyn-4471", MMF): Decimal(2000), ("Patient/asyn-4471", PREDNISONE): Decimal(30),
+        ("Patient/imnm-3318", IVIG): Decimal(70000), ("Patient/imnm-3318", PREDNISONE): Decimal(60),
+        ("Patient/jdm-2207", METHYLPRED): None, ("Patient/jdm-2207", MTX): Decimal("12.5"),
+        ("Patient/myo-5590", PREDNISONE): Decimal(20),
+        ("Patient/pm-1042", MTX): Decimal(20), ("Patient/pm-1042", PREDNISOLONE): Decimal("7.5"),
+    }
+    assert plan_of(conversion, "Patient/myo-5590").prescriptions[0].duration == 90  # 30 days, 2 repeats
+    assert set(plan_of(conversion, "Patient/asyn-4471").patient.conditions) == {ILD}
+    assert {(co.measure, co.status) for co in plan_of(conversion, "Patient/asyn-4471").co_interventions} == {
+        (RZV, "Done"), (TMP_SMX, "Done"), (TST, "Done"), (HBSAG, "Done")}  # the refused flu shot is left out
+    assert notes_of(conversion, NoteKind.UNMAPPED) == {
+        ("MedicationRequest/jdm-2207-mp", "warning"), ("Condition/myo-5590-dx", "info")}
+    assert notes_of(conversion, NoteKind.EXCLUDED) == {("Immunization/asyn-4471-flu-refused", "info")}
+    assert notes_of(conversion, NoteKind.APPROXIMATED) == {
+        ("Condition/jdm-2207-dx", "info"), ("MedicationStatement/pm-1042-pdl", "info")}
+    (myositis,) = [n for n in conversion.notes if n.resource == "Condition/myo-5590-dx"]
+    assert myositis.text == ('Condition/myo-5590-dx: condition code ICD10CM:M60.9 "Myositis, unspecified" not '
+                             "recognised; not checked")
+    assert (myositis.path.name, myositis.line, myositis.column) == ("Condition.ndjson", 6, 1)
+
+
+# ── the Turtle written is the plan vocabulary, and reads back ──
+
+def test_turtle_reads_back_with_the_plan_vocabulary() -> None:
+    conversion = convert_files([FULL, GAPS, IBM, *BULK])
+    text = plan_turtle(conversion)
+    quads = list(ox.parse(text, format=ox.RdfFormat.TURTLE, base_iri="file:///tmp/plans.ttl"))
+    assert quads == plan_quads(conversion, base_iri="file:///tmp/plans.ttl")
+    store = ox.Store()
+    store.extend(quads)
+    plans = {s["plan"].value for s in store.query(
+        "SELECT ?plan WHERE { ?plan a <https://w3id.org/iimkg/TreatmentPlan> }")}
+    assert len(plans) == 8
+    doses = {(s["drug"].value, s["dose"].value) for s in store.query(
+        "PREFIX iim: <https://w3id.org/iimkg/> SELECT ?drug ?dose WHERE { ?rx iim:prescribedDrug ?drug ; "
+        "iim:dailyDoseMg ?dose ; <http://purl.org/dc/terms/identifier> 'MedicationRequest/ibm-5120-aza' }")}
+    assert doses == {(AZA, "100")}
+    dated = list(store.query(
+        "PREFIX iim: <https://w3id.org/iimkg/> SELECT ?d WHERE { ?rx iim:startDate ?d } LIMIT 1"))
+    assert dated[0]["d"].datatype == ox.NamedNode("http://www.w3.org/2001/XMLSchema#date")
+
+
+def test_every_iri_the_plans_use_is_a_term_of_the_graph() -> None:
+    conversion = convert_files([FULL, GAPS, IBM, *BULK])
+    known = {q.subject.value for q in shipped_quads()} | {IIM + "Done", IIM + "Planned"}
+    used = {q.object.value for q in plan_quads(conversion, base_iri="file:///tmp/p.ttl")
+            if isinstance(q.object, ox.NamedNode) and q.object.value.startswith(IIM)}
+    assert used - known == set()
+
+
+# ── codes resolve through the graph ──
+
+@pytest.fixture(scope="module")
+def mapper() -> CodeMapper:
+    return CodeMapper.shipped()
+
+
+def concept(*codings: tuple[str, str, str | None], text: str | None = None) -> dict[str, object]:
+    found: dict[str, object] = {"coding": [{"system": s, "code": c, **({"display": d} if d else {})}
+                                           for s, c, d in codings]}
+    if text:
+        found["text"] = text
+    return found
+
+
+@pytest.mark.parametrize(("given", "kinds", "expected"), [
+    (concept((RXNORM, "8640", "prednisone")), DRUG_KINDS, {PREDNISONE}),                        # ingredient code
+    (concept((RXNORM, "312615", "predniSONE 20 MG Oral Tablet")), DRUG_KINDS, {PREDNISONE}),    # product: display
+    (concept((RXNORM, "105611", "azathioprine 50 MG Oral Tablet [Imuran]")), DRUG_KINDS, {AZA}),
+    (concept(text="Bactrim DS"), DRUG_KINDS, {TMP_SMX}),                                        # brand synonym
+    (concept(("http://www.whocc.no/atc", "L04AX03", None)), DRUG_KINDS, {MTX}),
+    (concept((CVX, "187", None)), DRUG_KINDS, {RZV}),
+    (concept((CVX, "121", "zoster vaccine, live")), DRUG_KINDS, {LIVE_VACCINE}),
+    (concept((CVX, "149", "influenza, live, intranasal, quadrivalent")), DRUG_KINDS, {INFLUENZA, LIVE_VACCINE}),
+    (concept((ICD10CM, "G72.41", None)), CONDITION_KINDS, {SIBM}),
+    (concept((ICD10CM, "M33.20", None)), CONDITION_KINDS, {PM}),                                # ancestor M33.2
+    (concept((ICD10CM, "M3302", None)), CONDITION_KINDS, {JDM}),                                # no dot
+    (concept(("http://snomed.info/sct", "396230008", "Dermatomyositis (disorder)")), CONDITION_KINDS, {DM}),
+    (concept(("http://purl.obolibrary.org/obo/mondo.owl", "MONDO:0016367", None)), CONDITION_KINDS, {DM}),
+    (concept(text="Hyperlipidemia"), CONDITION_KINDS, {IIM + "IIM_0000313"}),                   # US spelling
+    (concept(("http://loinc.org", "2345-7", "Glucose [Mass/volume] in Serum or Plasma"), text="Blood glucose"),
+     TEST_KINDS, {GLUCOSE}),
+    (concept(text="Bone densitometry"), MEASURE_KINDS, {DXA}),
+])
+def test_concept_resolves_through_the_graph(mapper: CodeMapper, given: dict[str, object], kinds: frozenset[str],
+                                            expected: set[str]) -> None:
+    assert set(mapper.resolve(given, kinds).terms) == expected
+
+
+def test_icd_code_below_a_carried_one_says_so(mapper: CodeMapper) -> None:
+    resolution = mapper.resolve(concept((ICD10CM, "M33.13", None)), CONDITION_KINDS)
+    assert resolution.terms == (DM,)
+    assert resolution.approximation == ("ICD10CM:M33.13 is more specific than any code the graph carries; read as "
+                                        "ICD10CM:M33 (dermatomyositis)")
+
+
+@pytest.mark.parametrize(("given", "kinds"), [
+    (concept((RXNORM, "999999", None)), DRUG_KINDS),
+    (concept((ICD10CM, "M60.9", "Myositis, unspecified")), CONDITION_KINDS),           # ICD displays are not read
+    (concept(("http://hl7.org/fhir/sid/icd-10", "G72.4", "Inflammatory myopathy, not elsewhere classified")),
+     CONDITION_KINDS),                                                                # a parent of IBM is not IBM
+    (concept(("http://loinc.org", "22322-2", "Hepatitis B virus surface Ab [Presence] in Serum")), TEST_KINDS),
+    (concept((RXNORM, "8640", "prednisone")), CONDITION_KINDS),                         # right term, wrong kind
+])
+def test_concept_not_in_the_graph_resolves_to_nothing(mapper: CodeMapper, given: dict[str, object],
+                                                      kinds: frozenset[str]) -> None:
+    assert mapper.resolve(given, kinds).terms == ()
+
+
+def test_unknown_drug_code_is_reported_as_the_issue_says(tmp_path: Path) -> None:
+    path = tmp_path / "mr.json"
+    path.write_text(json.dumps({
+        "resourceType": "MedicationRequest", "id": "123", "status": "active", "intent": "order",
+        "subject": {"reference": "Patient/p1"}, "authoredOn": "2024-01-01",
+        "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "999999"}]}}))
+    notes = convert_files([path]).notes
+    (note,) = [n for n in notes if "drug" in n.message]
+    assert [n.message for n in notes if n is not note] == [
+        "its patient Patient/p1 is not in the input, so the plan has no sex or age"]
+    assert (note.kind, note.severity, note.text, note.line, note.column) == (
+        NoteKind.UNMAPPED, "warning", "MedicationRequest/123: drug code RXNORM:999999 not recognised; not checked",
+        1, 2)
+
+
+def test_a_new_drug_in_the_graph_is_read_with_no_change_to_the_converter(tmp_path: Path) -> None:
+    """The mapping table is the graph: a drug added to a copy of the ontology, under conventional
+    immunosuppressants, with an RxNorm cross-reference, resolves and becomes a prescription."""
+    extra = """
+    @prefix iim: <https://w3id.org/iimkg/> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+    @prefix oboInOwl: <http://www.geneontology.org/formats/oboInOwl#> .
+    iim:IIM_0000199 a <http://www.w3.org/2002/07/owl#Class> ; rdfs:label "leflunomide"@en ;
+        rdfs:subClassOf iim:IIM_0000110 ; oboInOwl:hasDbXref "RXNORM:27169" ;
+        rdfs:isDefinedBy <https://w3id.org/iimkg/> .
+    """
+    store = ox.Store()
+    store.extend(shipped_quads())
+    store.extend(ox.parse(extra, format=ox.RdfFormat.TURTLE))
+    mapper = CodeMapper(TermIndex.from_store(store), store)
+    path = tmp_path / "lef.json"
+    path.write_text(json.dumps({
+        "resourceType": "MedicationRequest", "id": "lef", "status": "active", "intent": "order",
+        "subject": {"reference": "Patient/p1"}, "authoredOn": "2024-01-01",
+        "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "27169", "display": "leflunomide"}]},
+        "dosageInstruction": [{"timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                               "doseAndRate": [{"doseQuantity": {"value": 20, "unit": "mg"}}]}]}))
+    (plan,) = convert_files([path], mapper=mapper).plans
+    assert [(rx.drug, rx.dose) for rx in plan.prescriptions] == [(IIM + "IIM_0000199", Decimal(20))]
+    assert [(rx.drug) for rx in convert_files([path]).plans[0].prescriptions] == []  # unknown to the shipped graph
+
+
+# ── doses ──
+
+def dosage(value: object, unit: str, *, timing: dict[str, object] | None = None,
+           code: str | None = None) -> dict[str, object]:
+    quantity: dict[str, object] = {"value": value, "unit": unit}
+    if code:
+        quantity["code"] = code
+    found: dict[str, object] = {"doseAndRate": [{"doseQuantity": quantity}]}
+    if timing is not None:
+        found["timing"] = timing
+    return found
+
+
+def repeat(frequency: int | None, period: float, unit: str) -> dict[str, object]:
+    found: dict[str, object] = {"period": period, "periodUnit": unit}
+    if frequency is not None:
+        found["frequency"] = frequency
+    return {"repeat": found}
+
+
+@pytest.mark.parametrize(("dosages", "strength_name", "expected"), [
+    ([dosage(10, "mg", timing=repeat(2, 1, "d"))], None, "20"),                       # 10 mg twice a day
+    ([dosage(5, "mg", timing=repeat(1, 8, "h"))], None, "15"),                        # every 8 hours
+    ([dosage(Decimal("0.5"), "g", timing=repeat(2, 1, "d"))], None, "1000"),          # grams
+    ([dosage(500, "ug", timing=repeat(1, 1, "d"))], None, "0.5"),                     # micrograms (UCUM)
+    ([dosage(250, "mcg", timing=repeat(1, 1, "d"))], None, "0.25"),
+    ([dosage(100, "µg", timing=repeat(1, 1, "d"))], None, "0.1"),
+    ([dosage(15, "mg", timing=repeat(1, 1, "wk"))], None, "15"),                      # weekly: dose on the day
+    ([dosage(3, "TAB", code="{tbl}", timing=repeat(1, 1, "d"))], "prednisone 5 MG Oral Tablet", "15"),
+    ([dosage(2, "mL", timing=repeat(1, 1, "wk"))], "methotrexate 25 MG/ML Injectable Solution", "50"),
+    ([dosage(10, "mg", timing={"code": {"coding": [{"code": "TID"}]}})], None, "30"),
+    ([dosage(5, "mg", timing={"repeat": {"when": ["MORN", "EVE"]}})], None, "10"),
+    ([dosage(10, "mg", timing=repeat(1, 1, "d")), dosage(5, "mg", timing=repeat(1, 1, "d"))], None, "15"),
+    ([{"doseAndRate": [{"doseRange": {"low": {"value": 10, "unit": "mg"}, "high": {"value": 20, "unit": "mg"}}}],
+       "timing": repeat(1, 1, "d")}], None, "20"),
+])
+def test_daily_dose_in_mg(dosages: list[dict[str, object]], strength_name: str | None, expected: str) -> None:
+    strength = strength_from_name(strength_name) if strength_name else None
+    dose = daily_dose(dosages, strength)  # type: ignore[arg-type]
+    assert (dose.problem, dose.mg_per_day) == (None, Decimal(expected))
+
+
+@pytest.mark.parametrize(("dosages", "problem"), [
+    ([dosage(30, "mg/kg", timing=repeat(1, 1, "d"))], "the dose unit 'mg/kg' can't be converted to mg"),
+    ([dosage(800, "IU", code="[iU]", timing=repeat(1, 1, "d"))], "the dose unit 'IU' can't be converted to mg"),
+    ([dosage(2, "TAB", timing=repeat(1, 1, "d"))], "the medication's strength per tablet is not given"),
+    ([dosage(10, "mg")], "no timing"),
+    ([{"text": "15 mg weekly"}], 'no dose quantity (given only as text: "15 mg weekly")'),
+])
+def test_dose_that_cannot_be_read_says_why(dosages: list[dict[str, object]], problem: str) -> None:
+    dose = daily_dose(dosages, None)  # type: ignore[arg-type]
+    assert dose.mg_per_day is None and dose.problem is not None and problem in dose.problem
+
+
+# ── reading: Bundles, resources, NDJSON, and what is not FHIR ──
+
+def test_resources_keep_their_place_in_a_bundle() -> None:
+    located = {r.ref: (r.line, r.column) for r in read_fhir(IBM)}
+    lines = IBM.read_text(encoding="utf-8").splitlines()
+    for ref, (line, column) in located.items():
+        assert lines[line - 1][column - 1:].startswith('"resourceType"'), ref
+    assert len(located) == 8
+
+
+def test_fhir_files_are_told_from_json_ld_plans(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text('{"@context": "https://w3id.org/iimkg/plan-context.jsonld", "type": "TreatmentPlan"}')
+    assert [is_fhir_file(p) for p in (FULL, BULK[0], plan, tmp_path / "missing.json")] == [True, True, False, False]
+
+
+@pytest.mark.parametrize(("name", "text", "line", "column", "message"), [
+    ("broken.json", '{"resourceType": "Patient",\n  "id": "p1"\n  "gender": "female"}', 3, 3,
+     "not valid JSON: Expecting ',' delimiter"),
+    ("array.json", '[{"resourceType": "Patient"}]', None, None, "the document is an array, not a FHIR resource"),
+    ("plain.json", '{"name": "not FHIR"}', None, None,
+     "the document is a JSON object that has no resourceType, so it is not a FHIR resource"),
+    ("entry.json", '{"resourceType": "Bundle", "type": "collection",\n "entry": [{"resource": {"id": "x"}}]}', 1, 2,
+     "entry[0].resource is a JSON object that has no resourceType"),
+    ("bad.ndjson", '{"resourceType": "Patient", "id": "a"}\n\n{"resourceType": "Patient", "id": }\n', 3, 35,
+     "not valid JSON: Expecting value"),
+    ("empty.json", "  \n", None, None, "the file is empty"),
+    ("nan.json", '{"resourceType": "Observation", "valueQuantity": {"value": NaN}}', 1, 60, "not valid JSON: NaN"),
+])
+def test_input_that_is_not_fhir_json_names_file_and_place(tmp_path: Path, name: str, text: str, line: int | None,
+                                                          column: int | None, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as error:
+        read_fhir(path)
+    assert (error.value.path, error.value.line, error.value.column) == (path, line, column)
+    assert message in error.value.detail
+
+
+def test_several_json_documents_in_a_json_file_are_read_as_ndjson() -> None:
+    text = '{"resourceType": "Patient", "id": "a"}\n{"resourceType": "Patient", "id": "b"}\n'
+    assert [r.ref for r in read_fhir_text(text, Path("export.json"))] == ["Patient/a", "Patient/b"]
+
+
+# ── notes as validation findings ──
+
+def test_notes_become_findings_and_strict_makes_unmapped_ones_violations() -> None:
+    from iimkg.fhir.findings import fhir_rules, note_finding, read_fhir_inputs, split_fhir
+    from iimkg.validate import Severity
+
+    fhir, other = split_fhir([GAPS, ROOT / "ontology" / "iim.ttl", *BULK])
+    assert (fhir, other) == ([GAPS, *BULK], [ROOT / "ontology" / "iim.ttl"])
+    given = read_fhir_inputs([GAPS])
+    findings = [note_finding(n) for n in given.conversion.notes]
+    acei = next(f for f in findings if f.focus == "MedicationRequest/dm-gaps-acei")
+    assert (acei.severity, acei.rule, acei.plan, acei.file.endswith("dermatomyositis-gaps.json")) == (
+        Severity.WARNING, "fhir_unmapped", "Patient/dm-gaps-7731", True)
+    strict = {(f.focus, f.severity) for f in (note_finding(n, strict=True) for n in given.conversion.notes)}
+    assert strict == {
+        ("Condition/dm-gaps-dx", Severity.INFO), ("Condition/dm-gaps-thyroid", Severity.VIOLATION),
+        ("MedicationRequest/dm-gaps-mtx", Severity.VIOLATION), ("MedicationRequest/dm-gaps-acei", Severity.VIOLATION),
+        ("Observation/dm-gaps-hr", Severity.VIOLATION)}
+    assert [r.name for r in fhir_rules()] == ["fhir_approximated", "fhir_excluded", "fhir_skipped", "fhir_unmapped"]
+    # the plan's quads go with the file its patient was read from, IRIs resolved against it
+    (plan,) = {q.subject.value for q in given.quads[GAPS]
+               if q.object == ox.NamedNode("https://w3id.org/iimkg/TreatmentPlan")}
+    assert plan == GAPS.resolve().as_uri() + "#plan-Patient-dm-gaps-7731"
+
+
+def test_fields_of_the_wrong_shape_are_reported_never_raised(tmp_path: Path) -> None:
+    """JSON that is FHIR in shape but has wrong types inside (as a fuzzer makes it) converts with notes."""
+    resources = [
+        {"resourceType": "Patient", "id": "p", "gender": ["female"], "birthDate": 1960},
+        {"resourceType": "MedicationRequest", "id": "m", "status": "active", "intent": "order",
+         "subject": {"reference": "Patient/p"}, "authoredOn": "2024-13-45",
+         "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "8640"}]},
+         "dosageInstruction": [{"timing": {"repeat": {"frequency": "x", "period": 1, "periodUnit": ["d"]}},
+                                "doseAndRate": [{"doseQuantity": {"value": "abc", "unit": "mg"}}]}]},
+        {"resourceType": "Condition", "id": "c", "subject": "Patient/p", "code": []},
+    ]
+    path = tmp_path / "odd.ndjson"
+    path.write_text("\n".join(json.dumps(r) for r in resources), encoding="utf-8")
+    conversion = convert_files([path])
+    assert [(rx.drug, rx.dose) for rx in conversion.plans[0].prescriptions] == [(PREDNISONE, None)]
+    assert {n.text for n in conversion.unmapped()} == {
+        "Patient/p: gender ['female'] has no value in the plan vocabulary (female, male); sex not stated",
+        "Patient/p: birthDate 1960 is not a date; not used",
+        "MedicationRequest/m: prednisone: the dose quantity has no positive value; daily dose not stated",
+        "Condition/c: names no patient (subject); not checked",
+    }
+
+
+def test_a_patient_missing_from_the_input_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "conditions.ndjson"
+    path.write_text(json.dumps({"resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/gone"},
+                                "code": {"coding": [{"system": ICD10CM, "code": "M33.2"}]}}) + "\n")
+    conversion = convert_files([path])
+    assert set(conversion.plans[0].diagnoses) == {PM}
+    assert [n.text for n in conversion.unmapped()] == [
+        "Condition/c: its patient Patient/gone is not in the input, so the plan has no sex or age"]
