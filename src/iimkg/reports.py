@@ -26,8 +26,9 @@ class ReportFormat(str, enum.Enum):
 def render_report(result: ValidationResult, fmt: ReportFormat | str = ReportFormat.TEXT) -> str:
     """The result as text in ``fmt``.
 
-    ``text``: per file, findings grouped by severity (worst first), one line each with rule, focus node, message
-    and source, then a summary. ``json``: ``{"conforms", "findings": [...], "summary": {...}}`` with full IRIs.
+    ``text``: per file (and, for plans, per plan), findings grouped by severity (worst first), one line each with
+    rule, message and source (for the quality gate also the focus node; for plans the statement IDs), then a
+    summary. ``json``: ``{"conforms", "findings": [...], "summary": {...}}`` with full IRIs.
     ``junit``: one ``testsuite`` per file and one ``testcase`` per rule, failing where the rule has findings at or
     above the fail-on level. ``turtle``: the SHACL validation report graph(s).
     """
@@ -69,6 +70,8 @@ def _counts_text(counts: dict[Severity, int]) -> str:
 
 
 def _text(result: ValidationResult) -> str:
+    if result.plans is not None:
+        return _plan_text(result)
     lines: list[str] = []
     for file in result.files:
         findings = [f for f in result.findings if f.file == file]
@@ -100,9 +103,46 @@ def _text(result: ValidationResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _plan_text(result: ValidationResult) -> str:
+    """Per file, per plan with findings, findings by severity: rule, message, then [statements; source]."""
+    lines: list[str] = []
+    for file in result.files:
+        findings = [f for f in result.findings if f.file == file]
+        if not findings:
+            lines += [f"{file}: no findings", ""]
+            continue
+        plans = list(dict.fromkeys(f.plan or "" for f in findings))
+        lines.append(f"{file}: {_plural(len(plans), 'plan')} with findings; {_counts_text(result.counts(file))}")
+        for plan in plans:
+            own = [f for f in findings if (f.plan or "") == plan]
+            lines.append(f"  plan {short(plan) if plan else '(none)'}")
+            for severity in Severity:
+                group = [f for f in own if f.severity is severity]
+                if not group:
+                    continue
+                lines.append(f"    {severity.value} ({len(group)})")
+                width = max(len(f.rule) for f in group)
+                for finding in group:
+                    line = f"      {finding.rule:<{width}}  {shorten_iris(finding.message)}"
+                    if finding.focus != (finding.plan_iri or finding.plan):
+                        line += f"  (at {short(finding.focus)})"
+                    cited = "; ".join(part for part in (finding.statements, finding.source) if part)
+                    if cited:
+                        line += f"  [{cited}]"
+                    lines.append(line)
+        lines.append("")
+    failing = len(result.failing())
+    verdict = (f"FAIL: {_plural(failing, 'finding')} at or above {result.fail_on.value}" if failing
+               else f"PASS: nothing at or above {result.fail_on.value}")
+    lines.append(f"{_plural(len(result.files), 'file')}, {_plural(result.plans or 0, 'plan')} checked against "
+                 f"{_plural(len(result.rules), 'rule')} in {result.seconds:.1f} s: {_counts_text(result.counts())}. "
+                 f"{verdict}.")
+    return "\n".join(lines) + "\n"
+
+
 def _summary(result: ValidationResult) -> dict[str, object]:
     counts = result.counts()
-    return {
+    summary: dict[str, object] = {
         "files": len(result.files),
         "rules": len(result.rules),
         "findings": len(result.findings),
@@ -110,6 +150,11 @@ def _summary(result: ValidationResult) -> dict[str, object]:
         "fail_on": result.fail_on.value,
         "failing": len(result.failing()),
     }
+    if result.plans is not None:
+        summary["plans"] = result.plans
+        summary["plans_with_findings"] = len({f.plan for f in result.findings if f.plan})
+        summary["seconds"] = round(result.seconds, 3)
+    return summary
 
 
 def _json(result: ValidationResult) -> str:
@@ -165,6 +210,9 @@ def _rules_for(rules: Sequence[Rule], findings: Sequence[Finding]) -> list[Rule]
 
 
 def _finding_line(finding: Finding) -> str:
+    if finding.plan is not None:
+        cited = "; ".join(part for part in (finding.statements, finding.source) if part)
+        return f"{short(finding.plan)}: {shorten_iris(finding.message)}" + (f" [{cited}]" if cited else "")
     line = f"{short(finding.focus)}: {shorten_iris(finding.message)}"
     if finding.value is not None:
         line += f" (value {show_value(finding.value)})"

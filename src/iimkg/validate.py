@@ -7,7 +7,7 @@ import functools
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import rdflib
 
 __all__ = [
+    "PLAN_NAMESPACE",
     "QC_NAMESPACE",
     "Finding",
     "Rule",
@@ -31,13 +32,17 @@ __all__ = [
     "ValidationResult",
     "display_path",
     "prefix_table",
+    "pyshacl_report",
     "qc_shapes_file",
     "rule_name",
     "rules_of",
+    "user_shapes_quads",
     "validate_ontology",
 ]
 
 QC_NAMESPACE = "https://w3id.org/iimkg/shapes/qc/"
+PLAN_NAMESPACE = "https://w3id.org/iimkg/shapes/plan/"
+ENFORCES = PLAN_NAMESPACE + "enforces"
 SH = "http://www.w3.org/ns/shacl#"
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
@@ -81,6 +86,7 @@ class Rule:
     severity: Severity
     source: str | None
     comment: str | None = None
+    statements: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,8 +94,11 @@ class Finding:
     """One result of the SHACL report, flattened for people and CI.
 
     ``rule`` is the shape's local name (``missing_label``), ``source`` what the rule rests on (for the quality gate,
-    the ROBOT check it mirrors), ``file`` the file the focus node was read from. ``plan`` and ``statement`` are for
-    treatment-plan checks and stay ``None`` here.
+    the ROBOT check it mirrors; for a plan rule, its citation), ``file`` the file the focus node was read from.
+    ``plan`` (the plan the focus node belongs to: its ``dcterms:identifier``, else its IRI; ``plan_iri`` is the
+    IRI), ``statement`` (the seed statements a plan rule enforces, such as ``S30, S31``; ``None`` if it rests on
+    other sources only) and ``statements`` (every statement it enforces: ``S30, S31, R080a``) are for
+    treatment-plan checks and stay ``None`` for the quality gate.
     """
 
     severity: Severity
@@ -102,9 +111,11 @@ class Finding:
     path: str | None = None
     plan: str | None = None
     statement: str | None = None
+    statements: str | None = None
+    plan_iri: str | None = None
 
-    def sort_key(self) -> tuple[int, str, str, str]:
-        return (-self.severity.rank, self.rule, self.focus, self.value or "")
+    def sort_key(self) -> tuple[str, int, str, str, str, str]:
+        return (self.plan or "", -self.severity.rank, self.rule, self.focus, self.value or "", self.message)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,7 +129,7 @@ class Finding:
             "statement": self.statement,
             "value": self.value,
             "path": self.path,
-        }
+        } | ({"plan_iri": self.plan_iri, "statements": self.statements} if self.plan is not None else {})
 
 
 @dataclass
@@ -126,15 +137,25 @@ class ValidationResult:
     """Findings for every file checked, the rules they were checked against, and the SHACL report graph.
 
     ``conforms`` is judged against ``fail_on``: a report with only warnings conforms when failing on violations,
-    as pyshacl's ``allow_warnings`` has it; the ``sh:conforms`` of :attr:`graph` agrees.
+    as pyshacl's ``allow_warnings`` has it; the ``sh:conforms`` of :attr:`graph` agrees. ``report`` is the report
+    graph, or a function that builds it: plan validation builds it only when asked (a hundred thousand plans make
+    a large graph). ``plans`` counts the plans checked (``None`` for the quality gate).
     """
 
     files: list[str]
     rules: list[Rule]
     findings: list[Finding]
     fail_on: Severity
-    graph: rdflib.Graph = field(repr=False)
+    report: rdflib.Graph | Callable[[], rdflib.Graph] = field(repr=False)
     seconds: float = 0.0
+    plans: int | None = None
+
+    @property
+    def graph(self) -> rdflib.Graph:
+        """The SHACL validation report graph (one ``sh:ValidationReport`` per file, named by ``dcterms:source``)."""
+        if callable(self.report):
+            self.report = self.report()
+        return self.report
 
     @property
     def conforms(self) -> bool:
@@ -173,6 +194,7 @@ def prefix_table() -> list[ox.Quad]:
 def validate_ontology(
     paths: Sequence[Path] | None = None,
     *,
+    shapes: Sequence[Path] = (),
     input_format: str | None = None,
     fail_on: Severity | str = Severity.VIOLATION,
     engine: Engine | str = Engine.OXIGRAPH,
@@ -182,6 +204,7 @@ def validate_ontology(
     Every file is parsed before any is validated, so an input error stops the run before it reports anything.
 
     :param paths: ontology files (Turtle, RDF/XML, N-Triples, JSON-LD… by extension); default: the shipped ontology.
+    :param shapes: files of further shapes to check with the quality gate's (users' own rules).
     :param input_format: the RDF syntax of every file, when the extensions do not tell (``turtle``, ``rdfxml``…).
     :param fail_on: the lowest severity that makes the result non-conforming.
     :param engine: ``oxigraph`` (default) hands pyshacl a pyoxigraph store, so its SPARQL runs on Oxigraph (about
@@ -197,8 +220,11 @@ def validate_ontology(
     started = time.perf_counter()
     files = list(dict.fromkeys(Path(p) for p in paths)) if paths else [ontology_file()]
     parsed = [(path, _read_ontology(path, input_format if paths else None)) for path in files]
-    shapes = _shapes_graph()
-    rules = rules_of(shapes)
+    shapes_graph = _shapes_graph()
+    for extra in shapes:
+        for quad in user_shapes_quads(Path(extra)):
+            shapes_graph.add(_to_rdflib_triple(quad))
+    rules = rules_of(shapes_graph)
     from rdflib import Graph
 
     combined = Graph()
@@ -206,41 +232,58 @@ def validate_ontology(
     findings: list[Finding] = []
     for path, quads in parsed:
         shown = display_path(path)
-        report = _run_pyshacl(quads, shapes, fail_on=fail_on, engine=engine)
+        report = _run_pyshacl(quads, shapes_graph, fail_on=fail_on, engine=engine)
         findings.extend(_findings(report, rules, shown))
         _label_reports(report, path)
         for triple in report:
             combined.add(triple)
     return ValidationResult(
         files=[display_path(p) for p in files], rules=rules, findings=_sorted(findings, files),
-        fail_on=fail_on, graph=combined, seconds=time.perf_counter() - started)
+        fail_on=fail_on, report=combined, seconds=time.perf_counter() - started)
 
 
-def rules_of(shapes: rdflib.Graph) -> list[Rule]:
-    """The named shapes of a shapes graph with their label, severity and source, sorted by name."""
+def rules_of(shapes: rdflib.Graph, statement_ids: Mapping[str, str] | None = None) -> list[Rule]:
+    """The named shapes of a shapes graph with their label, severity, source and enforced statements, by name.
+
+    :param statement_ids: the ID to show for each statement a plan rule enforces (``iimplan:enforces``), such as
+        ``S31`` for ``iim:statement-S31a``; a statement missing from it shows as its IRI's local part.
+    """
     from rdflib import URIRef
 
     severity = URIRef(SH + "severity")
+    enforces = URIRef(ENFORCES)
     rules = []
     for shape in set(shapes.subjects(severity, None)):
         if not isinstance(shape, URIRef):
             continue
         level = shapes.value(shape, severity)
         label = shapes.value(shape, URIRef(_RDFS_LABEL))
-        source = shapes.value(shape, URIRef(_DCTERMS_SOURCE))
+        sources = sorted(str(s) for s in shapes.objects(shape, URIRef(_DCTERMS_SOURCE)))
         comment = shapes.value(shape, URIRef(_RDFS_COMMENT))
+        statements: list[str] = []
+        for statement in sorted(shapes.objects(shape, enforces), key=_statement_order):
+            shown = (statement_ids or {}).get(str(statement)) or str(statement).rsplit("statement-", 1)[-1]
+            if shown not in statements:
+                statements.append(shown)
         name = rule_name(str(shape))
         rules.append(Rule(
             name=name, iri=str(shape), label=str(label) if label is not None else name,
-            severity=Severity.from_iri(str(level)), source=str(source) if source is not None else None,
-            comment=str(comment) if comment is not None else None))
+            severity=Severity.from_iri(str(level)), source="; ".join(sources) or None,
+            comment=str(comment) if comment is not None else None, statements=tuple(statements)))
     return sorted(rules)
 
 
+def _statement_order(statement: object) -> tuple[int, str]:
+    """Seed statements (S…) before the others (R…), each in the order of their IDs."""
+    local = str(statement).rsplit("statement-", 1)[-1]
+    return (0 if local.startswith("S") else 1, local)
+
+
 def rule_name(iri: str) -> str:
-    """A shape's short name: its local name in the QC namespace, else the part after the last ``/`` or ``#``."""
-    if iri.startswith(QC_NAMESPACE):
-        return iri[len(QC_NAMESPACE):]
+    """A shape's short name: its local name in the QC or plan namespace, else the part after the last ``/`` or ``#``."""
+    for namespace in (QC_NAMESPACE, PLAN_NAMESPACE):
+        if iri.startswith(namespace):
+            return iri[len(namespace):]
     return iri.rstrip("/#").rsplit("#", 1)[-1].rsplit("/", 1)[-1] or iri
 
 
@@ -269,6 +312,23 @@ def _shapes_graph() -> rdflib.Graph:
     return _to_rdflib_graph(_shapes_quads())
 
 
+def user_shapes_quads(path: Path) -> list[ox.Quad]:
+    """A user's shapes file, parsed.
+
+    :raises InputError: if the file is missing, empty or does not parse (with line and column).
+    """
+    quads = parse_rdf_file(path)
+    if not quads:
+        raise InputError("the shapes file holds no triples", path=path)
+    return quads
+
+
+def _to_rdflib_triple(quad: ox.Quad) -> tuple[Any, Any, Any]:
+    from iimkg.rdfterms import to_rdflib
+
+    return (to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object))
+
+
 def _to_rdflib_graph(quads: Iterable[ox.Quad]) -> rdflib.Graph:
     from rdflib import Graph
 
@@ -288,6 +348,14 @@ def _run_pyshacl(quads: Sequence[ox.Quad], shapes: rdflib.Graph, *, fail_on: Sev
         data.extend(triples)
     else:
         data = _to_rdflib_graph(triples)
+    return pyshacl_report(data, shapes, fail_on=fail_on)
+
+
+def pyshacl_report(data: Any, shapes: rdflib.Graph, *, fail_on: Severity) -> rdflib.Graph:
+    """Plain pyshacl (advanced mode, no inference) over ``data``; the SHACL report graph.
+
+    :raises ShapesError: if pyshacl cannot load or run the shapes.
+    """
     try:
         return _pyshacl(data, shapes, fail_on=fail_on)
     except re.error:
@@ -299,19 +367,19 @@ def _run_pyshacl(quads: Sequence[ox.Quad], shapes: rdflib.Graph, *, fail_on: Sev
         return report
 
 
-def _pyshacl(data: Any, shapes: rdflib.Graph, *, fail_on: Severity) -> rdflib.Graph:
+def _pyshacl(data: Any, shapes: rdflib.Graph, *, fail_on: Severity, advanced: bool = True) -> rdflib.Graph:
     import pyshacl
     from pyshacl.errors import ReportableRuntimeError, ShapeLoadError, ValidationFailure
     from rdflib import Graph
 
     try:
         _, report, _ = pyshacl.validate(
-            data, shacl_graph=shapes, advanced=True, inference="none", inplace=True,
+            data, shacl_graph=shapes, advanced=advanced, inference="none", inplace=True,
             allow_warnings=fail_on is Severity.VIOLATION, allow_infos=fail_on is not Severity.INFO)
     except (ReportableRuntimeError, ShapeLoadError, ValidationFailure) as error:
-        raise ShapesError(f"pyshacl could not run the shapes in {qc_shapes_file()}: {error}") from None
+        raise ShapesError(f"pyshacl could not run the shapes: {error}") from None
     if isinstance(report, ValidationFailure):  # pyshacl returns, rather than raises, some shape errors
-        raise ShapesError(f"pyshacl could not run the shapes in {qc_shapes_file()}: {report}")
+        raise ShapesError(f"pyshacl could not run the shapes: {report}")
     if not isinstance(report, Graph):  # pragma: no cover - pyshacl returns a graph unless asked for text
         raise ShapesError("pyshacl returned no report graph")
     return report
