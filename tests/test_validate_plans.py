@@ -193,7 +193,8 @@ def test_a_new_immunosuppressant_added_to_the_ontology_gets_every_rule(tmp_path:
                               "vaccination_schedule_review"}
     assert fired["hbsag"] == {"tuberculosis_screening", "hepatitis_b_prophylaxis", "recommended_vaccines",
                               "vaccination_schedule_review"}
-    assert fired["with-prednisone"] == {"pneumocystis_prophylaxis"}
+    assert fired["with-prednisone"] == {"tuberculosis_screening", "hepatitis_b_screening", "recommended_vaccines",
+                                        "vaccination_schedule_review", "pneumocystis_prophylaxis"}
     pneumocystis = next(f for f in extended.findings if f.rule == "pneumocystis_prophylaxis")
     assert "prednisone 30 mg/day for 60 days" in pneumocystis.message
     assert "together with testimab" in pneumocystis.message
