@@ -7,6 +7,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from pathlib import Path
 
 from iimkg.prefixes import compress
 from iimkg.validate import Finding, Rule, Severity, ValidationResult
@@ -125,7 +126,7 @@ def _plan_text(result: ValidationResult) -> str:
                 for finding in group:
                     line = f"      {finding.rule:<{width}}  {shorten_iris(finding.message)}"
                     if finding.focus != (finding.plan_iri or finding.plan):
-                        line += f"  (at {short(finding.focus)})"
+                        line += f"  (at {_within(finding.focus, file)})"
                     cited = "; ".join(part for part in (finding.statements, finding.source) if part)
                     if cited:
                         line += f"  [{cited}]"
@@ -138,6 +139,13 @@ def _plan_text(result: ValidationResult) -> str:
                  f"{_plural(len(result.rules), 'rule')} in {result.seconds:.1f} s: {_counts_text(result.counts())}. "
                  f"{verdict}.")
     return "\n".join(lines) + "\n"
+
+
+def _within(iri: str, file: str) -> str:
+    """A node of the file itself (``<#patient>`` in Turtle, a converted FHIR resource) as ``#patient``; the text
+    report already names the file, and its absolute path would only make the line longer."""
+    document = Path(file).resolve().as_uri() + "#"
+    return iri[len(document) - 1:] if iri.startswith(document) else short(iri)
 
 
 def _summary(result: ValidationResult) -> dict[str, object]:
