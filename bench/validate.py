@@ -1,0 +1,230 @@
+"""Time `iimkg validate` on N synthetic treatment plans, and plain pyshacl at one N for the ratio.
+
+    python bench/validate.py                                # N = 1,000, 10,000 and 100,000; pyshacl at 10,000
+    python bench/validate.py --sizes 1000 10000 --pyshacl-size 1000
+    python bench/validate.py --sizes 100000 --pyshacl-size 0   # skip pyshacl
+
+Plans are generated with a fixed seed, 10,000 to a Turtle file (as a clinic would export them in batches): a
+diagnosis among the IIM subtypes, a patient, one to three prescriptions (glucocorticoids at various doses and
+durations, immunosuppressants, biologics, IVIG...) and the co-interventions a careful clinic records, each
+missing now and then, so that every rule finds something. Each run is a fresh `iimkg validate` process (so the
+time includes start-up, loading and writing the JSON report); peak memory is the largest total resident set of
+that process and its workers, sampled every 20 ms. Plain pyshacl is `iimkg validate --engine rdflib`: pyshacl on
+an rdflib graph of the same ontology, shapes and plans. It re-parses and runs each SPARQL constraint once per
+plan, so expect it to take hours at 10,000 plans; give a smaller --pyshacl-size to estimate the ratio sooner.
+Times drift between runs on shared machines; compare numbers from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+PLANS_PER_FILE = 10_000
+DIAGNOSES = ["IIM_0000005", "IIM_0000005", "IIM_0000002", "IIM_0000006", "IIM_0000009", "IIM_0000011",
+             "IIM_0000012", "IIM_0000010", "IIM_0000003", "IIM_0000007"]
+GLUCOCORTICOIDS = ["IIM_0000102", "IIM_0000102", "IIM_0000103", "IIM_0000104"]
+SECOND_DRUGS = [("IIM_0000112", 150), ("IIM_0000111", 2.5), ("IIM_0000113", 2000), ("IIM_0000115", 4),
+                ("IIM_0000121", 1000), ("IIM_0000130", 140000), ("IIM_0000135", 200), ("IIM_0000126", 10)]
+INFECTION_MEASURES = ["IIM_0000522", "IIM_0000525", "IIM_0000526", "IIM_0000510", "IIM_0000161", "IIM_0000163",
+                      "IIM_0000164"]
+BONE_MEASURES = ["IIM_0000142", "IIM_0000146", "IIM_0000148", "IIM_0000520"]
+GC_MONITORING = ["IIM_0000528", "IIM_0000529"]
+
+
+def generate(count: int, folder: Path, seed: int = 20261125) -> list[Path]:
+    """Write ``count`` plans to Turtle files of at most :data:`PLANS_PER_FILE` plans; return the files."""
+    rnd = random.Random(seed)
+    files = []
+    for start in range(0, count, PLANS_PER_FILE):
+        path = folder / f"plans-{start // PLANS_PER_FILE:03d}.ttl"
+        with path.open("w", encoding="utf-8") as out:
+            out.write("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
+                      "@prefix dcterms: <http://purl.org/dc/terms/> .\n"
+                      "@prefix iim: <https://w3id.org/iimkg/> .\n"
+                      "@prefix : <https://example.org/bench/plans/> .\n\n")
+            for number in range(start, min(start + PLANS_PER_FILE, count)):
+                out.write(_plan(rnd, number))
+        files.append(path)
+    return files
+
+
+def _plan(rnd: random.Random, number: int) -> str:
+    pid = f"P{number:06d}"
+    diagnosis = rnd.choice(DIAGNOSES)
+    female = rnd.random() < 0.6
+    age = rnd.randint(18, 85) if diagnosis != "IIM_0000003" else rnd.randint(4, 17)
+    patient = [f"iim:sex iim:{'Female' if female else 'Male'}", f"iim:ageYears {age}"]
+    if female and age > 52:
+        patient.append("iim:belongsToPopulation iim:IIM_0000601")
+    if rnd.random() < 0.1:
+        patient.append("iim:hasCondition iim:IIM_0000314")
+    prescriptions = []
+    measures = set()
+    has_gc = diagnosis != "IIM_0000007" and rnd.random() < 0.85
+    if has_gc:
+        dose = rnd.choice([5, 7.5, 10, 20, 30, 40, 60])
+        days = rnd.choice([14, 30, 60, 90, 180, 365])
+        prescriptions.append((rnd.choice(GLUCOCORTICOIDS), dose, days))
+        measures.update(BONE_MEASURES + GC_MONITORING + ["IIM_0000151"])
+    if rnd.random() < 0.6 or not has_gc:
+        drug, dose = rnd.choice(SECOND_DRUGS)
+        prescriptions.append((drug, dose, rnd.choice([15, 90, 180, 365])))
+    measures.update(INFECTION_MEASURES)
+    if "IIM_0000314" in patient[-1]:
+        measures.add(rnd.choice(["IIM_0000505", "IIM_0000506"]))
+    kept = [m for m in sorted(measures) if rnd.random() < 0.93]  # sorted first: set order varies by process
+    if rnd.random() < 0.01:
+        kept.append("IIM_0000162")  # a live vaccine
+    lines = [f":{pid} a iim:TreatmentPlan ;", f'    dcterms:identifier "{pid}" ;',
+             '    iim:planDate "2026-03-02"^^xsd:date ;']
+    if rnd.random() > 0.002:
+        lines.append(f"    iim:diagnosis iim:{diagnosis} ;")
+    lines.append(f"    iim:patient [ {' ; '.join(patient)} ] ;")
+    for drug, dose, days in prescriptions:
+        end = (f'iim:endDate "{_end_date(days)}"^^xsd:date' if rnd.random() < 0.3
+               else f"iim:plannedDurationDays {days}")
+        if rnd.random() < 0.002:
+            dose = -dose
+        lines.append(f'    iim:prescription [ iim:prescribedDrug iim:{drug} ; iim:dailyDoseMg {dose} ; '
+                     f'iim:startDate "2026-03-02"^^xsd:date ; {end} ] ;')
+    for measure in kept:
+        status = "Done" if measure in {"IIM_0000522", "IIM_0000525", "IIM_0000526", "IIM_0000510"} else "Planned"
+        lines.append(f"    iim:coIntervention [ iim:measure iim:{measure} ; iim:measureStatus iim:{status} ] ;")
+    lines[-1] = lines[-1][:-2] + " ."
+    return "\n".join(lines) + "\n\n"
+
+
+def _end_date(days: int) -> str:
+    import datetime
+
+    return (datetime.date(2026, 3, 2) + datetime.timedelta(days=days - 1)).isoformat()
+
+
+def _tree_rss(root: int) -> int:
+    """Resident memory in bytes of a process and all its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+def run(files: list[Path], engine: str, report: Path) -> tuple[float, int, dict[str, object]]:
+    """Run `iimkg validate` once; wall time, peak memory of the process tree, and the JSON summary."""
+    command = [sys.executable, "-m", "iimkg.cli", "validate", *map(str, files), "--engine", engine,
+               "--format", "json", "--output", str(report)]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(process.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = process.communicate()
+    elapsed = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"iimkg validate failed ({process.returncode}): {err.strip()}")
+    summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    return elapsed, peak, summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000],
+                        help="numbers of plans for iimkg's engine (default: 1000 10000 100000)")
+    parser.add_argument("--pyshacl-size", type=int, default=10_000,
+                        help="number of plans for plain pyshacl (0: skip; default 10000, which takes hours)")
+    parser.add_argument("--keep", type=Path, help="write the generated plans here instead of a temporary folder")
+    ns = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="iimkg-bench-") as tmp:
+        root = ns.keep or Path(tmp)
+        plan_sets: dict[int, list[Path]] = {}
+
+        def plans(count: int) -> list[Path]:
+            if count not in plan_sets:
+                folder = root / f"n{count}"
+                folder.mkdir(parents=True, exist_ok=True)
+                plan_sets[count] = generate(count, folder)
+            return plan_sets[count]
+
+        for count in ns.sizes:
+            files = plans(count)
+            seconds, peak, summary = run(files, "oxigraph", root / f"report-oxigraph-{count}.json")
+            rows.append(("iimkg (oxigraph)", count, len(files), seconds, peak, summary))
+            _print_row(rows[-1])
+        if ns.pyshacl_size:
+            count = ns.pyshacl_size
+            files = plans(count)
+            seconds, peak, summary = run(files, "rdflib", root / f"report-rdflib-{count}.json")
+            rows.append(("plain pyshacl (rdflib)", count, len(files), seconds, peak, summary))
+            _print_row(rows[-1])
+            fast = [r for r in rows if r[0].startswith("iimkg") and r[1] == count]
+            if not fast:
+                seconds_fast, peak_fast, summary_fast = run(files, "oxigraph", root / f"report-fast-{count}.json")
+                fast = [("iimkg (oxigraph)", count, len(files), seconds_fast, peak_fast, summary_fast)]
+                rows.append(fast[0])
+            same = fast[0][5]["findings"] == summary["findings"]
+            print(f"\npyshacl / iimkg at {count:,} plans: {seconds / fast[0][3]:.0f}x "
+                  f"({'same' if same else 'DIFFERENT'} number of findings: {summary['findings']:,})")
+            largest = max((r for r in rows if r[0].startswith("iimkg")), key=lambda r: r[1])
+            # At a small pyshacl size iimkg's fixed cost (start-up, loading the ontology) dominates its time;
+            # throughput at iimkg's largest size is the fairer comparison of the per-plan work.
+            print(f"plans/second: iimkg {largest[1] / largest[3]:,.0f} at {largest[1]:,} plans, plain pyshacl "
+                  f"{count / seconds:,.2f} at {count:,}: {(largest[1] / largest[3]) / (count / seconds):,.0f}x")
+    print()
+    print(_table(rows))
+    return 0
+
+
+def _print_row(row: tuple[str, int, int, float, int, dict[str, object]]) -> None:
+    name, count, _files, seconds, peak, summary = row
+    print(f"{name}: {count:,} plans in {seconds:.1f} s, peak {peak / 2**20:,.0f} MB, "
+          f"{summary['findings']:,} findings", flush=True)
+
+
+def _table(rows: list[tuple[str, int, int, float, int, dict[str, object]]]) -> str:
+    lines = ["| engine | plans | files | seconds | plans/second | peak memory | findings | plans with findings |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, count, files, seconds, peak, summary in rows:
+        lines.append(f"| {name} | {count:,} | {files} | {seconds:.1f} | {count / seconds:,.0f} | "
+                     f"{peak / 2**20:,.0f} MB | {summary['findings']:,} | {summary.get('plans_with_findings', '')} |")
+    lines.append(f"\n{os.cpu_count()} CPUs; {sys.version.split()[0]}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
