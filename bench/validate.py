@@ -155,8 +155,8 @@ def run(files: list[Path], engine: str, report: Path) -> tuple[float, int, dict[
     elapsed = time.perf_counter() - started
     stop.set()
     sampler.join()
-    if process.returncode not in (0, 1):
-        raise SystemExit(f"iimkg validate failed ({process.returncode}): {err.strip()}")
+    if process.returncode not in (0, 1) or not report.is_file():
+        raise SystemExit(f"iimkg validate failed (exit {process.returncode}, no report): {err.strip()}")
     summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
     return elapsed, peak, summary
 
@@ -220,7 +220,8 @@ def _table(rows: list[tuple[str, int, int, float, int, dict[str, object]]]) -> s
     lines = ["| engine | plans | files | seconds | plans/second | peak memory | findings | plans with findings |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, count, files, seconds, peak, summary in rows:
-        lines.append(f"| {name} | {count:,} | {files} | {seconds:.1f} | {count / seconds:,.0f} | "
+        rate = count / seconds
+        lines.append(f"| {name} | {count:,} | {files} | {seconds:.1f} | {rate:,.{0 if rate >= 10 else 2}f} | "
                      f"{peak / 2**20:,.0f} MB | {summary['findings']:,} | {summary.get('plans_with_findings', '')} |")
     lines.append(f"\n{os.cpu_count()} CPUs; {sys.version.split()[0]}")
     return "\n".join(lines)

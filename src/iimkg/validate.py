@@ -289,10 +289,17 @@ def rule_name(iri: str) -> str:
 
 def display_path(path: Path) -> str:
     """``path`` relative to the working directory when it lies inside it, else as it is."""
+    return _display_path(str(path), os.getcwd())
+
+
+@functools.lru_cache(maxsize=1024)
+def _display_path(path: str, cwd: str) -> str:
+    """Cached: a report names the same few files once per finding, and resolving a path is a system call."""
     try:
-        return os.path.relpath(path.resolve(), Path.cwd()) if path.resolve().is_relative_to(Path.cwd()) else str(path)
+        resolved = Path(path).resolve()
+        return os.path.relpath(resolved, cwd) if resolved.is_relative_to(cwd) else path
     except (OSError, ValueError):
-        return str(path)
+        return path
 
 
 def _read_ontology(path: Path, input_format: str | None) -> list[ox.Quad]:
