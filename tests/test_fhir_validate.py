@@ -84,3 +84,16 @@ def test_fhir_that_is_not_json_exits_2_with_its_place(tmp_path: Path, capsys: py
     path.write_text('{"resourceType": "Patient", "id": "a"}\n{"resourceType": "Patient", "id": \n', encoding="utf-8")
     assert main(["validate", str(path)]) == 2  # line 2, column 35: where the value of "id" should be
     assert capsys.readouterr().err == f"iimkg: error: {path}:2:35: not valid JSON: Expecting value\n"
+
+
+def test_the_plans_of_one_export_checked_in_two_processes_give_the_same_findings(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Bulk Data export gives every plan to its Patient file; its plans are split in parts over worker processes,
+    here one plan a part, and the findings are those of one process."""
+    from iimkg import plans
+
+    one = plans.validate_plans(BULK, workers=1)
+    monkeypatch.setattr(plans, "FHIR_PLANS_PER_PART", 1)
+    two = plans.validate_plans(BULK, workers=2)
+    assert one.plans == two.plans == 5
+    assert one.findings == two.findings and len(one.findings) > 10

@@ -62,6 +62,9 @@ SEED_ID = re.compile(r"S\d+")  # the seed page's statements, S01-S35 (the others
 PARALLEL_MIN_BYTES = 4_000_000
 # Plans are checked in chunks of about this many bytes of files (some 10,000 plans), each in a fresh store.
 CHUNK_BYTES = 16_000_000
+# Plans converted from one FHIR file (a Bulk Data export gives every plan to its Patient file) are split in parts of
+# this many, which may be checked in different worker processes.
+FHIR_PLANS_PER_PART = 1000
 
 
 def plan_shapes_file() -> Path:
@@ -157,7 +160,7 @@ def validate_plans(
     shapes_graph = _rdflib_graph_from_ntriples(shapes_text)
     rules = rules_of(shapes_graph, _statement_ids(graph_file))
     if engine is Engine.RDFLIB:
-        outcome = _check_with_pyshacl(files, shapes_text, input_format, fail_on, graph_file, fhir.data)
+        outcome = _check_with_pyshacl(files, shapes_text, input_format, fail_on, graph_file, fhir.joined())
     else:
         outcome = _check_with_oxigraph(files, shapes_text, input_format, workers, graph_file, fhir.data)
     if outcome.error is not None:
@@ -183,10 +186,16 @@ def validate_plans(
 
 @dataclass
 class _Fhir:
-    """FHIR files converted to plans: per file, the plans as N-Triples (to load in its graph); the converter's notes."""
+    """FHIR files converted to plans: per file, the plans as N-Triples (to load in its graph), in parts of whole plans
+    that may go to different worker processes (``[b""]`` for a file that gives no plan of its own); the converter's
+    notes."""
 
-    data: dict[str, bytes] = field(default_factory=dict)
+    data: dict[str, list[bytes]] = field(default_factory=dict)
     notes: list[Any] = field(default_factory=list)
+
+    def joined(self) -> dict[str, bytes]:
+        """Each file's plans as one N-Triples document."""
+        return {path: b"".join(parts) for path, parts in self.data.items()}
 
 
 def _read_fhir(files: Sequence[Path]) -> _Fhir:
@@ -201,11 +210,11 @@ def _read_fhir(files: Sequence[Path]) -> _Fhir:
     fhir_files, _ = split_fhir(files)
     if not fhir_files:
         return _Fhir()
-    converted = read_fhir_inputs(fhir_files)
+    converted = read_fhir_inputs(fhir_files, plans_per_part=FHIR_PLANS_PER_PART)
     data = {}
-    for path, quads in converted.quads.items():
-        triples = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
-        data[str(path)] = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
+    for path, parts in converted.parts.items():
+        data[str(path)] = [ox.serialize([ox.Triple(q.subject, q.predicate, q.object) for q in quads],
+                                        format=ox.RdfFormat.N_TRIPLES) or b"" for quads in parts] or [b""]
     return _Fhir(data, list(converted.conversion.notes))
 
 
@@ -364,17 +373,34 @@ def _plans_in(store: ox.Store, graph: ox.NamedNode, path: Path, names: dict[str,
 
 # ── the oxigraph engine ──
 
+_Unit = tuple[Path, bytes | None]  # a plan file, or one part of the plans converted from a FHIR file
+
+
 def _check_with_oxigraph(files: list[Path], shapes_text: str, input_format: str | None,
-                         workers: int | None, ontology: Path, converted: Mapping[str, bytes]) -> _BatchOutcome:
-    batches = _batches(files, workers)
+                         workers: int | None, ontology: Path, converted: Mapping[str, list[bytes]]) -> _BatchOutcome:
+    units: list[_Unit] = []
+    for path in files:
+        parts = converted.get(str(path))
+        units.extend([(path, None)] if parts is None else [(path, part) for part in parts])
+    batches = [_batch_inputs(batch) for batch in _batches(units, workers)]
     if len(batches) == 1:
-        return _oxigraph_batch(batches[0], shapes_text, input_format, ontology, converted)
+        (only_files, only_converted), = batches
+        return _oxigraph_batch(only_files, shapes_text, input_format, ontology, only_converted)
     context = get_context("fork") if "fork" in _start_methods() else get_context("spawn")
-    own = [{str(p): converted[str(p)] for p in batch if str(p) in converted} for batch in batches]
     with ProcessPoolExecutor(max_workers=len(batches), mp_context=context) as pool:
-        outcomes = list(pool.map(_oxigraph_batch, batches, [shapes_text] * len(batches),
-                                 [input_format] * len(batches), [ontology] * len(batches), own))
+        outcomes = list(pool.map(_oxigraph_batch, [b[0] for b in batches], [shapes_text] * len(batches),
+                                 [input_format] * len(batches), [ontology] * len(batches), [b[1] for b in batches]))
     return _merge(outcomes, files)
+
+
+def _batch_inputs(units: Sequence[_Unit]) -> tuple[list[Path], dict[str, bytes]]:
+    """A worker's files, and the converted plans it checks for each FHIR file (its parts, joined)."""
+    files = list(dict.fromkeys(path for path, _ in units))
+    converted: dict[str, list[bytes]] = {}
+    for path, part in units:
+        if part is not None:
+            converted.setdefault(str(path), []).append(part)
+    return files, {path: b"".join(parts) for path, parts in converted.items()}
 
 
 def _start_methods() -> list[str]:
@@ -383,20 +409,21 @@ def _start_methods() -> list[str]:
     return get_all_start_methods()
 
 
-def _batches(files: list[Path], workers: int | None) -> list[list[Path]]:
-    """Files in up to ``workers`` groups of about equal size (largest first, each to the lightest group)."""
-    sizes = {path: path.stat().st_size for path in files}
+def _batches(units: list[_Unit], workers: int | None) -> list[list[_Unit]]:
+    """Plan files and parts of converted FHIR files in up to ``workers`` groups of about equal size (largest first,
+    each to the lightest group), each group in the order given."""
+    sizes = [path.stat().st_size if part is None else len(part) for path, part in units]
     count = workers if workers is not None else (os.cpu_count() or 1)
-    if workers is None and sum(sizes.values()) < PARALLEL_MIN_BYTES:
+    if workers is None and sum(sizes) < PARALLEL_MIN_BYTES:
         count = 1
-    count = max(1, min(count, len(files)))
-    groups: list[list[Path]] = [[] for _ in range(count)]
+    count = max(1, min(count, len(units)))
+    groups: list[list[int]] = [[] for _ in range(count)]
     loads = [0] * count
-    for path in sorted(files, key=lambda p: -sizes[p]):
+    for index in sorted(range(len(units)), key=lambda i: -sizes[i]):
         lightest = loads.index(min(loads))
-        groups[lightest].append(path)
-        loads[lightest] += sizes[path]
-    return [g for g in groups if g]
+        groups[lightest].append(index)
+        loads[lightest] += sizes[index]
+    return [[units[i] for i in sorted(group)] for group in groups if group]
 
 
 def _merge(outcomes: Sequence[_BatchOutcome], files: Sequence[Path]) -> _BatchOutcome:
@@ -411,7 +438,7 @@ def _merge(outcomes: Sequence[_BatchOutcome], files: Sequence[Path]) -> _BatchOu
         merged.results.extend(outcome.results)
         merged.names.update(outcome.names)
         for file, plans in outcome.plans.items():
-            merged.plans[file] = plans
+            merged.plans.setdefault(file, []).extend(plans)  # a FHIR file's plans may be checked in several workers
             for plan in plans:
                 if plan in owner:
                     merged.error = (f"plan {plan} is also described in {owner[plan]}; give each plan one file",

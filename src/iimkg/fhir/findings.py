@@ -33,10 +33,13 @@ _RULES = {
 
 @dataclass
 class FhirInput:
-    """FHIR files converted for validation: the conversion, and per FHIR file the quads of the plans from it."""
+    """FHIR files converted for validation: the conversion, and per FHIR file the quads of the plans from it, whole
+    (``quads``) and in parts of whole plans (``parts``), so that the plans of one large export can be checked in
+    several processes."""
 
     conversion: Conversion
     quads: dict[Path, list[ox.Quad]]
+    parts: dict[Path, list[list[ox.Quad]]]
 
 
 def split_fhir(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
@@ -45,19 +48,22 @@ def split_fhir(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     return fhir, [p for p in paths if p not in fhir]
 
 
-def read_fhir_inputs(paths: Sequence[Path]) -> FhirInput:
+def read_fhir_inputs(paths: Sequence[Path], *, plans_per_part: int = 1000) -> FhirInput:
     """Convert FHIR files together (a Bulk Data export is one file per resource type) and give each plan's quads to
     the file its patient was read from, its IRIs resolved against that file.
 
+    :param plans_per_part: how many plans go in each of a file's ``parts``.
     :raises InputError: if a file is not FHIR JSON (with file, line and column).
     """
     conversion = convert_files(paths)
     by_file: dict[Path, list[Plan]] = {Path(p): [] for p in paths}
     for plan in conversion.plans:
         by_file.setdefault(conversion.file_of(plan), []).append(plan)
-    quads = {path: plan_quads(Conversion(plans, [], [path], 0), base_iri=path.resolve().as_uri()) if plans else []
+    parts = {path: [plan_quads(Conversion(plans[i:i + plans_per_part], [], [path], 0),
+                               base_iri=path.resolve().as_uri()) for i in range(0, len(plans), plans_per_part)]
              for path, plans in by_file.items()}
-    return FhirInput(conversion, quads)
+    quads = {path: [quad for part in file_parts for quad in part] for path, file_parts in parts.items()}
+    return FhirInput(conversion, quads, parts)
 
 
 def note_finding(note: Note, *, strict: bool = False) -> Finding:
