@@ -17,7 +17,7 @@ from pathlib import Path
 import pyshacl
 import pytest
 import rdflib
-from rdflib.namespace import DCTERMS, RDF, SH
+from rdflib.namespace import RDF, SH
 
 from iimkg.cli import main
 from iimkg.errors import InputError
@@ -28,41 +28,20 @@ from iimkg.shacl_fast import compile_shapes
 from iimkg.validate import PLAN_NAMESPACE, Severity, ValidationResult, display_path, rules_of
 
 from conftest import IIM, RESOURCES, ROOT
+from shacl_cases import Result, assert_each_rule_has_a_failing_and_a_passing_case, expected_results, reported_results
 
 CASES_DIR = RESOURCES / "plans"
 CASES = sorted(CASES_DIR.glob("*.ttl"))
 EXAMPLES = sorted((ROOT / "examples" / "plans").glob("*"))
-MF = rdflib.Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
 IIMPLAN = rdflib.Namespace(PLAN_NAMESPACE)
 # What the clinical rules are about: the only iimkg terms their SPARQL may name.
 ANCHORS = {"IIM_0000307": "osteoporosis", "IIM_0000401": "latent tuberculosis infection",
            "IIM_0000403": "hepatitis B virus infection", "IIM_0000408": "Pneumocystis jirovecii pneumonia",
            "IIM_0000162": "live attenuated vaccine"}
 
-Result = tuple[str, str, str]  # (focus node, source shape, severity), as the W3C test suite compares them
-
-
-def expected_results(case: Path) -> set[Result]:
-    graph = rdflib.Graph().parse(case, format="turtle", publicID=case.resolve().as_uri())
-    return {
-        (str(graph.value(r, SH.focusNode)), str(graph.value(r, SH.sourceShape)), str(graph.value(r, SH.resultSeverity)))
-        for report in graph.objects(None, MF.result)
-        for r in graph.objects(report, SH.result)
-    }
-
 
 def finding_results(result: ValidationResult, case: Path) -> set[Result]:
     return {(f.focus, PLAN_NAMESPACE + f.rule, f.severity.iri) for f in result.findings if f.file == display_path(case)}
-
-
-def report_results(result: ValidationResult, case: Path) -> set[Result]:
-    graph = result.graph
-    reports = list(graph.subjects(DCTERMS.source, rdflib.URIRef(case.resolve().as_uri())))
-    assert len(reports) == 1, f"expected one sh:ValidationReport for {case.name}"
-    return {
-        (str(graph.value(r, SH.focusNode)), str(graph.value(r, SH.sourceShape)), str(graph.value(r, SH.resultSeverity)))
-        for r in graph.objects(reports[0], SH.result)
-    }
 
 
 @pytest.fixture(scope="module")
@@ -80,18 +59,13 @@ def shapes() -> rdflib.Graph:
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
 def test_each_case_gives_exactly_the_results_its_manifest_expects(case: Path, all_cases: ValidationResult) -> None:
     assert finding_results(all_cases, case) == expected_results(case)
-    assert report_results(all_cases, case) == expected_results(case)
+    assert reported_results(all_cases, case) == expected_results(case)
 
 
 def test_every_rule_has_a_plan_that_triggers_it_and_a_near_miss_that_does_not(shapes: rdflib.Graph) -> None:
     rules = rules_of(shapes)
     assert len(rules) == 28
-    for rule in rules:
-        failing, passing = CASES_DIR / f"{rule.name}-fail.ttl", CASES_DIR / f"{rule.name}-pass.ttl"
-        assert failing.is_file() and passing.is_file(), f"{rule.name} needs {failing.name} and {passing.name}"
-        assert rule.iri in {shape for _, shape, _ in expected_results(failing)}
-        assert rule.iri not in {shape for _, shape, _ in expected_results(passing)}
-    assert {c.stem.rsplit("-", 1)[0] for c in CASES} == {r.name for r in rules}, "a case for a rule that is gone"
+    assert_each_rule_has_a_failing_and_a_passing_case(rules, CASES_DIR, CASES)
 
 
 def test_every_rule_says_what_it_checks_why_and_where_it_comes_from(shapes: rdflib.Graph) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyshacl
 import pytest
 import rdflib
-from rdflib.namespace import DCTERMS, RDF, SH
+from rdflib.namespace import RDF, SH
 
 from iimkg.cli import main
 from iimkg.errors import InputError
@@ -31,10 +31,10 @@ from iimkg.validate import (
 )
 
 from conftest import IIM, RESOURCES
+from shacl_cases import Result, assert_each_rule_has_a_failing_and_a_passing_case, expected_results, reported_results
 
 QC = RESOURCES / "qc"
 CASES = sorted(QC.glob("*.ttl"))
-MF = rdflib.Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
 ROBOT_LEVELS = {"ERROR": Severity.VIOLATION, "WARN": Severity.WARNING, "INFO": Severity.INFO}
 # The checks of ROBOT's default profile (robot-core report_profile.txt) that the gate mirrors, with their levels.
 ROBOT_PROFILE = {
@@ -50,29 +50,6 @@ ROBOT_PROFILE = {
     "lowercase_definition": "INFO", "missing_superclass": "INFO",
 }
 CURIE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*[A-Za-z0-9_]:[^\s]+$")  # ROBOT's invalid_xref pattern
-
-Result = tuple[str, str, str]  # (focus node, source shape, severity), as the W3C test suite compares them
-
-
-def expected_results(case: Path) -> set[Result]:
-    """The results the case's manifest entry (``mf:result``) expects."""
-    graph = rdflib.Graph().parse(case)
-    return {
-        (str(graph.value(r, SH.focusNode)), str(graph.value(r, SH.sourceShape)), str(graph.value(r, SH.resultSeverity)))
-        for report in graph.objects(None, MF.result)
-        for r in graph.objects(report, SH.result)
-    }
-
-
-def reported_results(result: ValidationResult, case: Path) -> set[Result]:
-    """The results of the SHACL report graph for one file (each report names its file with dcterms:source)."""
-    graph = result.graph
-    reports = list(graph.subjects(DCTERMS.source, rdflib.URIRef(case.resolve().as_uri())))
-    assert len(reports) == 1, f"expected one sh:ValidationReport for {case.name}"
-    return {
-        (str(graph.value(r, SH.focusNode)), str(graph.value(r, SH.sourceShape)), str(graph.value(r, SH.resultSeverity)))
-        for r in graph.objects(reports[0], SH.result)
-    }
 
 
 def finding_results(result: ValidationResult, case: Path | None = None) -> set[Result]:
@@ -106,12 +83,7 @@ def test_each_case_gives_exactly_the_results_its_manifest_expects(case: Path, al
 def test_every_rule_has_a_case_that_triggers_it_and_a_near_miss_that_does_not(shapes: rdflib.Graph) -> None:
     rules = rules_of(shapes)
     assert len(rules) == 30
-    for rule in rules:
-        failing, passing = QC / f"{rule.name}-fail.ttl", QC / f"{rule.name}-pass.ttl"
-        assert failing.is_file() and passing.is_file(), f"{rule.name} needs {failing.name} and {passing.name}"
-        assert rule.iri in {shape for _, shape, _ in expected_results(failing)}, f"{failing.name} does not trigger it"
-        assert rule.iri not in {shape for _, shape, _ in expected_results(passing)}
-    assert {c.stem.rsplit("-", 1)[0] for c in CASES} == {r.name for r in rules}, "a case for a rule that is gone"
+    assert_each_rule_has_a_failing_and_a_passing_case(rules, QC, CASES)
 
 
 def test_robot_rules_keep_the_levels_of_robots_default_profile(shapes: rdflib.Graph) -> None:

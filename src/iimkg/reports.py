@@ -6,7 +6,7 @@ import enum
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from iimkg.prefixes import compress
@@ -70,6 +70,23 @@ def _counts_text(counts: dict[Severity, int]) -> str:
     return ", ".join(_plural(counts[s], s.value) for s in Severity)
 
 
+def _summary_line(result: ValidationResult, checked: str) -> str:
+    """``3 files checked against 30 rules in 0.4 s: …. PASS: …`` (``checked`` says what was checked)."""
+    failing = len(result.failing())
+    verdict = (f"FAIL: {_plural(failing, 'finding')} at or above {result.fail_on.value}" if failing
+               else f"PASS: nothing at or above {result.fail_on.value}")
+    return (f"{checked} checked against {_plural(len(result.rules), 'rule')} in {result.seconds:.1f} s: "
+            f"{_counts_text(result.counts())}. {verdict}.")
+
+
+def _by_severity(findings: Sequence[Finding]) -> Iterator[tuple[Severity, list[Finding]]]:
+    """The findings of each severity that has any, worst first."""
+    for severity in Severity:
+        group = [f for f in findings if f.severity is severity]
+        if group:
+            yield severity, group
+
+
 def _text(result: ValidationResult) -> str:
     if result.plans is not None:
         return _plan_text(result)
@@ -80,10 +97,7 @@ def _text(result: ValidationResult) -> str:
             lines += [f"{file}: no findings", ""]
             continue
         lines.append(f"{file}: {_counts_text(result.counts(file))}")
-        for severity in Severity:
-            group = [f for f in findings if f.severity is severity]
-            if not group:
-                continue
+        for severity, group in _by_severity(findings):
             lines.append(f"  {severity.value} ({len(group)})")
             rule_width = max(len(f.rule) for f in group)
             focus_width = min(max(len(short(f.focus)) for f in group), 40)
@@ -96,11 +110,7 @@ def _text(result: ValidationResult) -> str:
                     line += f"  [{finding.source}]"
                 lines.append(line)
         lines.append("")
-    failing = len(result.failing())
-    verdict = (f"FAIL: {_plural(failing, 'finding')} at or above {result.fail_on.value}" if failing
-               else f"PASS: nothing at or above {result.fail_on.value}")
-    lines.append(f"{_plural(len(result.files), 'file')} checked against {_plural(len(result.rules), 'rule')} "
-                 f"in {result.seconds:.1f} s: {_counts_text(result.counts())}. {verdict}.")
+    lines.append(_summary_line(result, _plural(len(result.files), "file")))
     return "\n".join(lines) + "\n"
 
 
@@ -117,10 +127,7 @@ def _plan_text(result: ValidationResult) -> str:
         for plan in plans:
             own = [f for f in findings if (f.plan or "") == plan]
             lines.append(f"  plan {short(plan) if plan else '(none)'}")
-            for severity in Severity:
-                group = [f for f in own if f.severity is severity]
-                if not group:
-                    continue
+            for severity, group in _by_severity(own):
                 lines.append(f"    {severity.value} ({len(group)})")
                 width = max(len(f.rule) for f in group)
                 for finding in group:
@@ -132,12 +139,7 @@ def _plan_text(result: ValidationResult) -> str:
                         line += f"  [{cited}]"
                     lines.append(line)
         lines.append("")
-    failing = len(result.failing())
-    verdict = (f"FAIL: {_plural(failing, 'finding')} at or above {result.fail_on.value}" if failing
-               else f"PASS: nothing at or above {result.fail_on.value}")
-    lines.append(f"{_plural(len(result.files), 'file')}, {_plural(result.plans or 0, 'plan')} checked against "
-                 f"{_plural(len(result.rules), 'rule')} in {result.seconds:.1f} s: {_counts_text(result.counts())}. "
-                 f"{verdict}.")
+    lines.append(_summary_line(result, f"{_plural(len(result.files), 'file')}, {_plural(result.plans or 0, 'plan')}"))
     return "\n".join(lines) + "\n"
 
 
