@@ -352,6 +352,16 @@ def test_bad_input_exits_2_with_a_message(name: str, text: str | None, message: 
     assert message in err and str(path) in err
 
 
+def test_a_folder_given_as_a_plan_file_exits_2_saying_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"iimkg: error: {tmp_path}: is a folder, not a file; name the files in it "
+                                       f"(for example {tmp_path}/*.ttl)\n")
+    assert main(["validate", "--qc", str(tmp_path)]) == 2
+    assert "is a folder, not a file" in capsys.readouterr().err
+    assert main(["fhir", "convert", str(tmp_path), "-o", str(tmp_path / "plans.ttl")]) == 2
+    assert "is a folder, not a file" in capsys.readouterr().err and not (tmp_path / "plans.ttl").exists()
+
+
 def test_a_plan_in_two_files_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = (ROOT / "examples" / "plans" / "osteoporosis-prevention.ttl").read_text(encoding="utf-8")
     first, second = tmp_path / "a.ttl", tmp_path / "b.ttl"

@@ -16,6 +16,7 @@ __all__ = [
     "ShapesError",
     "UnknownQueryError",
     "UnknownTermError",
+    "require_file",
 ]
 
 
@@ -96,3 +97,14 @@ class ShapesError(IimkgError):
 
 class OutputError(IimkgError):
     """A report could not be written where it was asked for; nothing was left behind."""
+
+
+def require_file(path: Path) -> None:
+    """Stop with a clear message if ``path`` is a folder or does not exist, before anything reads it.
+
+    :raises InputError: naming the path.
+    """
+    if path.is_dir():
+        raise InputError(f"is a folder, not a file; name the files in it (for example {path}/*.ttl)", path=path)
+    if not path.is_file():
+        raise InputError("no such file", path=path)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
-from iimkg.errors import InputError
+from iimkg.errors import InputError, require_file
 from iimkg.resources import ontology_file
 
 if TYPE_CHECKING:
@@ -72,9 +72,8 @@ def parse_rdf_file(path: Path, *, input_format: str | None = None) -> list[ox.Qu
 
     :raises InputError: if the file is missing, empty of syntax, or does not parse (with line and column).
     """
+    require_file(path)
     fmt = rdf_format_for(path, input_format)
-    if not path.is_file():
-        raise InputError("no such file", path=path)
     try:
         return list(ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri()))
     except SyntaxError as error:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
-from iimkg.errors import InputError, ShapesError
+from iimkg.errors import InputError, ShapesError, require_file
 from iimkg.loading import rdf_format_for
 from iimkg.queries import Engine
 from iimkg.resources import data_dir, ontology_file, shapes_dir
@@ -146,9 +146,7 @@ def validate_plans(
     if not files:
         raise InputError("no plan file given")
     for path in files:
-        if not path.is_file():
-            rdf_format_for(path, input_format)
-            raise InputError("no such file", path=path)
+        require_file(path)
     fhir = _read_fhir(files)
     for path in files:
         if str(path) not in fhir.data:

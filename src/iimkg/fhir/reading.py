@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from iimkg.errors import InputError
+from iimkg.errors import InputError, require_file
 
 __all__ = ["NDJSON_SUFFIXES", "Located", "is_fhir_file", "read_fhir", "read_fhir_text"]
 
@@ -94,8 +94,7 @@ def read_fhir(path: Path) -> list[Located]:
         FHIR (no ``resourceType``; with the place of the object and its JSON path).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", path=path)
+    require_file(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
