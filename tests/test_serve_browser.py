@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from iimkg.queries import query
+
 from serving import Server, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")

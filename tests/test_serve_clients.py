@@ -20,6 +20,7 @@ import rdflib
 from iimkg.loading import shared_store
 from iimkg.output import render
 from iimkg.queries import query
+
 from serving import Server, running_server
 
 IIM = "https://w3id.org/iimkg/"

@@ -17,6 +17,7 @@ from iimkg.loading import shipped_quads
 from iimkg.output import render
 from iimkg.queries import list_queries, query
 from iimkg.resources import ontology_file
+
 from serving import RESULTS_JSON, Server, running_server, stop
 
 # One realistic value per parameter name (as bench/queries.py uses), so every query runs with it bound.

@@ -16,8 +16,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from serving import RESULTS_JSON, Reply, Server, running_server
 from test_serve_units import SERVICE_QUERIES
+
+from serving import RESULTS_JSON, Reply, Server, running_server
 
 # pyoxigraph would evaluate this for about 10^11 rows: it only ends when the worker is killed.
 ENDLESS = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
