@@ -97,3 +97,12 @@ def test_the_plans_of_one_export_checked_in_two_processes_give_the_same_findings
     two = plans.validate_plans(BULK, workers=2)
     assert one.plans == two.plans == 5
     assert one.findings == two.findings and len(one.findings) > 10
+
+
+def test_the_text_report_counts_plans_and_puts_what_is_about_no_plan_last(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(FULL)]) == 0
+    out = capsys.readouterr().out
+    assert ": 1 plan with findings; 0 violations, 0 warnings, 2 infos\n" in out
+    no_plan = out.index("  not about one plan\n    info (1)\n      fhir_skipped  Encounter:")
+    assert out.index("  plan Patient/") < no_plan

@@ -123,10 +123,12 @@ def _plan_text(result: ValidationResult) -> str:
             lines += [f"{file}: no findings", ""]
             continue
         plans = list(dict.fromkeys(f.plan or "" for f in findings))
-        lines.append(f"{file}: {_plural(len(plans), 'plan')} with findings; {_counts_text(result.counts(file))}")
+        plans.sort(key=lambda plan: not plan)  # findings about no one plan (a skipped FHIR resource type) last
+        named = sum(1 for plan in plans if plan)
+        lines.append(f"{file}: {_plural(named, 'plan')} with findings; {_counts_text(result.counts(file))}")
         for plan in plans:
             own = [f for f in findings if (f.plan or "") == plan]
-            lines.append(f"  plan {short(plan) if plan else '(none)'}")
+            lines.append(f"  plan {short(plan)}" if plan else "  not about one plan")
             for severity, group in _by_severity(own):
                 lines.append(f"    {severity.value} ({len(group)})")
                 width = max(len(f.rule) for f in group)
