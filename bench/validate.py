@@ -11,7 +11,8 @@ missing now and then, so that every rule finds something. Each run is a fresh `i
 time includes start-up, loading and writing the JSON report); peak memory is the largest total resident set of
 that process and its workers, sampled every 20 ms. Plain pyshacl is `iimkg validate --engine rdflib`: pyshacl on
 an rdflib graph of the same ontology, shapes and plans. It re-parses and runs each SPARQL constraint once per
-plan, so expect it to take hours at 10,000 plans; give a smaller --pyshacl-size to estimate the ratio sooner.
+plan, 20-80 s a plan on a 2-core machine: 10,000 plans would take some 60 hours. Give a smaller --pyshacl-size
+to estimate the ratio sooner (docs/plans.md used 10).
 Times drift between runs on shared machines; compare numbers from the same run.
 """
 
@@ -166,7 +167,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000],
                         help="numbers of plans for iimkg's engine (default: 1000 10000 100000)")
     parser.add_argument("--pyshacl-size", type=int, default=10_000,
-                        help="number of plans for plain pyshacl (0: skip; default 10000, which takes hours)")
+                        help="number of plans for plain pyshacl (0: skip; default 10000, some 60 hours here)")
     parser.add_argument("--keep", type=Path, help="write the generated plans here instead of a temporary folder")
     ns = parser.parse_args()
     rows = []
