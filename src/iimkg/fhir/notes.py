@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+from iimkg.fhir.reading import place_in_file
+
 __all__ = ["Note", "NoteKind"]
 
 
@@ -42,12 +44,7 @@ class Note:
 
     @property
     def place(self) -> str:
-        place = str(self.path)
-        if self.line is not None:
-            place += f":{self.line}"
-            if self.column is not None:
-                place += f":{self.column}"
-        return place
+        return place_in_file(self.path, self.line, self.column)
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (str(self.path), self.line or 0, self.column or 0, self.text)

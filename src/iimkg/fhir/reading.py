@@ -13,7 +13,7 @@ from typing import Any
 
 from iimkg.errors import InputError, require_file
 
-__all__ = ["NDJSON_SUFFIXES", "Located", "is_fhir_file", "read_fhir", "read_fhir_text"]
+__all__ = ["NDJSON_SUFFIXES", "Located", "is_fhir_file", "place_in_file", "read_fhir", "read_fhir_text"]
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 _RESOURCE_TYPE_KEY = re.compile(r'"resourceType"\s*:')
@@ -51,12 +51,17 @@ class Located:
     @property
     def place(self) -> str:
         """``path:line:column`` (as much of it as is known)."""
-        place = str(self.path)
-        if self.line is not None:
-            place += f":{self.line}"
-            if self.column is not None:
-                place += f":{self.column}"
-        return place
+        return place_in_file(self.path, self.line, self.column)
+
+
+def place_in_file(path: Path, line: int | None, column: int | None) -> str:
+    """``path:line:column``, as much of it as is known: how messages point at a resource."""
+    place = str(path)
+    if line is not None:
+        place += f":{line}"
+        if column is not None:
+            place += f":{column}"
+    return place
 
 
 def is_fhir_file(path: Path) -> bool:
