@@ -335,3 +335,32 @@ def test_validate_without_files_checks_the_shipped_ontology(capsys: pytest.Captu
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+LOCAL_RULE = """@prefix sh: <http://www.w3.org/ns/shacl#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix ex: <https://example.org/our-rules/> .
+ex:see_also a sh:PropertyShape ;
+    rdfs:label "a population points to further reading"@en ;
+    sh:targetNode <https://w3id.org/iimkg/IIM_0000601> ;
+    sh:path rdfs:seeAlso ;
+    sh:minCount 1 ;
+    sh:severity sh:Warning .
+"""
+
+
+def test_a_downstream_team_adds_its_own_rule_to_the_quality_gate(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    shapes_file = tmp_path / "our-rules.ttl"
+    shapes_file.write_text(LOCAL_RULE, encoding="utf-8")
+    assert main(["validate", "--shapes", str(shapes_file), "--fail-on", "warning", "--format", "json"]) == 1
+    [finding] = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["rule"] == "see_also"]
+    assert (finding["severity"], finding["focus"]) == ("warning", "https://w3id.org/iimkg/IIM_0000601")
+
+
+def test_own_rules_that_are_not_shacl_exit_2_before_the_ontology_is_checked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shapes_file = tmp_path / "our-rules.ttl"
+    shapes_file.write_text(LOCAL_RULE.replace("sh:minCount 1", 'sh:minCount "one"'), encoding="utf-8")
+    assert main(["validate", "--shapes", str(shapes_file)]) == 2
+    assert f"the shapes in {shapes_file} are not valid SHACL" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
-from iimkg.errors import InputError, ShapesError, require_file
+from iimkg.errors import InputError, require_file
 from iimkg.loading import rdf_format_for
 from iimkg.queries import Engine
 from iimkg.resources import data_dir, ontology_file, shapes_dir
@@ -34,6 +34,7 @@ from iimkg.validate import (
     Rule,
     Severity,
     ValidationResult,
+    check_shapes_are_shacl,
     display_path,
     pyshacl_report,
     rule_name,
@@ -156,6 +157,8 @@ def validate_plans(
         raise InputError("no such ontology file", path=graph_file)
     shapes_text = _shapes_ntriples(tuple(Path(s) for s in shapes))
     shapes_graph = _rdflib_graph_from_ntriples(shapes_text)
+    if shapes:
+        check_shapes_are_shacl(shapes_graph, shapes)
     rules = rules_of(shapes_graph, _statement_ids(graph_file))
     if engine is Engine.RDFLIB:
         outcome = _check_with_pyshacl(files, shapes_text, input_format, fail_on, graph_file, fhir.joined())
@@ -232,22 +235,7 @@ def _shapes_ntriples(extra: tuple[Path, ...]) -> str:
     for path in extra:
         quads.extend(user_shapes_quads(path))
     text = ox.serialize([ox.Triple(q.subject, q.predicate, q.object) for q in quads], format=ox.RdfFormat.N_TRIPLES)
-    graph = _rdflib_graph_from_ntriples(text.decode("utf-8") if text else "")
-    if extra:
-        _check_shacl_shacl(graph, extra)
     return text.decode("utf-8") if text else ""
-
-
-def _check_shacl_shacl(graph: rdflib.Graph, paths: Sequence[Path]) -> None:
-    """Users' shapes must be valid SHACL (pyshacl's SHACL-SHACL), or the run would fail later, less clearly."""
-    import pyshacl
-    from rdflib import Graph
-
-    shacl_shacl = Graph().parse(Path(pyshacl.__file__).parent / "assets" / "shacl-shacl.ttl")
-    conforms, _, text = pyshacl.validate(graph, shacl_graph=shacl_shacl)
-    if not conforms:
-        first = "\n".join(line for line in str(text).splitlines()[:12] if line.strip())
-        raise ShapesError(f"the shapes in {', '.join(map(str, paths))} are not valid SHACL:\n{first}")
 
 
 def _rdflib_graph_from_ntriples(text: str) -> rdflib.Graph:
@@ -560,6 +548,7 @@ def _check_with_pyshacl(files: list[Path], shapes_text: str, input_format: str |
     from rdflib import Graph, URIRef
 
     from iimkg.rdfterms import from_rdflib, to_oxigraph, to_rdflib
+    from iimkg.shacl_fast import RawResult
 
     outcome = _BatchOutcome()
     try:
@@ -579,7 +568,7 @@ def _check_with_pyshacl(files: list[Path], shapes_text: str, input_format: str |
         value = report.value(node, sh("value"))
         path = report.value(node, sh("resultPath"))
         shape = report.value(node, sh("sourceShape"))
-        raw.append(_RawFromReport(
+        raw.append(RawResult(
             focus=to_oxigraph(from_rdflib(report.value(node, sh("focusNode")))),
             shape=str(shape) if isinstance(shape, URIRef) else f"_:{shape}",
             severity=str(report.value(node, sh("resultSeverity"))),
@@ -589,17 +578,6 @@ def _check_with_pyshacl(files: list[Path], shapes_text: str, input_format: str |
             messages=tuple(ox.Literal(str(m)) for m in sorted(report.objects(node, sh("resultMessage")), key=str))))
     outcome.results = _attribute(store, raw, outcome.plans, dict(zip(map(str, files), graphs, strict=True)))
     return outcome
-
-
-@dataclass(frozen=True)
-class _RawFromReport:
-    focus: Any
-    shape: str
-    severity: str
-    component: str
-    path: str | None
-    value: Any | None
-    messages: tuple[ox.Literal, ...]
 
 
 # ── findings and the report graph ──

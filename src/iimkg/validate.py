@@ -30,6 +30,7 @@ __all__ = [
     "Rule",
     "Severity",
     "ValidationResult",
+    "check_shapes_are_shacl",
     "display_path",
     "prefix_table",
     "pyshacl_report",
@@ -224,6 +225,8 @@ def validate_ontology(
     for extra in shapes:
         for quad in user_shapes_quads(Path(extra)):
             shapes_graph.add(_to_rdflib_triple(quad))
+    if shapes:
+        check_shapes_are_shacl(shapes_graph, shapes)
     rules = rules_of(shapes_graph)
     from rdflib import Graph
 
@@ -328,6 +331,21 @@ def user_shapes_quads(path: Path) -> list[ox.Quad]:
     if not quads:
         raise InputError("the shapes file holds no triples", path=path)
     return quads
+
+
+def check_shapes_are_shacl(graph: rdflib.Graph, paths: Sequence[Path]) -> None:
+    """Users' shapes must be valid SHACL (pyshacl's SHACL-SHACL), or the run would fail later, less clearly.
+
+    :raises ShapesError: naming the files and quoting the start of pyshacl's report.
+    """
+    import pyshacl
+    from rdflib import Graph
+
+    shacl_shacl = Graph().parse(Path(pyshacl.__file__).parent / "assets" / "shacl-shacl.ttl")
+    conforms, _, text = pyshacl.validate(graph, shacl_graph=shacl_shacl)
+    if not conforms:
+        first = "\n".join(line for line in str(text).splitlines()[:12] if line.strip())
+        raise ShapesError(f"the shapes in {', '.join(map(str, paths))} are not valid SHACL:\n{first}")
 
 
 def _to_rdflib_triple(quad: ox.Quad) -> tuple[Any, Any, Any]:
