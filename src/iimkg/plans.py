@@ -187,15 +187,15 @@ def validate_plans(
 
 @dataclass
 class _Fhir:
-    """FHIR files converted to plans: per file, the plans as N-Triples (to load in its graph), in parts of whole plans
-    that may go to different worker processes (``[b""]`` for a file that gives no plan of its own); the converter's
-    notes."""
+    """FHIR files converted to plans: per file, the plans as Turtle (loaded in the file's graph, relative IRIs
+    resolved against the file), in parts of whole plans that may go to different worker processes (``[b""]`` for a
+    file that gives no plan of its own); the converter's notes."""
 
     data: dict[str, list[bytes]] = field(default_factory=dict)
     notes: list[Any] = field(default_factory=list)
 
     def joined(self) -> dict[str, bytes]:
-        """Each file's plans as one N-Triples document."""
+        """Each file's plans as one Turtle document (Turtle documents concatenate)."""
         return {path: b"".join(parts) for path, parts in self.data.items()}
 
 
@@ -212,10 +212,7 @@ def _read_fhir(files: Sequence[Path]) -> _Fhir:
     if not fhir_files:
         return _Fhir()
     converted = read_fhir_inputs(fhir_files, plans_per_part=FHIR_PLANS_PER_PART)
-    data = {}
-    for path, parts in converted.parts.items():
-        data[str(path)] = [ox.serialize([ox.Triple(q.subject, q.predicate, q.object) for q in quads],
-                                        format=ox.RdfFormat.N_TRIPLES) or b"" for quads in parts] or [b""]
+    data = {str(path): [text.encode("utf-8") for text in parts] or [b""] for path, parts in converted.turtle.items()}
     return _Fhir(data, list(converted.conversion.notes))
 
 
@@ -267,11 +264,11 @@ def _load_plans(store: ox.Store, path: Path, graph: ox.NamedNode, input_format: 
                 converted: bytes | None = None) -> None:
     """Load one plan file into its own graph; JSON-LD may name the iimkg context by its IRI.
 
-    :param converted: the plans made from the file if it is FHIR, as N-Triples.
+    :param converted: the plans made from the file if it is FHIR, as Turtle.
     :raises InputError: if the file does not parse (with line and column) or names another remote context.
     """
     if converted is not None:
-        store.load(converted, format=ox.RdfFormat.N_TRIPLES, to_graph=graph)
+        store.load(converted, format=ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri(), to_graph=graph)
         return
     fmt = rdf_format_for(path, input_format)
     base = path.resolve().as_uri()

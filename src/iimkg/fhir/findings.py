@@ -11,7 +11,7 @@ import pyoxigraph as ox
 from iimkg.fhir.convert import Conversion, Plan, convert_files
 from iimkg.fhir.notes import Note, NoteKind
 from iimkg.fhir.reading import is_fhir_file
-from iimkg.fhir.turtle import plan_quads
+from iimkg.fhir.turtle import plan_turtle
 from iimkg.validate import Finding, Rule, Severity, display_path
 
 __all__ = ["SOURCE", "FhirInput", "fhir_rules", "note_finding", "read_fhir_inputs", "split_fhir"]
@@ -33,13 +33,19 @@ _RULES = {
 
 @dataclass
 class FhirInput:
-    """FHIR files converted for validation: the conversion, and per FHIR file the quads of the plans from it, whole
-    (``quads``) and in parts of whole plans (``parts``), so that the plans of one large export can be checked in
-    several processes."""
+    """FHIR files converted for validation: the conversion, and per FHIR file the plans from it as Turtle, in parts
+    of whole plans, so that the plans of one large export can be checked in several processes. The Turtle's
+    relative IRIs (``<#plan-Patient-p1>``) resolve against the file."""
 
     conversion: Conversion
-    quads: dict[Path, list[ox.Quad]]
-    parts: dict[Path, list[list[ox.Quad]]]
+    turtle: dict[Path, list[str]]
+
+    @property
+    def quads(self) -> dict[Path, list[ox.Quad]]:
+        """Each file's plans as quads, their IRIs resolved against the file."""
+        return {path: [quad for text in parts
+                       for quad in ox.parse(text, format=ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri())]
+                for path, parts in self.turtle.items()}
 
 
 def split_fhir(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
@@ -52,18 +58,17 @@ def read_fhir_inputs(paths: Sequence[Path], *, plans_per_part: int = 1000) -> Fh
     """Convert FHIR files together (a Bulk Data export is one file per resource type) and give each plan's quads to
     the file its patient was read from, its IRIs resolved against that file.
 
-    :param plans_per_part: how many plans go in each of a file's ``parts``.
+    :param plans_per_part: how many plans go in each part of a file's Turtle.
     :raises InputError: if a file is not FHIR JSON (with file, line and column).
     """
     conversion = convert_files(paths)
     by_file: dict[Path, list[Plan]] = {Path(p): [] for p in paths}
     for plan in conversion.plans:
         by_file.setdefault(conversion.file_of(plan), []).append(plan)
-    parts = {path: [plan_quads(Conversion(plans[i:i + plans_per_part], [], [path], 0),
-                               base_iri=path.resolve().as_uri()) for i in range(0, len(plans), plans_per_part)]
-             for path, plans in by_file.items()}
-    quads = {path: [quad for part in file_parts for quad in part] for path, file_parts in parts.items()}
-    return FhirInput(conversion, quads, parts)
+    turtle = {path: [plan_turtle(Conversion(plans[i:i + plans_per_part], [], [path], 0))
+                     for i in range(0, len(plans), plans_per_part)]
+              for path, plans in by_file.items()}
+    return FhirInput(conversion, turtle)
 
 
 def note_finding(note: Note, *, strict: bool = False) -> Finding:
