@@ -131,6 +131,9 @@ class CodeMapper:
         for row in _select(store, "term-ancestors.rq"):
             self.ancestors[row["term"].value].add(row["ancestor"].value)
         self.therapies = frozenset(row["drug"].value for row in _select(store, "therapy-drugs.rq"))
+        self.defined_populations: dict[str, set[str]] = defaultdict(set)
+        for row in _select(store, "condition-populations.rq"):
+            self.defined_populations[row["condition"].value].add(row["population"].value)
         self._phrases: dict[tuple[str, ...], set[str]] = defaultdict(set)
         self._test_names: dict[tuple[str, ...], set[str]] = defaultdict(set)
         headless: dict[tuple[str, ...], set[str]] = defaultdict(set)
@@ -172,6 +175,10 @@ class CodeMapper:
     def is_therapy(self, term: str) -> bool:
         """Whether the graph names ``term`` (or a class above it) as a treatment in a non-negative statement."""
         return term in self.therapies
+
+    def populations_defined_by(self, condition: str) -> set[str]:
+        """The populations whose defining condition (``iim:definingCondition``) is ``condition`` or above it."""
+        return self.defined_populations.get(condition, set())
 
     def of_kind(self, term: str, kinds: frozenset[str]) -> bool:
         return bool(self.index.kinds.get(term, set()) & kinds)

@@ -51,11 +51,9 @@ from iimkg.terms import IIM
 
 __all__ = ["CoIntervention", "Conversion", "PatientRecord", "Plan", "Prescription", "convert", "convert_files"]
 
-# Terms the converter itself has to name. The thresholds of the statements are prednisone-equivalent, so a dose of
-# another glucocorticoid is flagged; and the graph links the post-menopausal state (a condition) to the population
-# of post-menopausal women only in comments, so the pair is stated here (docs/fhir.md, "Gaps").
+# Terms the converter itself has to name: the thresholds of the statements are prednisone-equivalent, so a dose of
+# another glucocorticoid is flagged.
 GLUCOCORTICOID, PREDNISONE = IIM + "IIM_0000101", IIM + "IIM_0000102"
-POPULATION_OF_CONDITION = {IIM + "IIM_0000338": IIM + "IIM_0000601"}  # post-menopausal state → women
 
 READ_TYPES = frozenset({"Patient", "Condition", "MedicationRequest", "MedicationStatement", "Medication",
                         "Immunization", "Procedure", "Observation", "ServiceRequest"})
@@ -337,9 +335,9 @@ class _Builder:
                 self._excluded(located, plan, resolution, f"clinical status {clinical!r}")
             else:
                 plan.patient.conditions.setdefault(term, located)
-                population = POPULATION_OF_CONDITION.get(term)
-                if population is not None and plan.patient.sex != "Male":
-                    plan.patient.populations.setdefault(population, located)
+                if plan.patient.sex != "Male":  # the one population so defined is of women (post-menopausal)
+                    for population in sorted(self.mapper.populations_defined_by(term)):
+                        plan.patient.populations.setdefault(population, located)
 
     # ── medications ──
 
