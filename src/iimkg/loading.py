@@ -15,7 +15,7 @@ from iimkg.resources import ontology_file
 if TYPE_CHECKING:
     import rdflib
 
-__all__ = ["load", "oxigraph_store", "parse_rdf_file", "rdf_format_for", "shipped_quads"]
+__all__ = ["load", "ontology_quads", "oxigraph_store", "parse_rdf_file", "rdf_format_for", "shipped_quads"]
 
 _EXTENSIONS = {
     ".ttl": ox.RdfFormat.TURTLE,
@@ -93,6 +93,26 @@ def _syntax_message(error: SyntaxError) -> str:
 def shipped_quads() -> tuple[ox.Quad, ...]:
     """The shipped ontology's triples, parsed once per process."""
     return tuple(parse_rdf_file(ontology_file()))
+
+
+def ontology_quads(path: Path | None = None, *, input_format: str | None = None) -> tuple[ox.Quad, ...]:
+    """An ontology's triples, parsed once per process and version of the file: the shipped one (``path`` None or
+    the shipped file) or a fork, an extension… Worker processes forked after a first call share the parse.
+
+    :raises InputError: as :func:`parse_rdf_file`.
+    """
+    if path is None or (input_format is None and Path(path).resolve() == ontology_file().resolve()):
+        return shipped_quads()
+    path = Path(path)
+    require_file(path)
+    stat = path.stat()
+    return _parsed_once(str(path.resolve()), input_format, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _parsed_once(path: str, input_format: str | None, mtime_ns: int, size: int) -> tuple[ox.Quad, ...]:
+    """``mtime_ns`` and ``size`` are in the key so that an edited file is parsed again."""
+    return tuple(parse_rdf_file(Path(path), input_format=input_format))
 
 
 def oxigraph_store(extra: Sequence[Path] = (), *, input_format: str | None = None) -> ox.Store:

@@ -246,13 +246,10 @@ def _rdflib_graph_from_ntriples(text: str) -> rdflib.Graph:
 @functools.cache
 def _statement_ids(ontology: Path) -> dict[str, str]:
     """Each statement's ID as people cite it: its ``dcterms:identifier`` (``S31``), else its IRI's local part."""
-    from iimkg.loading import parse_rdf_file, shared_store
+    from iimkg.loading import ontology_quads
 
-    if ontology == ontology_file():
-        store = shared_store()
-    else:
-        store = ox.Store()
-        store.extend(parse_rdf_file(ontology))
+    store = ox.Store()
+    store.extend(ontology_quads(ontology))
     result = store.query(
         "SELECT ?statement ?id WHERE { ?statement <http://purl.org/dc/terms/identifier> ?id . "
         "FILTER (STRSTARTS(STR(?statement), 'https://w3id.org/iimkg/statement-')) }")
@@ -479,11 +476,10 @@ def _plan_store(files: Sequence[Path], input_format: str | None, outcome: _Batch
 
     :param owner: plans seen so far and their files, across calls (a plan described in two files is an error).
     """
+    from iimkg.loading import ontology_quads
+
     store = ox.Store()
-    try:
-        store.load(path=str(ontology), format=rdf_format_for(ontology), to_graph=ONTOLOGY_GRAPH)
-    except SyntaxError as error:
-        raise InputError(str(error.msg), path=ontology, line=error.lineno, column=error.offset) from None
+    store.extend(ox.Quad(q.subject, q.predicate, q.object, ONTOLOGY_GRAPH) for q in ontology_quads(ontology))
     graphs = []
     owner = {} if owner is None else owner
     for path in files:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from iimkg.errors import ReasonerUnavailableError
-from iimkg.loading import parse_rdf_file, shipped_quads
+from iimkg.loading import ontology_quads
 
 __all__ = ["ReasonerReport", "java_version", "reason"]
 
@@ -56,7 +56,7 @@ def reason(path: Path | None = None) -> ReasonerReport:
     :raises InputError: if ``path`` does not parse.
     """
     java = java_version()
-    quads = parse_rdf_file(path) if path is not None else list(shipped_quads())
+    quads = ontology_quads(path)
     import owlready2
 
     start = time.perf_counter()

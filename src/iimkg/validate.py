@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 
 from iimkg.errors import InputError, ShapesError
-from iimkg.loading import parse_rdf_file
+from iimkg.loading import ontology_quads, parse_rdf_file
 from iimkg.prefixes import prefixes
 from iimkg.queries import Engine
 from iimkg.resources import ontology_file, shapes_dir
@@ -305,8 +305,8 @@ def _display_path(path: str, cwd: str) -> str:
         return path
 
 
-def _read_ontology(path: Path, input_format: str | None) -> list[ox.Quad]:
-    quads = parse_rdf_file(path, input_format=input_format)
+def _read_ontology(path: Path, input_format: str | None) -> Sequence[ox.Quad]:
+    quads = ontology_quads(path, input_format=input_format)
     if not quads:
         raise InputError("the file holds no triples; nothing to check", path=path)
     return quads
