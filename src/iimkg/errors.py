@@ -68,7 +68,7 @@ class UnknownTermError(IimkgError):
         self.value = value
         self.suggestions = list(suggestions)
         hint = ("; closest matches: " + "; ".join(suggestions)) if suggestions else ""
-        super().__init__(f"--{parameter} {value!r} matches no term of the graph{hint}")
+        super().__init__(f"{parameter} {value!r} matches no term of the graph{hint}")
 
 
 class AmbiguousTermError(IimkgError):
@@ -78,7 +78,7 @@ class AmbiguousTermError(IimkgError):
         self.value = value
         self.candidates = list(candidates)
         super().__init__(
-            f"--{parameter} {value!r} matches {len(candidates)} terms; use one of their IDs: "
+            f"{parameter} {value!r} matches {len(candidates)} terms; use one of their IDs: "
             + "; ".join(candidates)
         )
 

@@ -22,8 +22,8 @@ from iimkg.terms import IIM, TermIndex
 if TYPE_CHECKING:
     import rdflib
 
-__all__ = ["Engine", "NamedQuery", "Parameter", "QueryResult", "Row", "list_queries", "named_query", "query",
-           "run_sparql"]
+__all__ = ["Engine", "NamedQuery", "Parameter", "QueryResult", "Row", "bind_parameters", "list_queries", "named_query",
+           "query", "run_sparql"]
 
 _HEADER_FIELD = re.compile(r"^#\s*(name|question|description|returns|answers)\s*:\s*(.*)$")
 _HEADER_PARAM = re.compile(r"^#\s*param\s+\??([A-Za-z_]\w*)\s*(?:\(([^)]*)\))?\s*:\s*(.*)$")
@@ -192,23 +192,41 @@ def query(name: str, *, engine: Engine | str = Engine.OXIGRAPH, labels: bool = T
     :raises MissingParameterError: if a required parameter is missing or an unknown one is given.
     """
     named = named_query(name)
-    declared = {p.name: p for p in named.parameters}
-    unknown = sorted(set(parameters) - set(declared))
-    if unknown:
-        raise MissingParameterError(
-            f"query {name!r} has no parameter {', '.join(unknown)}; it takes: "
-            + (", ".join(declared) or "no parameters"))
     index = term_index()
-    bindings: dict[str, Term] = {}
-    for parameter in named.parameters:
-        value = parameters.get(parameter.name)
-        if value is None or value == "":
-            if not parameter.optional:
-                raise MissingParameterError(f"query {name!r} needs --{parameter.name}: {parameter.description}")
-            continue
-        bindings[parameter.name] = Term("uri", index.resolve(value, parameter=parameter.name, kind=parameter.kind))
+    bindings = bind_parameters(named, parameters, index)
     result = run_sparql(named.text, bindings=bindings, engine=Engine(engine))
     return with_labels(result, index) if labels else result
+
+
+def bind_parameters(named: NamedQuery, values: Mapping[str, str | None], index: TermIndex, *,
+                    name_format: str = "--{}", missing_format: str = "--{}") -> dict[str, Term]:
+    """Each parameter's value resolved to the term it names, as the query's header declares it (kind, optional).
+
+    The CLI and the endpoint bind the same way and differ only in how their users write a parameter, which the
+    messages repeat: ``name_format`` where a value is named (``--drug 'x' matches no term``; the endpoint: ``drug``)
+    and ``missing_format`` where one is missing (``needs --drug``; the endpoint: ``needs ?drug=…``).
+
+    :raises MissingParameterError: if a required parameter is missing or an unknown one is given.
+    :raises UnknownTermError: if a value names no term (with the closest matches).
+    :raises AmbiguousTermError: if a value names several terms (with their IDs).
+    """
+    declared = {p.name: p for p in named.parameters}
+    unknown = sorted(set(values) - set(declared))
+    if unknown:
+        raise MissingParameterError(
+            f"query {named.name!r} has no parameter {', '.join(unknown)}; it takes: "
+            + (", ".join(declared) or "no parameters"))
+    bindings: dict[str, Term] = {}
+    for parameter in named.parameters:
+        value = values.get(parameter.name)
+        if not value:
+            if not parameter.optional:
+                raise MissingParameterError(
+                    f"query {named.name!r} needs {missing_format.format(parameter.name)}: {parameter.description}")
+            continue
+        iri = index.resolve(value, parameter=name_format.format(parameter.name), kind=parameter.kind)
+        bindings[parameter.name] = Term("uri", iri)
+    return bindings
 
 
 def run_sparql(text: str, *, bindings: Mapping[str, Term] | None = None, engine: Engine = Engine.OXIGRAPH,

@@ -282,33 +282,19 @@ def _named(job: NamedJob, state: State) -> Reply:
     """A named query, bound as ``iimkg query`` binds it, on the served default graph; rendered as the CLI does."""
     from iimkg.errors import AmbiguousTermError, MissingParameterError, UnknownQueryError, UnknownTermError
     from iimkg.output import render
-    from iimkg.queries import named_query, run_sparql, with_labels
+    from iimkg.queries import bind_parameters, named_query, run_sparql, with_labels
 
     try:
         named = named_query(job.name)
     except UnknownQueryError as error:
         return Failure(NOT_FOUND, str(error))
-    declared = {p.name: p for p in named.parameters}
-    given = dict(job.parameters)
-    unknown = sorted(set(given) - set(declared))
-    if unknown:
-        return Failure(BAD_REQUEST, f"query {job.name!r} has no parameter {', '.join(unknown)}; it takes: "
-                                    + (", ".join(declared) or "no parameters"))
-    bindings = {}
     try:
-        for parameter in named.parameters:
-            value = given.get(parameter.name, "")
-            if not value:
-                if not parameter.optional:
-                    raise MissingParameterError(
-                        f"query {job.name!r} needs ?{parameter.name}=…: {parameter.description}")
-                continue
-            bindings[parameter.name] = Term("uri", state.index.resolve(value, parameter=parameter.name,
-                                                                        kind=parameter.kind))
+        bindings = bind_parameters(named, dict(job.parameters), state.index, name_format="{}",
+                                   missing_format="?{}=…")
     except UnknownTermError as error:
-        return Failure(BAD_REQUEST, str(error).replace("--", "", 1), {"suggestions": error.suggestions})
+        return Failure(BAD_REQUEST, str(error), {"suggestions": error.suggestions})
     except AmbiguousTermError as error:
-        return Failure(BAD_REQUEST, str(error).replace("--", "", 1), {"candidates": error.candidates})
+        return Failure(BAD_REQUEST, str(error), {"candidates": error.candidates})
     except MissingParameterError as error:
         return Failure(BAD_REQUEST, str(error))
     result = with_labels(run_sparql(named.text, bindings=bindings, store=state.store), state.index)
