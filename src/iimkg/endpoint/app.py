@@ -56,7 +56,6 @@ from iimkg.endpoint.protocol import (
     parse_params,
     parse_request,
 )
-from iimkg.endpoint.worker import PREFIXES
 from iimkg.errors import IimkgError
 
 __all__ = ["ServeConfig", "create_app", "serve"]
@@ -396,16 +395,18 @@ def _examples() -> tuple[Example, ...]:
 
 @cache
 def _download_bytes(name: str) -> bytes:
+    """The shipped graph in one syntax, written by the release's serialisers (same order, prefixes and context)."""
+    from iimkg import serializers
     from iimkg.loading import shipped_quads
+    from iimkg.release_graph import canonical_triples, ontology_iri_of
     from iimkg.resources import ontology_file
 
     if name == "iim.ttl":
         return ontology_file().read_bytes()
-    fmt = {"iim.owl": ox.RdfFormat.RDF_XML, "iim.nt": ox.RdfFormat.N_TRIPLES, "iim.jsonld": ox.RdfFormat.JSON_LD}[name]
-    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in shipped_quads()]
-    body = ox.serialize(triples, format=fmt, prefixes=PREFIXES if fmt is ox.RdfFormat.RDF_XML else None)
-    assert body is not None  # serialize() without an output returns the bytes
-    return body
+    triples = canonical_triples(ox.Triple(q.subject, q.predicate, q.object) for q in shipped_quads())
+    if name == "iim.owl":
+        return serializers.rdfxml(triples, header=ox.NamedNode(ontology_iri_of("iim.owl")))
+    return {"iim.nt": serializers.ntriples, "iim.jsonld": serializers.jsonld}[name](triples)
 
 
 class SecurityHeaders:
