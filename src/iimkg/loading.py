@@ -154,12 +154,8 @@ def load(extra: Iterable[Path] = ()) -> rdflib.Graph:
 
 
 def _graph_prefixes() -> dict[str, str]:
-    return {
-        "iim": "https://w3id.org/iimkg/",
-        "obo": "http://purl.obolibrary.org/obo/",
-        "oboInOwl": "http://www.geneontology.org/formats/oboInOwl#",
-        "skos": "http://www.w3.org/2004/02/skos/core#",
-        "dcterms": "http://purl.org/dc/terms/",
-        "owl": "http://www.w3.org/2002/07/owl#",
-        "biolink": "https://w3id.org/biolink/vocab/",
-    }
+    """The prefixes bound on :func:`load`'s graph, from the one prefix map (rdflib binds its own W3C ones)."""
+    from iimkg.serializers import prefix_map
+
+    known = prefix_map()
+    return {name: known[name] for name in ("iim", "obo", "oboInOwl", "skos", "dcterms", "owl", "biolink")}

@@ -43,6 +43,7 @@ from iimkg.endpoint.jobs import (
 )
 from iimkg.endpoint.protocol import ResultFormat, choose
 from iimkg.rdfterms import Term, from_oxigraph
+from iimkg.serializers import prefix_map
 
 if TYPE_CHECKING:
     from iimkg.terms import TermIndex
@@ -61,17 +62,9 @@ _GRAPHS = {
     ResultFormat.RDFXML: ox.RdfFormat.RDF_XML,
     ResultFormat.JSONLD: ox.RdfFormat.JSON_LD,
 }
-# Prefixes for Turtle and RDF/XML output (N-Triples and JSON-LD are written with full IRIs).
-PREFIXES = {
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "dcterms": "http://purl.org/dc/terms/",
-    "obo": "http://purl.obolibrary.org/obo/",
-    "iim": "https://w3id.org/iimkg/",
-}
+# Prefixes for Turtle and RDF/XML output (N-Triples and JSON-LD are written with full IRIs): a few from the one prefix
+# map, as pyoxigraph declares every prefix it is given.
+PREFIXES = {name: prefix_map()[name] for name in ("rdf", "rdfs", "owl", "xsd", "skos", "dcterms", "obo", "iim")}
 _CHARSET = {ResultFormat.CSV, ResultFormat.TSV, ResultFormat.TURTLE}
 _CLONE_NEWNET, _CLONE_NEWUSER, _PR_SET_PDEATHSIG = 0x40000000, 0x10000000, 1
 
