@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from iimkg.fhir import convert_files, plan_turtle, read_fhir
-from iimkg.fhir.codes import CodeMapper
+from iimkg.plans.codes import CodeMapper
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "fhir"
 _SUBJECT_KEYS = ("subject", "patient")
@@ -108,7 +108,7 @@ def validate_cli(files: list[Path]) -> tuple[float, float, int, str]:
 
     The peak is the largest resident set of any child so far (getrusage), so run sizes in increasing order."""
     exe = Path(sys.executable).with_name("iimkg")
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "iimkg.cli"]
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "iimkg.cli.main"]
     started = time.perf_counter()
     done = subprocess.run([*command, "validate", *map(str, files), "--format", "json"], capture_output=True,
                           text=True, check=False)

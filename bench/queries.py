@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from iimkg.queries import Engine, list_queries, query
+from iimkg.queries.run import Engine, list_queries, query
 
 # One realistic argument per parameter name, so every query runs with its parameter bound.
 EXAMPLES = {"disease": "dermatomyositis", "drug": "prednisone", "term": "methotrexate"}
@@ -37,7 +37,7 @@ def cli(name: str, runs: int) -> float:
     args = [f"--{p.name}={EXAMPLES[p.name]}"
             for p in next(q for q in list_queries() if q.name == name).parameters]
     exe = Path(sys.executable).with_name("iimkg")
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "iimkg.cli"]
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "iimkg.cli.main"]
     times = []
     for _ in range(runs):
         start = time.perf_counter()

@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
-from iimkg.queries import list_queries
+from iimkg.queries.run import list_queries
 
 # One realistic argument per parameter name, as bench/queries.py uses.
 EXAMPLES = {"disease": "dermatomyositis", "drug": "prednisone", "term": "methotrexate"}
@@ -32,7 +32,7 @@ LIMIT_SECONDS = 120.0
 
 def start(workers: int | None) -> tuple[subprocess.Popen[bytes], int]:
     """``iimkg serve --port 0`` and the port it printed (60 s at most)."""
-    command = [sys.executable, "-m", "iimkg.cli", "serve", "--host", "127.0.0.1", "--port", "0"]
+    command = [sys.executable, "-m", "iimkg.cli.main", "serve", "--host", "127.0.0.1", "--port", "0"]
     if workers:
         command += ["--workers", str(workers)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)

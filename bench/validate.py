@@ -137,7 +137,7 @@ def _tree_rss(root: int) -> int:
 
 def run(files: list[Path], engine: str, report: Path) -> tuple[float, int, dict[str, object]]:
     """Run `iimkg validate` once; wall time, peak memory of the process tree, and the JSON summary."""
-    command = [sys.executable, "-m", "iimkg.cli", "validate", *map(str, files), "--engine", engine,
+    command = [sys.executable, "-m", "iimkg.cli.main", "validate", *map(str, files), "--engine", engine,
                "--format", "json", "--output", str(report)]
     started = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)

@@ -94,7 +94,7 @@ def _headers(given: Mapping[str, str]) -> dict[str, str]:
 def running_server(folder: Path, *args: str) -> Iterator[Server]:
     """``iimkg serve --host 127.0.0.1 --port 0 ARGS`` until the block ends; its log goes to ``folder``."""
     log = folder / f"serve-{time.monotonic_ns()}.log"
-    command = [sys.executable, "-m", "iimkg.cli", "serve", "--host", "127.0.0.1", "--port", "0", *args]
+    command = [sys.executable, "-m", "iimkg.cli.main", "serve", "--host", "127.0.0.1", "--port", "0", *args]
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, stdin=subprocess.DEVNULL,
                                    cwd=folder)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from iimkg.cli import main
+from iimkg.cli.main import main
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "iimkg.cli", *args], capture_output=True, text=True, check=False)
+    return subprocess.run([sys.executable, "-m", "iimkg.cli.main", *args], capture_output=True, text=True, check=False)
 
 
 def test_info_prints_the_version_and_the_counts(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from iimkg.cli import main
+from iimkg.cli.main import main
 
 from conftest import ROOT
 

@@ -12,13 +12,13 @@ import pyoxigraph as ox
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from iimkg.errors import InputError
+from iimkg.core.errors import InputError
 from iimkg.fhir import Conversion, NoteKind, convert_files, is_fhir_file, plan_quads, plan_turtle, read_fhir
-from iimkg.fhir.codes import CONDITION_KINDS, DRUG_KINDS, MEASURE_KINDS, TEST_KINDS, CodeMapper
 from iimkg.fhir.doses import daily_dose, strength_from_name
 from iimkg.fhir.reading import read_fhir_text
-from iimkg.loading import shipped_quads
-from iimkg.terms import TermIndex
+from iimkg.graph.loading import shipped_quads
+from iimkg.graph.terms import TermIndex
+from iimkg.plans.codes import CONDITION_KINDS, DRUG_KINDS, MEASURE_KINDS, TEST_KINDS, CodeMapper
 
 from conftest import IIM, ROOT
 
@@ -402,8 +402,8 @@ def test_several_json_documents_in_a_json_file_are_read_as_ndjson() -> None:
 # ── notes as validation findings ──
 
 def test_notes_become_findings_and_strict_makes_unmapped_ones_violations() -> None:
-    from iimkg.fhir.findings import fhir_rules, note_finding, read_fhir_inputs, split_fhir
-    from iimkg.validate import Severity
+    from iimkg.fhir.intake import fhir_rules, note_finding, read_fhir_inputs, split_fhir
+    from iimkg.shacl.qc import Severity
 
     fhir, other = split_fhir([GAPS, ROOT / "ontology" / "iim.ttl", *BULK])
     assert (fhir, other) == ([GAPS, *BULK], [ROOT / "ontology" / "iim.ttl"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from iimkg.cli import main
+from iimkg.cli.main import main
 
 from conftest import ROOT
 
@@ -90,7 +90,7 @@ def test_the_plans_of_one_export_checked_in_two_processes_give_the_same_findings
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A Bulk Data export gives every plan to its Patient file; its plans are split in parts over worker processes,
     here one plan a part, and the findings are those of one process."""
-    from iimkg import plans
+    from iimkg.plans import validate as plans
 
     one = plans.validate_plans(BULK, workers=1)
     monkeypatch.setattr(plans, "FHIR_PLANS_PER_PART", 1)

@@ -7,7 +7,7 @@ import shutil
 import pyoxigraph as ox
 import pytest
 
-from iimkg.prefixes import is_well_formed
+from iimkg.core.prefixes import is_well_formed
 
 from conftest import IIM
 
@@ -90,7 +90,7 @@ def test_every_cross_reference_is_a_verified_identifier(store: ox.Store, verifie
 
 
 def test_every_skos_mapping_is_also_a_cross_reference(store: ox.Store) -> None:
-    from iimkg.prefixes import converter
+    from iimkg.core.prefixes import converter
 
     rows = select(store, """
         PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
@@ -144,7 +144,7 @@ def test_every_cited_source_is_described(store: ox.Store) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="HermiT needs Java; .ci/run installs it")
 def test_hermit_finds_the_ontology_consistent_with_no_unsatisfiable_classes() -> None:
-    from iimkg.reason import reason
+    from iimkg.graph.reason import reason
 
     report = reason()
     assert report.consistent, report.message
@@ -154,7 +154,7 @@ def test_hermit_finds_the_ontology_consistent_with_no_unsatisfiable_classes() ->
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("java") is None, reason="HermiT needs Java; .ci/run installs it")
 def test_hermit_reports_an_inconsistent_ontology(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from iimkg.reason import reason
+    from iimkg.graph.reason import reason
 
     broken = tmp_path / "broken.ttl"
     broken.write_text("""
@@ -169,7 +169,7 @@ def test_hermit_reports_an_inconsistent_ontology(tmp_path) -> None:  # type: ign
 
 
 def test_the_fast_compress_agrees_with_curies_on_every_iri(store: ox.Store) -> None:
-    from iimkg.prefixes import compress, converter, expand
+    from iimkg.core.prefixes import compress, converter, expand
 
     rows = select(store, "SELECT DISTINCT ?o WHERE { ?s ?p ?o FILTER (isIRI(?o)) }")
     iris = [r["o"] for r in rows]
@@ -188,7 +188,7 @@ def test_owlready2_users_can_list_classes_before_and_after_reasoning(tmp_path) -
     # made that class an instance of itself, and owlready2 then failed with "an inheritance cycle".
     import owlready2
 
-    from iimkg.loading import shipped_quads
+    from iimkg.graph.loading import shipped_quads
 
     ntriples = tmp_path / "iim.nt"
     ntriples.write_bytes(ox.serialize([ox.Triple(q.subject, q.predicate, q.object) for q in shipped_quads()],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from iimkg.queries import Engine, QueryResult, list_queries, query
+from iimkg.queries.run import Engine, QueryResult, list_queries, query
 
 from conftest import IIM
 

@@ -20,12 +20,12 @@ import pytest
 import rdflib
 from rdflib.compare import isomorphic
 
-from iimkg.changes import Release, changelog, check_stability, diff_terms, diff_tsv, read_terms, release_history
-from iimkg.cli import main
-from iimkg.errors import OutputError
-from iimkg.loading import shipped_quads
-from iimkg.release import ARTEFACTS, CHECKSUMS, ReleaseSummary, build_release
-from iimkg.release_graph import ReleaseError, ReleaseGraph, Term, base_subset, canonical_triples, with_header
+from iimkg.cli.main import main
+from iimkg.core.errors import OutputError
+from iimkg.graph.loading import shipped_quads
+from iimkg.release.build import ARTEFACTS, CHECKSUMS, ReleaseSummary, build_release
+from iimkg.release.changes import Release, changelog, check_stability, diff_terms, diff_tsv, read_terms, release_history
+from iimkg.release.graph import ReleaseError, ReleaseGraph, Term, base_subset, canonical_triples, with_header
 
 from conftest import IIM, RESOURCES, ROOT
 
@@ -200,7 +200,7 @@ def test_two_builds_with_different_hash_seeds_give_byte_identical_files(built: B
     for seed in ("1", "4242"):
         out = tmp_path / f"seed-{seed}"
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        done = subprocess.run([sys.executable, "-m", "iimkg.cli", "release", "--out", str(out)], env=env,
+        done = subprocess.run([sys.executable, "-m", "iimkg.cli.main", "release", "--out", str(out)], env=env,
                               capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         sums.append((out / CHECKSUMS).read_bytes())
@@ -249,7 +249,7 @@ def test_a_refused_build_leaves_the_previous_release_untouched(built: Built, tmp
     before = _snapshot(out)
     released = IIM + "IIM_0000001"
     kept = tuple(q for q in shipped_quads() if getattr(q.subject, "value", "") != released)
-    monkeypatch.setattr("iimkg.loading.shipped_quads", lambda: kept)
+    monkeypatch.setattr("iimkg.graph.loading.shipped_quads", lambda: kept)
     with pytest.raises(ReleaseError, match="IIM_0000001"):
         build_release(out)
     assert _snapshot(out) == before and not _leftovers(out)
@@ -265,7 +265,7 @@ def test_a_failure_while_moving_into_place_leaves_the_previous_release_and_no_te
     def fail(temporary: Path, target: Path) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("iimkg.release._swap_into_place", fail)
+    monkeypatch.setattr("iimkg.release.build._swap_into_place", fail)
     with pytest.raises(OutputError, match="No space left on device; nothing was changed"):
         build_release(out, version="2026-12-01")
     assert _snapshot(out) == before and not _leftovers(out)
@@ -307,7 +307,7 @@ def test_a_missing_parent_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_without_java_the_release_says_what_to_install_and_writes_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("iimkg.reason.shutil.which", lambda name: None)
+    monkeypatch.setattr("iimkg.graph.reason.shutil.which", lambda name: None)
     assert main(["release", "--out", str(tmp_path / "dist")]) == 2
     err = capsys.readouterr().err
     assert "Java" in err and "Traceback" not in err
@@ -368,7 +368,7 @@ def test_the_full_artefact_is_the_source_plus_inferred_named_subclass_axioms(bui
 def test_classification_asserts_what_hermit_infers() -> None:
     if shutil.which("java") is None:
         pytest.skip("no `java` on PATH: HermiT needs Java")
-    from iimkg.classify import inferred_subclass_axioms
+    from iimkg.release.classify import inferred_subclass_axioms
 
     triples = [ox.Triple(q.subject, q.predicate, q.object)
                for q in ox.parse(path=str(RESOURCES / "release" / "defined-class.ttl"), format=ox.RdfFormat.TURTLE)]

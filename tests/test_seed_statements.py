@@ -8,7 +8,7 @@ from collections import defaultdict
 import pyoxigraph as ox
 import pytest
 
-from iimkg.queries import query
+from iimkg.queries.run import query
 
 from conftest import IIM, RESOURCES, SHARED
 

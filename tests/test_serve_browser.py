@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from iimkg.queries import query
+from iimkg.queries.run import query
 
 from serving import Server, running_server
 

@@ -17,9 +17,9 @@ import pyoxigraph as ox
 import pytest
 import rdflib
 
-from iimkg.loading import shared_store
-from iimkg.output import render
-from iimkg.queries import query
+from iimkg.graph.loading import shared_store
+from iimkg.queries.output import render
+from iimkg.queries.run import query
 
 from serving import Server, running_server
 

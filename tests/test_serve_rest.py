@@ -13,10 +13,10 @@ from typing import Any, cast
 import pyoxigraph as ox
 import pytest
 
-from iimkg.loading import shipped_quads
-from iimkg.output import render
-from iimkg.queries import list_queries, query
-from iimkg.resources import ontology_file
+from iimkg.core.resources import ontology_file
+from iimkg.graph.loading import shipped_quads
+from iimkg.queries.output import render
+from iimkg.queries.run import list_queries, query
 
 from serving import RESULTS_JSON, Server, running_server, stop
 
@@ -154,7 +154,7 @@ def test_cors_can_name_one_origin_or_be_off(tmp_path: Path, option: list[str], e
 # ── the command ──
 
 def _iimkg(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "iimkg.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "iimkg.cli.main", *args], capture_output=True, text=True,
                           check=False, timeout=timeout, stdin=subprocess.DEVNULL)
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
+from iimkg.core.errors import InputError
 from iimkg.endpoint.dataset import SHIPPED_GRAPH, build_dataset, data_graph_name
 from iimkg.endpoint.guard import update_syntax_error, uses_keyword, uses_service
 from iimkg.endpoint.jobs import Dataset, Failure, NamedJob, Ok, PageJob, QueryJob, Table, UpdateJob
 from iimkg.endpoint.protocol import SELECT_FORMATS, ProtocolError, ResultFormat, choose, negotiate, parse_request
 from iimkg.endpoint.worker import State, run_job
-from iimkg.errors import InputError
-from iimkg.output import render
-from iimkg.queries import query
+from iimkg.queries.output import render
+from iimkg.queries.run import query
 
 # Each of these makes pyoxigraph call the named service (checked by hand against pyoxigraph 0.5: it tried
 # to connect); the guard must refuse every one.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from iimkg.errors import AmbiguousTermError, UnknownTermError
-from iimkg.queries import query, term_index
+from iimkg.core.errors import AmbiguousTermError, UnknownTermError
+from iimkg.queries.run import query, term_index
 
 from conftest import IIM
 

@@ -19,13 +19,13 @@ import pytest
 import rdflib
 from rdflib.namespace import RDF, SH
 
-from iimkg.cli import main
-from iimkg.errors import InputError
-from iimkg.plans import PLAN_CONTEXT_IRI, plan_context, plan_context_file, plan_shapes_file, validate_plans
-from iimkg.prefixes import prefixes
-from iimkg.resources import ontology_file
-from iimkg.shacl_fast import compile_shapes
-from iimkg.validate import PLAN_NAMESPACE, Severity, ValidationResult, display_path, rules_of
+from iimkg.cli.main import main
+from iimkg.core.errors import InputError
+from iimkg.core.prefixes import prefixes
+from iimkg.core.resources import ontology_file
+from iimkg.plans.validate import PLAN_CONTEXT_IRI, plan_context, plan_context_file, plan_shapes_file, validate_plans
+from iimkg.shacl.fast import compile_shapes
+from iimkg.shacl.qc import PLAN_NAMESPACE, Severity, ValidationResult, display_path, rules_of
 
 from conftest import IIM, RESOURCES, ROOT
 from shacl_cases import Result, assert_each_rule_has_a_failing_and_a_passing_case, expected_results, reported_results
@@ -276,7 +276,7 @@ def test_a_message_names_the_plan_the_drug_the_dose_the_duration_and_what_is_mis
 # ── JSON-LD ──
 
 def test_the_context_names_every_plan_property_and_the_prefixes_of_prefixes_tsv() -> None:
-    from iimkg.loading import shared_store
+    from iimkg.graph.loading import shared_store
 
     context = plan_context()
     mapped = {v if isinstance(v, str) else v.get("@id") for v in context.values() if isinstance(v, (str, dict))}
@@ -310,7 +310,7 @@ def test_a_json_ld_plan_reads_like_its_turtle_twin(tmp_path: Path) -> None:
 # ── bad input ──
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "iimkg.cli", *args], capture_output=True, text=True, check=False)
+    return subprocess.run([sys.executable, "-m", "iimkg.cli.main", *args], capture_output=True, text=True, check=False)
 
 
 def test_broken_turtle_names_file_line_and_column_and_writes_nothing(tmp_path: Path) -> None:

@@ -17,10 +17,10 @@ import pytest
 import rdflib
 from rdflib.namespace import RDF, SH
 
-from iimkg.cli import main
-from iimkg.errors import InputError
-from iimkg.prefixes import Prefix, is_well_formed, prefixes
-from iimkg.validate import (
+from iimkg.cli.main import main
+from iimkg.core.errors import InputError
+from iimkg.core.prefixes import Prefix, is_well_formed, prefixes
+from iimkg.shacl.qc import (
     QC_NAMESPACE,
     Severity,
     ValidationResult,
@@ -126,7 +126,7 @@ def test_changing_a_pattern_in_the_prefix_table_changes_what_the_rule_finds(monk
     assert validate_ontology([case]).findings == []
     table = dict(prefixes())
     table["MONDO"] = Prefix("MONDO", table["MONDO"].uri_prefix, re.compile("^[0-9]{6}$"), table["MONDO"].name)
-    monkeypatch.setattr("iimkg.validate.prefixes", lambda: table)
+    monkeypatch.setattr("iimkg.shacl.qc.prefixes", lambda: table)
     found = validate_ontology([case]).findings
     assert [(f.rule, f.focus, f.value) for f in found] == [
         ("xref_local_id", "https://w3id.org/iimkg/alpha", "MONDO:0005015")]
@@ -197,7 +197,7 @@ def case(name: str) -> str:
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "iimkg.cli", *args], capture_output=True, text=True, check=False)
+    return subprocess.run([sys.executable, "-m", "iimkg.cli.main", *args], capture_output=True, text=True, check=False)
 
 
 def test_a_clean_file_exits_0(capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,7 +37,7 @@ def test_the_wheel_installs_into_a_fresh_venv_and_answers_a_question(wheel: Path
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True)
-    probe = ("import iimkg, iimkg.resources as r; g = iimkg.load(); "
+    probe = ("import iimkg, iimkg.core.resources as r; g = iimkg.load(); "
              "print(r.data_dir()); print(len(g) > 1000); "
              "print(iimkg.query('mappings', term='MONDO:0016367').values('termLabel')[0])")
     done = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path)

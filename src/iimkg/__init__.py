@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from iimkg.errors import IimkgError
+from iimkg.core.errors import IimkgError
 
 if TYPE_CHECKING:
-    from iimkg.loading import load
-    from iimkg.queries import query
+    from iimkg.graph.loading import load
+    from iimkg.queries.run import query
 
 __all__ = ["IimkgError", "load", "query"]
 
@@ -20,11 +20,11 @@ __all__ = ["IimkgError", "load", "query"]
 def __getattr__(name: str) -> Any:
     # Keep `import iimkg` cheap: rdflib and the query machinery load on first use.
     if name == "load":
-        from iimkg.loading import load
+        from iimkg.graph.loading import load
 
         return load
     if name == "query":
-        from iimkg.queries import query
+        from iimkg.queries.run import query
 
         return query
     raise AttributeError(f"module 'iimkg' has no attribute {name!r}")

@@ -40,6 +40,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from iimkg.core.errors import IimkgError
 from iimkg.endpoint.dataset import ServedDataset, build_dataset
 from iimkg.endpoint.description import service_description
 from iimkg.endpoint.jobs import Failure, NamedJob, Ok, PageJob, QueryJob, Table, UpdateJob, WorkerSetup
@@ -56,12 +57,11 @@ from iimkg.endpoint.protocol import (
     parse_params,
     parse_request,
 )
-from iimkg.errors import IimkgError
 
 __all__ = ["ServeConfig", "create_app", "serve"]
 
-log = logging.getLogger("iimkg.serve")
-access_log = logging.getLogger("iimkg.serve.access")
+log = logging.getLogger("iimkg.cli.serve")
+access_log = logging.getLogger("iimkg.cli.serve.access")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -263,7 +263,7 @@ class _Handlers:
     # ── the REST API ──
 
     async def queries(self, request: Request) -> Response:
-        from iimkg.queries import list_queries
+        from iimkg.queries.run import list_queries
 
         listed = []
         for named in list_queries():
@@ -286,7 +286,7 @@ class _Handlers:
     async def named(self, request: Request) -> Response:
         import difflib
 
-        from iimkg.queries import list_queries
+        from iimkg.queries.run import list_queries
 
         name = request.path_params["name"]
         names = [q.name for q in list_queries()]
@@ -317,7 +317,7 @@ class _Handlers:
         return _json_error(500, "internal error: unexpected reply")
 
     async def openapi(self, request: Request) -> Response:
-        from iimkg.queries import list_queries
+        from iimkg.queries.run import list_queries
 
         return JSONResponse(openapi_document(list_queries(), _example_values(), version=_version_info()[0]))
 
@@ -347,7 +347,7 @@ def _json_error(status: int, message: str, details: dict[str, list[str]] | None 
 @cache
 def _version_info() -> tuple[str, str]:
     """The shipped graph's ``owl:versionInfo`` and ``owl:versionIRI``."""
-    from iimkg.loading import shipped_quads
+    from iimkg.graph.loading import shipped_quads
 
     owl = "http://www.w3.org/2002/07/owl#"
     version, iri = "unknown", "https://w3id.org/iimkg/"
@@ -362,7 +362,7 @@ def _version_info() -> tuple[str, str]:
 @cache
 def _example_values() -> dict[str, dict[str, str | None]]:
     """Per named query, the first example its header gives for each parameter."""
-    from iimkg.queries import list_queries
+    from iimkg.queries.run import list_queries
 
     return {q.name: {p.name: example_value(p.description) for p in q.parameters} for q in list_queries()}
 
@@ -370,9 +370,9 @@ def _example_values() -> dict[str, dict[str, str | None]]:
 @cache
 def _examples() -> tuple[Example, ...]:
     """The named queries with their example values bound (as a trailing VALUES block), for the page."""
-    from iimkg.errors import IimkgError as Error
-    from iimkg.queries import list_queries, term_index, values_clause
-    from iimkg.rdfterms import Term
+    from iimkg.core.errors import IimkgError as Error
+    from iimkg.core.rdfterms import Term
+    from iimkg.queries.run import list_queries, term_index, values_clause
 
     index = term_index()
     out = []
@@ -396,10 +396,10 @@ def _examples() -> tuple[Example, ...]:
 @cache
 def _download_bytes(name: str) -> bytes:
     """The shipped graph in one syntax, written by the release's serialisers (same order, prefixes and context)."""
-    from iimkg import serializers
-    from iimkg.loading import shipped_quads
-    from iimkg.release_graph import canonical_triples, ontology_iri_of
-    from iimkg.resources import ontology_file
+    from iimkg.core.resources import ontology_file
+    from iimkg.graph.loading import shipped_quads
+    from iimkg.release import serializers
+    from iimkg.release.graph import canonical_triples, ontology_iri_of
 
     if name == "iim.ttl":
         return ontology_file().read_bytes()

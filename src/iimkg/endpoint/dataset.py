@@ -23,8 +23,8 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 
-from iimkg.errors import InputError
-from iimkg.loading import parse_rdf_file, shipped_quads
+from iimkg.core.errors import InputError
+from iimkg.graph.loading import parse_rdf_file, shipped_quads
 
 __all__ = ["DATA_GRAPH_PREFIX", "SHIPPED_GRAPH", "GraphInfo", "ServedDataset", "build_dataset", "data_graph_name"]
 

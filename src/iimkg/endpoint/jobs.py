@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from iimkg.rdfterms import Term
+from iimkg.core.rdfterms import Term
 
 __all__ = [
     "BAD_REQUEST",

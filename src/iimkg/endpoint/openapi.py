@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from iimkg.queries import NamedQuery
+from iimkg.queries.run import NamedQuery
 
 __all__ = ["openapi_document"]
 

@@ -15,9 +15,9 @@ from importlib.resources import files
 from string import Template
 from urllib.parse import urlencode
 
+from iimkg.core.prefixes import compress
+from iimkg.core.rdfterms import Term
 from iimkg.endpoint.jobs import Table
-from iimkg.prefixes import compress
-from iimkg.rdfterms import Term
 
 __all__ = ["Download", "Example", "example_value", "render_error", "render_page", "render_table"]
 

@@ -23,7 +23,7 @@ from iimkg.endpoint.jobs import Failure, Ready, Reply, WorkerSetup
 
 __all__ = ["Busy", "PoolError", "WorkerDied", "WorkerPool", "WorkerTimedOut"]
 
-log = logging.getLogger("iimkg.serve")
+log = logging.getLogger("iimkg.cli.serve")
 
 
 class PoolError(Exception):

@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import pyoxigraph as ox
 
+from iimkg.core.rdfterms import Term, from_oxigraph
 from iimkg.endpoint.guard import update_syntax_error, uses_keyword, uses_service
 from iimkg.endpoint.jobs import (
     BAD_REQUEST,
@@ -42,11 +43,10 @@ from iimkg.endpoint.jobs import (
     WorkerSetup,
 )
 from iimkg.endpoint.protocol import ResultFormat, choose
-from iimkg.rdfterms import Term, from_oxigraph
-from iimkg.serializers import prefix_map
+from iimkg.release.serializers import prefix_map
 
 if TYPE_CHECKING:
-    from iimkg.terms import TermIndex
+    from iimkg.graph.terms import TermIndex
 
 __all__ = ["State", "main", "run_job"]
 
@@ -84,7 +84,7 @@ class State:
     @property
     def index(self) -> TermIndex:
         if self._index is None:
-            from iimkg.terms import TermIndex
+            from iimkg.graph.terms import TermIndex
 
             self._index = TermIndex.from_store(self.store)
         return self._index
@@ -273,9 +273,9 @@ def _page(job: PageJob, state: State) -> Reply:
 
 def _named(job: NamedJob, state: State) -> Reply:
     """A named query, bound as ``iimkg query`` binds it, on the served default graph; rendered as the CLI does."""
-    from iimkg.errors import AmbiguousTermError, MissingParameterError, UnknownQueryError, UnknownTermError
-    from iimkg.output import render
-    from iimkg.queries import bind_parameters, named_query, run_sparql, with_labels
+    from iimkg.core.errors import AmbiguousTermError, MissingParameterError, UnknownQueryError, UnknownTermError
+    from iimkg.queries.output import render
+    from iimkg.queries.run import bind_parameters, named_query, run_sparql, with_labels
 
     try:
         named = named_query(job.name)

@@ -5,9 +5,9 @@ not be read, or only approximately, is a :class:`Note` of the conversion (docs/f
 """
 
 from iimkg.fhir.convert import Conversion, Plan, convert, convert_files
-from iimkg.fhir.notes import Note, NoteKind
 from iimkg.fhir.reading import Located, is_fhir_file, read_fhir
-from iimkg.fhir.turtle import plan_quads, plan_turtle
+from iimkg.plans.notes import Note, NoteKind
+from iimkg.plans.turtle import plan_quads, plan_turtle
 
 __all__ = [
     "Conversion",

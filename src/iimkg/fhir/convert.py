@@ -12,7 +12,7 @@ One plan per patient, across every file given (Bulk Data writes one file per res
 
 The plan date is the day of the latest prescribing decision (``authoredOn``, ``dateAsserted`` or a start date) in
 the patient's medications, else the latest date of any of the patient's resources. Whatever cannot be read is
-reported as a :class:`~iimkg.fhir.notes.Note`, never dropped.
+reported as a :class:`~iimkg.plans.notes.Note`, never dropped.
 """
 
 from __future__ import annotations
@@ -28,7 +28,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from iimkg.fhir.codes import (
+from iimkg.fhir.doses import (
+    Strength,
+    daily_dose,
+    duration_days,
+    strength_from_medication,
+    strength_from_name,
+)
+from iimkg.fhir.reading import Located, read_fhir
+from iimkg.graph.terms import IIM
+from iimkg.plans.codes import (
     CONDITION_KINDS,
     DISEASE,
     DRUG_KINDS,
@@ -38,16 +47,7 @@ from iimkg.fhir.codes import (
     CodeMapper,
     Resolution,
 )
-from iimkg.fhir.doses import (
-    Strength,
-    daily_dose,
-    duration_days,
-    strength_from_medication,
-    strength_from_name,
-)
-from iimkg.fhir.notes import Note, NoteKind
-from iimkg.fhir.reading import Located, read_fhir
-from iimkg.terms import IIM
+from iimkg.plans.notes import Note, NoteKind
 
 __all__ = ["CoIntervention", "Conversion", "PatientRecord", "Plan", "Prescription", "convert", "convert_files"]
 

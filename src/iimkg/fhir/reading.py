@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from iimkg.errors import InputError, require_file
+from iimkg.core.errors import InputError, require_file
 
 __all__ = ["NDJSON_SUFFIXES", "Located", "is_fhir_file", "place_in_file", "read_fhir", "read_fhir_text"]
 

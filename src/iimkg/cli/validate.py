@@ -1,0 +1,80 @@
+"""The ``iimkg validate`` command: the ontology quality gate, or treatment plans against the graph's statements."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from iimkg.core.errors import IimkgError
+
+__all__ = ["register"]
+
+EXIT_OK, EXIT_FINDINGS = 0, 1
+REPORT_FORMATS = ("text", "json", "junit", "turtle")
+SEVERITIES = ("violation", "warning", "info")
+ENGINES = ("oxigraph", "rdflib")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``validate`` to the ``iimkg`` command (called by :mod:`iimkg.cli.main`); imports nothing heavy."""
+    validate = subparsers.add_parser(
+        "validate", help="check treatment plans against the graph, or an ontology against the quality gate (SHACL)",
+        description="With PLAN files: check treatment plans against shapes/treatment-plan.ttl, which reads what the "
+                    "graph says about each drug, dose and duration (screening, prophylaxis, vaccination, bone "
+                    "protection, monitoring, supportive care); a care-gap check, not a prescription. Without: check "
+                    "the shipped ontology (or --qc FILE...) against shapes/ontology-qc.ttl, ROBOT's report checks "
+                    "plus our own. Exit status: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage "
+                    "or input error.")
+    validate.add_argument("plans", nargs="*", type=Path, metavar="PLAN",
+                          help="treatment plan files (Turtle, JSON-LD, N-Triples, RDF/XML), or HL7 FHIR R4 JSON "
+                               "(Bundles, resources, Bulk Data NDJSON) converted to plans first; one report for all")
+    validate.add_argument("--qc", nargs="*", type=Path, metavar="FILE",
+                          help="ontology files to run the quality gate on, each on its own "
+                               "(default: the shipped ontology)")
+    validate.add_argument("--shapes", action="append", type=Path, default=[], metavar="FILE",
+                          help="a file of your own SHACL shapes, checked with the plan shapes (or the quality gate); "
+                               "repeat for several")
+    validate.add_argument("--input-format", metavar="FORMAT",
+                          help="RDF syntax of the files when the extension does not tell (turtle, rdfxml, nt, jsonld)")
+    validate.add_argument("--format", choices=REPORT_FORMATS, default="text", help="report format (default: text)")
+    validate.add_argument("--fail-on", choices=SEVERITIES, default="violation",
+                          help="lowest severity that makes the exit status 1 (default: violation)")
+    validate.add_argument("--engine", choices=ENGINES, default="oxigraph",
+                          help="oxigraph (default: plans checked with one query per rule for all plans) or rdflib "
+                               "(plain pyshacl; same findings, far slower)")
+    validate.add_argument("--workers", type=int, metavar="N",
+                          help="processes for checking many plan files (default: one per CPU for large inputs)")
+    validate.add_argument("--strict", action="store_true",
+                          help="FHIR input: report resources the converter could not map as violations, not warnings")
+    validate.add_argument("--output", type=Path, metavar="FILE",
+                          help="write the report to FILE (complete or not at all) instead of standard output")
+    validate.set_defaults(handler=run)
+
+
+def run(ns: argparse.Namespace) -> int:
+    """Validate, write the report, and say by the exit status whether anything reached ``--fail-on``."""
+    from iimkg.core.atomic import write_text_atomically
+    from iimkg.shacl.reports import render_report
+
+    if ns.plans and ns.qc is not None:
+        raise IimkgError("give plan files or --qc ontology files, not both: they are checked against different shapes")
+    if ns.workers is not None and ns.workers < 1:
+        raise IimkgError("--workers takes a number of processes from 1 up")
+    if ns.plans:
+        from iimkg.plans.validate import validate_plans
+
+        result = validate_plans(ns.plans, shapes=ns.shapes, input_format=ns.input_format, fail_on=ns.fail_on,
+                                engine=ns.engine, workers=ns.workers, strict=ns.strict)
+    else:
+        from iimkg.shacl.qc import validate_ontology
+
+        result = validate_ontology(ns.qc or None, shapes=ns.shapes, input_format=ns.input_format,
+                                   fail_on=ns.fail_on, engine=ns.engine)
+    text = render_report(result, ns.format)
+    if ns.output is not None:
+        write_text_atomically(ns.output, text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK if result.conforms else EXIT_FINDINGS

@@ -1,0 +1,42 @@
+"""Write a file so that it is either complete or absent: a reader never sees half a report."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from iimkg.core.errors import OutputError
+
+__all__ = ["write_text_atomically"]
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder, then rename it into place.
+
+    Either the whole file is written, or nothing is: on any failure the temporary file is removed and a file
+    already at ``path`` is left as it was.
+
+    :raises OutputError: if the folder is missing or not writable, or ``path`` is a folder.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise OutputError(f"can't write the report to {path} because it is a folder; name a file")
+    if not folder.is_dir():
+        raise OutputError(f"can't write the report to {path} because the folder {folder} does not exist")
+    temporary: str | None = None
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=f".{path.name}.",
+                                         suffix=".tmp", delete=False) as handle:
+            temporary = handle.name
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        temporary = None
+    except OSError as error:
+        raise OutputError(f"can't write the report to {path}: {error.strerror or error}") from None
+    finally:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)

@@ -1,0 +1,91 @@
+"""FHIR files in `iimkg validate`: convert them, and report what could not be read as findings next to the plans'."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from iimkg.fhir.convert import Conversion, Plan, convert_files
+from iimkg.fhir.reading import is_fhir_file
+from iimkg.plans.notes import Note, NoteKind
+from iimkg.plans.turtle import plan_turtle
+from iimkg.shacl.qc import Finding, Rule, Severity, display_path
+
+__all__ = ["SOURCE", "FhirInput", "fhir_rules", "note_finding", "read_fhir_inputs", "split_fhir"]
+
+SOURCE = "iimkg FHIR converter (docs/fhir.md)"
+_RULES = {
+    NoteKind.UNMAPPED: ("fhir_unmapped", "FHIR resource not read",
+                        "A resource, or a part of one that the checks need, could not be mapped to the graph "
+                        "(unknown code, no dose, a unit that can't be converted); it is not checked."),
+    NoteKind.APPROXIMATED: ("fhir_approximated", "FHIR resource read approximately",
+                            "Read less exactly than given: an ICD-10-CM code as its carried ancestor, a dose not "
+                            "converted to prednisone-equivalent, a partial birth date."),
+    NoteKind.EXCLUDED: ("fhir_excluded", "FHIR resource left out by its status",
+                        "Cancelled, not done, entered in error, refuted or resolved: not part of the plan."),
+    NoteKind.SKIPPED: ("fhir_skipped", "FHIR resource type not read",
+                       "A resource type no part of a treatment plan comes from (Encounter, Practitioner…)."),
+}
+
+
+@dataclass
+class FhirInput:
+    """FHIR files converted for validation: the conversion, and per FHIR file the plans from it as Turtle, in parts
+    of whole plans, so that the plans of one large export can be checked in several processes. The Turtle's
+    relative IRIs (``<#plan-Patient-p1>``) resolve against the file."""
+
+    conversion: Conversion
+    turtle: dict[Path, list[str]]
+
+    @property
+    def quads(self) -> dict[Path, list[ox.Quad]]:
+        """Each file's plans as quads, their IRIs resolved against the file."""
+        return {path: [quad for text in parts
+                       for quad in ox.parse(text, format=ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri())]
+                for path, parts in self.turtle.items()}
+
+
+def split_fhir(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """(FHIR JSON files, other files), each in the order given."""
+    fhir = [p for p in paths if is_fhir_file(Path(p))]
+    return fhir, [p for p in paths if p not in fhir]
+
+
+def read_fhir_inputs(paths: Sequence[Path], *, plans_per_part: int = 1000) -> FhirInput:
+    """Convert FHIR files together (a Bulk Data export is one file per resource type) and give each plan's quads to
+    the file its patient was read from, its IRIs resolved against that file.
+
+    :param plans_per_part: how many plans go in each part of a file's Turtle.
+    :raises InputError: if a file is not FHIR JSON (with file, line and column).
+    """
+    conversion = convert_files(paths)
+    by_file: dict[Path, list[Plan]] = {Path(p): [] for p in paths}
+    for plan in conversion.plans:
+        by_file.setdefault(conversion.file_of(plan), []).append(plan)
+    turtle = {path: [plan_turtle(Conversion(plans[i:i + plans_per_part], [], [path], 0))
+                     for i in range(0, len(plans), plans_per_part)]
+              for path, plans in by_file.items()}
+    return FhirInput(conversion, turtle)
+
+
+def note_finding(note: Note, *, strict: bool = False) -> Finding:
+    """A conversion note as a validation finding: a warning or info, a violation for an unmapped one if strict."""
+    severity = Severity(note.severity)
+    if strict and note.kind is NoteKind.UNMAPPED:
+        severity = Severity.VIOLATION
+    return Finding(severity=severity, rule=_RULES[note.kind][0], message=note.text, focus=note.resource,
+                   file=display_path(note.path), source=SOURCE, plan=note.plan)
+
+
+def fhir_rules(*, strict: bool = False) -> list[Rule]:
+    """The conversion's "rules", for reports that list every rule checked (JUnit test cases)."""
+    rules = []
+    for kind, (name, label, comment) in _RULES.items():
+        severity = Severity.INFO if kind is not NoteKind.UNMAPPED else (
+            Severity.VIOLATION if strict else Severity.WARNING)
+        rules.append(Rule(name=name, iri=f"https://w3id.org/iimkg/fhir/{name}", label=label, severity=severity,
+                          source=SOURCE, comment=comment))
+    return sorted(rules)

@@ -1,0 +1,161 @@
+"""Load the shipped graph once per process: pyoxigraph parses it, rdflib gets a copy on request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyoxigraph as ox
+
+from iimkg.core.errors import InputError, require_file
+from iimkg.core.resources import ontology_file
+
+if TYPE_CHECKING:
+    import rdflib
+
+__all__ = ["load", "ontology_quads", "oxigraph_store", "parse_rdf_file", "rdf_format_for", "shipped_quads"]
+
+_EXTENSIONS = {
+    ".ttl": ox.RdfFormat.TURTLE,
+    ".turtle": ox.RdfFormat.TURTLE,
+    ".nt": ox.RdfFormat.N_TRIPLES,
+    ".ntriples": ox.RdfFormat.N_TRIPLES,
+    ".nq": ox.RdfFormat.N_QUADS,
+    ".trig": ox.RdfFormat.TRIG,
+    ".owl": ox.RdfFormat.RDF_XML,
+    ".rdf": ox.RdfFormat.RDF_XML,
+    ".xml": ox.RdfFormat.RDF_XML,
+    ".jsonld": ox.RdfFormat.JSON_LD,
+    ".json": ox.RdfFormat.JSON_LD,
+    ".n3": ox.RdfFormat.N3,
+}
+
+_FORMAT_NAMES = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "ttl": ox.RdfFormat.TURTLE,
+    "nt": ox.RdfFormat.N_TRIPLES,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "n-triples": ox.RdfFormat.N_TRIPLES,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+    "rdf/xml": ox.RdfFormat.RDF_XML,
+    "xml": ox.RdfFormat.RDF_XML,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "json-ld": ox.RdfFormat.JSON_LD,
+    "trig": ox.RdfFormat.TRIG,
+    "nquads": ox.RdfFormat.N_QUADS,
+}
+
+
+def rdf_format_for(path: Path, explicit: str | None = None) -> ox.RdfFormat:
+    """The RDF syntax of a file, from ``explicit`` (a name such as ``turtle``) or the extension.
+
+    :raises InputError: if neither names a syntax we read.
+    """
+    if explicit:
+        fmt = _FORMAT_NAMES.get(explicit.lower())
+        if fmt is None:
+            raise InputError(f"unknown input format {explicit!r}; use one of {', '.join(sorted(_FORMAT_NAMES))}",
+                             path=path)
+        return fmt
+    fmt = _EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(
+            f"can't tell the RDF syntax from the extension {path.suffix!r}; "
+            "use .ttl, .nt, .jsonld, .owl/.rdf or pass --input-format", path=path)
+    return fmt
+
+
+def parse_rdf_file(path: Path, *, input_format: str | None = None) -> list[ox.Quad]:
+    """Parse a whole RDF file, so that a syntax error leaves nothing half-loaded.
+
+    :raises InputError: if the file is missing, empty of syntax, or does not parse (with line and column).
+    """
+    require_file(path)
+    fmt = rdf_format_for(path, input_format)
+    try:
+        return list(ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri()))
+    except SyntaxError as error:
+        raise InputError(_syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
+    except (OSError, ValueError) as error:
+        raise InputError(f"can't read the file: {error}", path=path) from None
+
+
+def _syntax_message(error: SyntaxError) -> str:
+    message = error.msg or str(error)
+    # pyoxigraph prefixes the span ("Parser error between line 2 column 11 and …: "); the place is ours to print.
+    head, sep, tail = message.partition(": ")
+    return tail if sep and head.startswith("Parser error") else message
+
+
+@cache
+def shipped_quads() -> tuple[ox.Quad, ...]:
+    """The shipped ontology's triples, parsed once per process."""
+    return tuple(parse_rdf_file(ontology_file()))
+
+
+def ontology_quads(path: Path | None = None, *, input_format: str | None = None) -> tuple[ox.Quad, ...]:
+    """An ontology's triples, parsed once per process and version of the file: the shipped one (``path`` None or
+    the shipped file) or a fork, an extension… Worker processes forked after a first call share the parse.
+
+    :raises InputError: as :func:`parse_rdf_file`.
+    """
+    if path is None or (input_format is None and Path(path).resolve() == ontology_file().resolve()):
+        return shipped_quads()
+    path = Path(path)
+    require_file(path)
+    stat = path.stat()
+    return _parsed_once(str(path.resolve()), input_format, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _parsed_once(path: str, input_format: str | None, mtime_ns: int, size: int) -> tuple[ox.Quad, ...]:
+    """``mtime_ns`` and ``size`` are in the key so that an edited file is parsed again."""
+    return tuple(parse_rdf_file(Path(path), input_format=input_format))
+
+
+def oxigraph_store(extra: Sequence[Path] = (), *, input_format: str | None = None) -> ox.Store:
+    """A new in-memory store holding the shipped graph plus ``extra`` files in the default graph.
+
+    Either every file loads or an :class:`InputError` is raised and no store is returned.
+    """
+    store = ox.Store()
+    store.extend(shipped_quads())
+    for path in extra:
+        store.extend(parse_rdf_file(path, input_format=input_format))
+    return store
+
+
+@cache
+def shared_store() -> ox.Store:
+    """The shipped graph in one store shared by the query functions of this process (read-only use)."""
+    return oxigraph_store()
+
+
+def load(extra: Iterable[Path] = ()) -> rdflib.Graph:
+    """The shipped graph (plus ``extra`` files) as a new :class:`rdflib.Graph`.
+
+    Parsing goes through pyoxigraph (about 20x faster than rdflib's Turtle parser) and is cached
+    per process; each call returns a fresh graph, so changing it never changes the next one.
+    """
+    import rdflib
+
+    from iimkg.core.rdfterms import to_rdflib
+
+    graph = rdflib.Graph()
+    for prefix, namespace in _graph_prefixes().items():
+        graph.bind(prefix, namespace)
+    quads: list[ox.Quad] = list(shipped_quads())
+    for path in extra:
+        quads.extend(parse_rdf_file(Path(path)))
+    graph.addN((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object), graph) for q in quads)
+    return graph
+
+
+def _graph_prefixes() -> dict[str, str]:
+    """The prefixes bound on :func:`load`'s graph, from the one prefix map (rdflib binds its own W3C ones)."""
+    from iimkg.release.serializers import prefix_map
+
+    known = prefix_map()
+    return {name: known[name] for name in ("iim", "obo", "oboInOwl", "skos", "dcterms", "owl", "biolink")}

@@ -1,0 +1,544 @@
+"""Evaluate a SHACL shapes graph over a pyoxigraph store with one query per constraint, for all focus nodes at once.
+
+pyshacl runs each SPARQL-based constraint once per focus node with ``$this`` pre-bound; with a hundred thousand
+plans that is millions of queries (and as many parses of the query text). This engine runs the same SELECT once
+over the whole graph, with ``$this`` left free, and keeps the rows whose ``?this`` is a focus node of the shape:
+for a query that binds ``$this`` in its own patterns (every constraint of ``shapes/treatment-plan.ttl`` does),
+that gives the same rows as pre-binding. SHACL Core property shapes with the constraints our shapes use
+(``sh:minCount``, ``sh:maxCount``, ``sh:class``, ``sh:datatype``, ``sh:minInclusive`` and its three siblings) are
+compiled into grouped queries, or checked in Python with pyshacl's own comparison. SHACL-AF SPARQL rules become
+SPARQL updates, run in ``sh:order``. Anything else (other constraint components, complex paths, other rule types,
+``$PATH``) is left to pyshacl, over the same store, so every shapes graph gets an answer.
+
+Results carry what pyshacl's report carries (focus node, source shape, severity, constraint component, path, value,
+messages filled in the same way), so :mod:`iimkg.plans.validate` turns both into the same findings; the tests
+compare them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyoxigraph as ox
+
+from iimkg.core.errors import ShapesError
+
+if TYPE_CHECKING:
+    import rdflib
+
+__all__ = ["CompiledShapes", "RawResult", "compile_shapes"]
+
+SH = "http://www.w3.org/ns/shacl#"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+OWL = "http://www.w3.org/2002/07/owl#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+DERIVED_GRAPH = ox.NamedNode("urn:iimkg:graph:derived")
+
+_TARGETS = ("targetClass", "targetNode", "targetObjectsOf", "targetSubjectsOf")
+_DESCRIPTIVE = {"name", "description", "order", "group", "message", "severity", "deactivated", "defaultValue"}
+_NODE_PARAMETERS = {*_TARGETS, "property", "sparql", "rule", *_DESCRIPTIVE}
+_PROPERTY_PARAMETERS = {"path", "minCount", "maxCount", "class", "datatype", "minInclusive", "maxInclusive",
+                        "minExclusive", "maxExclusive", *_DESCRIPTIVE}
+_PREBOUND_OTHER = re.compile(r"[$?](?:PATH|shapesGraph|currentShape)\b")
+_THIS = re.compile(r"\$this\b")
+
+
+@dataclass(frozen=True)
+class RawResult:
+    """One validation result, as pyshacl would report it."""
+
+    focus: Any
+    shape: str  # the source shape's IRI, or _:id for a blank node
+    severity: str
+    component: str
+    path: str | None
+    value: Any | None
+    messages: tuple[ox.Literal, ...]
+
+
+@dataclass
+class _Check:
+    """One query that yields results for one constraint of one shape."""
+
+    shape: str
+    severity: str
+    component: str
+    query: str
+    targets: tuple[str, ...]
+    kind: str  # "sparql", "count", "class", "python"
+    messages: tuple[ox.Literal, ...] = ()
+    path: str | None = None
+    is_property_shape: bool = False
+    parameter: Any = None  # the constraint's value (datatype, bound) for the Python checks
+    variables_order: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class _Rule:
+    order: float
+    shape: str
+    update: str  # with a {USING} placeholder for the graphs the WHERE clause reads
+
+
+@dataclass
+class CompiledShapes:
+    """A shapes graph turned into queries; :meth:`run` evaluates it over a store."""
+
+    rules: list[_Rule]
+    checks: list[_Check]
+    fallback: rdflib.Graph | None = field(default=None, repr=False)
+    compiled_shapes: frozenset[Any] = frozenset()
+
+    def run(self, store: ox.Store, graphs: Sequence[ox.NamedNode]) -> list[RawResult]:
+        """Apply the rules, then every check, over ``graphs`` (the store's named graphs that hold the data).
+
+        Derived triples go to :data:`DERIVED_GRAPH`; queries read the union of all graphs.
+        :raises ShapesError: if a shape's query does not parse or does not bind ``$this``.
+        """
+        using = " ".join(f"USING <{g.value}>" for g in [*graphs, DERIVED_GRAPH])
+        for rule in sorted(self.rules, key=lambda r: r.order):
+            try:
+                store.update(rule.update.replace("{USING}", using))
+            except SyntaxError as error:
+                raise ShapesError(f"the rule of shape {_show(rule.shape)} does not parse as SPARQL: {error}") from None
+        focus_cache: dict[tuple[str, ...], set[Any]] = {}
+        results: list[RawResult] = []
+        for check in self.checks:
+            results.extend(_run_check(store, check, focus_cache))
+        if self.fallback is not None:
+            results.extend(_run_fallback(store, self.fallback))
+        return results
+
+
+def compile_shapes(shapes: rdflib.Graph) -> CompiledShapes:
+    """Compile every shape the engine supports; the rest stays for pyshacl (:attr:`CompiledShapes.fallback`).
+
+    :raises ShapesError: if a SPARQL rule has no construct query.
+    """
+    from rdflib import Literal, URIRef
+
+    def sh(name: str) -> URIRef:
+        return URIRef(SH + name)
+
+    def params(node: Any) -> set[str]:
+        return {str(p)[len(SH):] for p in shapes.predicates(node, None) if str(p).startswith(SH)}
+
+    def literal(term: Any) -> ox.Literal:
+        return ox.Literal(str(term), language=term.language) if term.language else ox.Literal(
+            str(term), datatype=ox.NamedNode(str(term.datatype or XSD + "string")))
+
+    def messages(node: Any) -> tuple[ox.Literal, ...]:
+        return tuple(literal(m) for m in sorted(shapes.objects(node, sh("message")), key=str)
+                     if isinstance(m, Literal))
+
+    def deactivated(node: Any) -> bool:
+        return any(str(v).lower() == "true" for v in shapes.objects(node, sh("deactivated")))
+
+    def severity(node: Any) -> str:
+        level = shapes.value(node, sh("severity"))
+        return str(level) if level is not None else SH + "Violation"
+
+    def prefixes(node: Any) -> str:
+        table = {"rdf": RDF, "rdfs": RDFS, "owl": OWL}
+        for holder in shapes.objects(node, sh("prefixes")):
+            for declaration in shapes.objects(holder, sh("declare")):
+                prefix, namespace = shapes.value(declaration, sh("prefix")), shapes.value(declaration, sh("namespace"))
+                if prefix is not None and namespace is not None:
+                    table[str(prefix)] = str(namespace)
+        return "".join(f"PREFIX {p}: <{n}>\n" for p, n in table.items())
+
+    def targets(node: Any) -> tuple[str, ...]:
+        parts = []
+        for index, cls in enumerate(sorted(shapes.objects(node, sh("targetClass")), key=str)):
+            parts.append(f"{{ ?this a ?_t{index} . ?_t{index} <{RDFS}subClassOf>* {_sparql(cls)} }}")
+        for target in sorted(shapes.objects(node, sh("targetNode")), key=str):
+            parts.append(f"{{ BIND ({_sparql(target)} AS ?this) }}")
+        for index, prop in enumerate(sorted(shapes.objects(node, sh("targetObjectsOf")), key=str)):
+            parts.append(f"{{ ?_s{index} {_sparql(prop)} ?this }}")
+        for index, prop in enumerate(sorted(shapes.objects(node, sh("targetSubjectsOf")), key=str)):
+            parts.append(f"{{ ?this {_sparql(prop)} ?_o{index} }}")
+        if (node, URIRef(RDF + "type"), URIRef(RDFS + "Class")) in shapes:
+            parts.append(f"{{ ?this a ?_c . ?_c <{RDFS}subClassOf>* {_sparql(node)} }}")
+        return tuple(parts)
+
+    rules: list[_Rule] = []
+    checks: list[_Check] = []
+    unsupported: set[Any] = set()
+    compiled: set[Any] = set()
+    rule_unsupported = False
+
+    shape_nodes = {s for t in _TARGETS for s in shapes.subjects(sh(t), None)}
+    shape_nodes |= set(shapes.subjects(URIRef(RDF + "type"), sh("NodeShape")))
+    for shape in sorted(shape_nodes, key=str):
+        if deactivated(shape):
+            continue
+        target = targets(shape)
+        node_checks: list[_Check] = []
+        ok = params(shape) <= _NODE_PARAMETERS
+        for rule_node in shapes.objects(shape, sh("rule")):
+            construct = shapes.value(rule_node, sh("construct"))
+            rule_params = params(rule_node) - {"order", "deactivated", "prefixes", "construct"}
+            if deactivated(rule_node):
+                continue
+            if (rule_node, URIRef(RDF + "type"), sh("SPARQLRule")) not in shapes or construct is None or rule_params:
+                rule_unsupported = True
+                continue
+            order = shapes.value(rule_node, sh("order"))
+            update = _rule_update(prefixes(rule_node), str(construct), target, shape)
+            rules.append(_Rule(float(str(order)) if order is not None else 0.0, _shape_id(shape), update))
+        for constraint in shapes.objects(shape, sh("sparql")):
+            if deactivated(constraint):
+                continue
+            select = shapes.value(constraint, sh("select"))
+            if select is None or _PREBOUND_OTHER.search(str(select)):
+                ok = False
+                continue
+            text = prefixes(constraint) + _THIS.sub("?this", str(select))
+            node_checks.append(_Check(
+                shape=_shape_id(shape), severity=severity(shape), component=SH + "SPARQLConstraintComponent",
+                query=text, targets=target, kind="sparql", messages=messages(constraint) + messages(shape)))
+        for prop in shapes.objects(shape, sh("property")):
+            if deactivated(prop):
+                continue
+            path = shapes.value(prop, sh("path"))
+            prop_messages = messages(prop)
+            if not params(prop) <= _PROPERTY_PARAMETERS or not isinstance(path, URIRef) or not prop_messages:
+                ok = False
+                continue
+            node_checks.extend(_property_checks(shapes, prop, str(path), target, severity(prop), prop_messages))
+        if ok and target:
+            checks.extend(node_checks)
+            compiled.add(shape)
+        elif node_checks or not ok:
+            unsupported.add(shape)
+    fallback = None
+    if unsupported or rule_unsupported:
+        fallback = _deactivated_copy(shapes, compiled)
+    return CompiledShapes(rules=rules, checks=checks, fallback=fallback, compiled_shapes=frozenset(compiled))
+
+
+def _property_checks(shapes: rdflib.Graph, prop: Any, path: str, target: tuple[str, ...], severity: str,
+                     messages: tuple[ox.Literal, ...]) -> Iterator[_Check]:
+    from rdflib import URIRef
+
+    def value(name: str) -> Any:
+        return shapes.value(prop, URIRef(SH + name))
+
+    def check(component: str, query: str, kind: str, parameter: Any = None) -> _Check:
+        return _Check(shape=_shape_id(prop), severity=severity, component=SH + component, query=query,
+                      targets=target, kind=kind, messages=messages, path=path, is_property_shape=True,
+                      parameter=parameter)
+
+    union = " UNION ".join(target)
+    for name, comparison in (("minCount", "<"), ("maxCount", ">")):
+        bound = value(name)
+        if bound is None:
+            continue
+        if name == "minCount" and int(bound) == 1:
+            # the common case as an anti-join, far cheaper than counting every focus node's values
+            query = f"SELECT DISTINCT ?this WHERE {{ {{ {union} }} MINUS {{ ?this <{path}> ?_v }} }}"
+        else:
+            query = (f"SELECT ?this WHERE {{ {union} OPTIONAL {{ ?this <{path}> ?_v }} }} "
+                     f"GROUP BY ?this HAVING (COUNT(DISTINCT ?_v) {comparison} {int(bound)})")
+        yield check(f"{name[:1].upper()}{name[1:]}ConstraintComponent", query, "count")
+    cls = value("class")
+    if cls is not None:
+        query = (f"SELECT DISTINCT ?this ?value WHERE {{ {{ {union} }} ?this <{path}> ?value . "
+                 f"MINUS {{ ?value a ?_c . ?_c <{RDFS}subClassOf>* <{cls}> }} }}")
+        yield check("ClassConstraintComponent", query, "class")
+    # the Python checks test each distinct value once, then fetch the focus nodes of the values that fail
+    values_query = f"SELECT DISTINCT ?value WHERE {{ {{ {union} }} ?this <{path}> ?value }}"
+    for name in ("datatype", "minInclusive", "maxInclusive", "minExclusive", "maxExclusive"):
+        parameter = value(name)
+        if parameter is not None:
+            yield check(f"{name[:1].upper()}{name[1:]}ConstraintComponent", values_query, "python", (name, parameter))
+
+
+def _rule_update(prefixes: str, construct: str, target: tuple[str, ...], shape: Any) -> str:
+    """``CONSTRUCT { T } WHERE { B }`` as ``INSERT { GRAPH <derived> { T } } {USING} WHERE { { targets } B }``."""
+    text = _THIS.sub("?this", construct)
+    start = re.search(r"\bCONSTRUCT\s*\{", text, re.IGNORECASE)
+    if start is None:
+        raise ShapesError(f"the rule of shape {_show(shape)} is not a CONSTRUCT query with a template")
+    end = _matching_brace(text, start.end() - 1)
+    where = re.compile(r"\s*WHERE\s*\{", re.IGNORECASE).match(text, end + 1)
+    if where is None:
+        raise ShapesError(f"the rule of shape {_show(shape)} has no WHERE clause after its template")
+    template = text[start.end():end]
+    body_start = where.end()
+    union = " UNION ".join(target) if target else "{ }"
+    return (prefixes + text[:start.start()] + f"INSERT {{ GRAPH <{DERIVED_GRAPH.value}> {{{template}}} }}\n{{USING}}\n"
+            + f"WHERE {{\n{{ {union} }}\n" + text[body_start:])
+
+
+def _matching_brace(text: str, open_at: int) -> int:
+    """The index of the ``}`` that closes the ``{`` at ``open_at``, skipping IRIs, strings and comments."""
+    depth, i = 0, open_at
+    while i < len(text):
+        char = text[i]
+        if char == "#":
+            i = text.find("\n", i)
+            if i < 0:
+                break
+        elif char == "<" and re.match(r"<[^\s<>\"{}|^`\\]*>", text[i:]):
+            i = text.index(">", i)
+        elif char in "\"'":
+            quote = text[i:i + 3] if text[i:i + 3] in ('"""', "'''") else char
+            i = text.index(quote, i + len(quote)) + len(quote) - 1
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ShapesError("a query's braces do not balance")
+
+
+def _run_check(store: ox.Store, check: _Check, focus_cache: dict[tuple[str, ...], set[Any]]) -> list[RawResult]:
+    try:
+        solutions = store.query(check.query, use_default_graph_as_union=True)
+    except SyntaxError as error:
+        raise ShapesError(f"the SPARQL of shape {_show(check.shape)} does not parse: {error.msg}") from None
+    assert isinstance(solutions, ox.QuerySolutions)
+    variables = [v.value for v in solutions.variables]
+    rows = [[s[v] for v in variables] for s in solutions]
+    if check.kind != "sparql":
+        return list(_core_results(store, check, variables, rows))
+    focus = focus_cache.get(check.targets)
+    if focus is None:
+        focus = _focus_nodes(store, check.targets)
+        focus_cache[check.targets] = focus
+    this_index = variables.index("this") if "this" in variables else None
+    if this_index is None or any(row[this_index] is None for row in rows):
+        raise ShapesError(
+            f"the SPARQL of shape {_show(check.shape)} does not bind $this in its own patterns, so it cannot be "
+            "run for all focus nodes at once; bind $this in a triple pattern, or validate with --engine rdflib")
+    return list(_sparql_results(check, variables, [r for r in rows if r[this_index] in focus]))
+
+
+def _focus_nodes(store: ox.Store, targets: tuple[str, ...]) -> set[Any]:
+    if not targets:
+        return set()
+    query = f"SELECT DISTINCT ?this WHERE {{ {' UNION '.join(targets)} }}"
+    result = store.query(query, use_default_graph_as_union=True)
+    assert isinstance(result, ox.QuerySolutions)
+    return {s["this"] for s in result}
+
+
+def _sparql_results(check: _Check, variables: list[str], rows: Iterable[list[Any]]) -> Iterator[RawResult]:
+    """Rows to results as pyshacl makes them: one per distinct (this, path, value, other bindings)."""
+    seen: set[tuple[Any, ...]] = set()
+    failed: set[Any] = set()
+    for row in rows:
+        bound = {v: t for v, t in zip(variables, row, strict=True) if t is not None}
+        this = bound.pop("this")
+        if bound.pop("failure", None) is not None:
+            if this in failed:
+                continue
+            failed.add(this)
+            yield _result(check, this, None, this, bound)
+            continue
+        path = bound.pop("path", None)
+        value = bound.pop("value", None)
+        key = (this, path, value, tuple(sorted((k, str(v)) for k, v in bound.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        yield _result(check, this, path, value if value is not None else this, bound, (this, path, value))
+
+
+def _result(check: _Check, this: Any, path: Any, value: Any, bound: Mapping[str, Any],
+            special: tuple[Any, Any, Any] | None = None) -> RawResult:
+    substitutions = dict(bound)
+    if special is not None:
+        for name, term in zip(("this", "path", "value"), special, strict=True):
+            if term is not None:
+                substitutions[name] = term
+    texts = tuple(ox.Literal(_format_message(m.value, substitutions)) for m in check.messages)
+    return RawResult(focus=this, shape=check.shape, severity=check.severity, component=check.component,
+                     path=path.value if isinstance(path, ox.NamedNode) else check.path, value=value, messages=texts)
+
+
+def _format_message(message: str, substitutions: Mapping[str, Any]) -> str:
+    """Fill ``{?var}`` and ``{$var}`` as pyshacl 0.40 does (``re.sub`` with the value as the replacement).
+
+    Where pyshacl would fail (a value that is not a valid replacement template, such as a label with a backslash),
+    iimkg's pyshacl path fills only ``$this``, ``?value`` and ``?path``; so does this one.
+    """
+    try:
+        for name, term in substitutions.items():
+            message = re.sub("{[?$]" + re.escape(name) + "}", _text(term), message)
+        return message
+    except re.error:
+        def fill(match: re.Match[str]) -> str:
+            term = substitutions.get(match.group(1)) if match.group(1) in {"this", "value", "path"} else None
+            return _text(term) if term is not None else "another term"
+
+        return re.sub(r"\{[?$](\w+)\}", fill, message)
+
+
+def _text(term: Any) -> str:
+    if isinstance(term, (ox.NamedNode, ox.BlankNode, ox.Literal)):
+        return str(term.value)
+    return str(term)
+
+
+def _core_results(store: ox.Store, check: _Check, variables: list[str], rows: list[list[Any]]) -> Iterator[RawResult]:
+    index = {v: i for i, v in enumerate(variables)}
+    if check.kind == "count":
+        for row in rows:
+            yield RawResult(row[index["this"]], check.shape, check.severity, check.component, check.path, None,
+                            check.messages)
+        return
+    if check.kind == "class":
+        for row in rows:
+            yield RawResult(row[index["this"]], check.shape, check.severity, check.component, check.path,
+                            row[index["value"]], check.messages)
+        return
+    test = _python_test(check.parameter)
+    failing = [row[index["value"]] for row in rows if not test(row[index["value"]])]
+    if not failing:
+        return
+    union = " UNION ".join(check.targets)
+    wanted = set(failing)
+    solutions = store.query(f"SELECT DISTINCT ?this ?value WHERE {{ {{ {union} }} ?this <{check.path}> ?value }}",
+                            use_default_graph_as_union=True)
+    assert isinstance(solutions, ox.QuerySolutions)
+    for solution in solutions:
+        if solution["value"] in wanted:
+            yield RawResult(solution["this"], check.shape, check.severity, check.component, check.path,
+                            solution["value"], check.messages)
+
+
+def _python_test(parameter: tuple[str, Any]) -> Callable[[Any], bool]:
+    """pyshacl's own test for sh:datatype and the four range constraints, on rdflib's view of the value."""
+    from pyshacl.rdfutil.compare import compare_literal
+    from rdflib import Literal
+
+    from iimkg.core.rdfterms import to_rdflib
+
+    name, bound = parameter
+
+    if name == "datatype":
+        def datatype_ok(term: Any) -> bool:
+            value = to_rdflib(term)
+            if not isinstance(value, Literal):
+                return False
+            if value.datatype is None:
+                return value.language is None and str(bound) == XSD + "string"
+            if str(value.datatype) != str(bound) or getattr(value, "ill_typed", None) is True:
+                return False
+            return _python_type_matches(value.value, str(bound))
+        return datatype_ok
+
+    wanted = {"minInclusive": lambda c: c >= 0, "maxInclusive": lambda c: c <= 0,
+              "minExclusive": lambda c: c > 0, "maxExclusive": lambda c: c < 0}[name]
+
+    def in_range(term: Any) -> bool:
+        value = to_rdflib(term)
+        if not isinstance(value, Literal):
+            return False
+        if isinstance(value.value, str) != isinstance(bound.value, str):
+            return False
+        try:
+            return bool(wanted(compare_literal(value, bound)))  # type: ignore[no-untyped-call]
+        except (TypeError, NotImplementedError):
+            return False
+    return in_range
+
+
+def _python_type_matches(value: Any, datatype: str) -> bool:
+    """pyshacl's check that rdflib parsed a literal of a known datatype into the matching Python type."""
+    import datetime
+    from decimal import Decimal
+
+    expected: dict[str, type | tuple[type, ...]] = {
+        XSD + "string": (str, bytes), RDF + "langString": (str, bytes), XSD + "integer": int,
+        XSD + "float": float, XSD + "decimal": Decimal, XSD + "boolean": bool, XSD + "date": datetime.date,
+        XSD + "time": datetime.time, XSD + "dateTime": datetime.datetime}
+    wanted = expected.get(datatype)
+    return wanted is None or isinstance(value, wanted)
+
+
+def _run_fallback(store: ox.Store, shapes: rdflib.Graph) -> list[RawResult]:
+    """The shapes this engine does not compile, run by pyshacl over the same store."""
+    import pyshacl
+    from pyshacl.errors import ReportableRuntimeError, ShapeLoadError, ValidationFailure
+    from rdflib import Graph, URIRef
+
+    from iimkg.core.rdfterms import from_rdflib, to_oxigraph
+
+    union = ox.Store()
+    union.extend(ox.Quad(q.subject, q.predicate, q.object) for q in store)
+    try:
+        data: Any = union
+        _, report, _ = pyshacl.validate(data, shacl_graph=shapes, advanced=True, inference="none",
+                                        allow_warnings=True, allow_infos=True)
+    except (ReportableRuntimeError, ShapeLoadError, ValidationFailure) as error:
+        raise ShapesError(f"pyshacl could not run the shapes: {error}") from None
+    if not isinstance(report, Graph):
+        raise ShapesError(f"pyshacl could not run the shapes: {report}")
+
+    def sh(name: str) -> URIRef:
+        return URIRef(SH + name)
+
+    results = []
+    for node in report.subjects(URIRef(RDF + "type"), sh("ValidationResult")):
+        value = report.value(node, sh("value"))
+        path = report.value(node, sh("resultPath"))
+        texts = tuple(ox.Literal(str(m)) for m in report.objects(node, sh("resultMessage")))
+        results.append(RawResult(
+            focus=to_oxigraph(from_rdflib(report.value(node, sh("focusNode")))),
+            shape=_shape_id(report.value(node, sh("sourceShape"))),
+            severity=str(report.value(node, sh("resultSeverity"))),
+            component=str(report.value(node, sh("sourceConstraintComponent"))),
+            path=str(path) if isinstance(path, URIRef) else None,
+            value=to_oxigraph(from_rdflib(value)) if value is not None else None, messages=texts))
+    return results
+
+
+def _deactivated_copy(shapes: rdflib.Graph, compiled: set[Any]) -> rdflib.Graph:
+    """The shapes graph with every compiled shape (and its rules) switched off, for pyshacl to run the rest."""
+    from rdflib import Graph, Literal, URIRef
+
+    copy = Graph()
+    for triple in shapes:
+        copy.add(triple)
+    for shape in compiled:
+        copy.add((shape, URIRef(SH + "deactivated"), Literal(True)))
+        for prop in shapes.objects(shape, URIRef(SH + "property")):
+            copy.add((prop, URIRef(SH + "deactivated"), Literal(True)))
+        for rule in list(copy.objects(shape, URIRef(SH + "rule"))):
+            copy.add((rule, URIRef(SH + "deactivated"), Literal(True)))
+    return copy
+
+
+def _sparql(term: Any) -> str:
+    from rdflib import Literal, URIRef
+
+    if isinstance(term, URIRef):
+        return f"<{term}>"
+    if isinstance(term, Literal):
+        if term.language:
+            return f"{_quote(str(term))}@{term.language}"
+        return f"{_quote(str(term))}^^<{term.datatype or XSD + 'string'}>"
+    raise ShapesError(f"a target must be an IRI or a literal, not {term!r}")
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def _shape_id(node: Any) -> str:
+    from rdflib import BNode
+
+    return f"_:{node}" if isinstance(node, BNode) else str(node)
+
+
+def _show(node: Any) -> str:
+    return f"<{node}>" if not str(node).startswith("_:") else str(node)

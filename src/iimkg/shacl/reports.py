@@ -1,0 +1,231 @@
+"""Write a validation result for people (text), programs (JSON), CI (JUnit XML) or RDF tools (the SHACL report)."""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from iimkg.core.prefixes import compress
+from iimkg.shacl.qc import Finding, Rule, Severity, ValidationResult
+
+__all__ = ["ReportFormat", "render_report"]
+
+_IRI = re.compile(r"(?:https?|file|urn):[^\s\"<>]*[^\s\"<>;,.)]")
+
+
+class ReportFormat(str, enum.Enum):
+    TEXT = "text"
+    JSON = "json"
+    JUNIT = "junit"
+    TURTLE = "turtle"
+
+
+def render_report(result: ValidationResult, fmt: ReportFormat | str = ReportFormat.TEXT) -> str:
+    """The result as text in ``fmt``.
+
+    ``text``: per file (and, for plans, per plan), findings grouped by severity (worst first), one line each with
+    rule, message and source (for the quality gate also the focus node; for plans the statement IDs), then a
+    summary. ``json``: ``{"conforms", "findings": [...], "summary": {...}}`` with full IRIs.
+    ``junit``: one ``testsuite`` per file and one ``testcase`` per rule, failing where the rule has findings at or
+    above the fail-on level. ``turtle``: the SHACL validation report graph(s).
+    """
+    fmt = ReportFormat(fmt)
+    if fmt is ReportFormat.JSON:
+        return _json(result)
+    if fmt is ReportFormat.JUNIT:
+        return _junit(result)
+    if fmt is ReportFormat.TURTLE:
+        return str(result.graph.serialize(format="turtle"))
+    return _text(result)
+
+
+def short(value: str) -> str:
+    """An IRI as a CURIE when the prefix map knows its namespace, else unchanged."""
+    if value.startswith("_:"):
+        return value
+    return compress(value) or value
+
+
+def show_value(value: str) -> str:
+    """A value on one line: an IRI or CURIE as a CURIE, anything else quoted with its tabs and newlines escaped."""
+    if re.fullmatch(r"[A-Za-z][\w.+-]*:\S*", value):
+        return short(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def shorten_iris(text: str) -> str:
+    """Every IRI inside ``text`` written as a CURIE where the prefix map allows."""
+    return _IRI.sub(lambda match: short(match.group(0)), text)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _counts_text(counts: dict[Severity, int]) -> str:
+    return ", ".join(_plural(counts[s], s.value) for s in Severity)
+
+
+def _summary_line(result: ValidationResult, checked: str) -> str:
+    """``3 files checked against 30 rules in 0.4 s: …. PASS: …`` (``checked`` says what was checked)."""
+    failing = len(result.failing())
+    verdict = (f"FAIL: {_plural(failing, 'finding')} at or above {result.fail_on.value}" if failing
+               else f"PASS: nothing at or above {result.fail_on.value}")
+    return (f"{checked} checked against {_plural(len(result.rules), 'rule')} in {result.seconds:.1f} s: "
+            f"{_counts_text(result.counts())}. {verdict}.")
+
+
+def _by_severity(findings: Sequence[Finding]) -> Iterator[tuple[Severity, list[Finding]]]:
+    """The findings of each severity that has any, worst first."""
+    for severity in Severity:
+        group = [f for f in findings if f.severity is severity]
+        if group:
+            yield severity, group
+
+
+def _text(result: ValidationResult) -> str:
+    if result.plans is not None:
+        return _plan_text(result)
+    lines: list[str] = []
+    for file in result.files:
+        findings = [f for f in result.findings if f.file == file]
+        if not findings:
+            lines += [f"{file}: no findings", ""]
+            continue
+        lines.append(f"{file}: {_counts_text(result.counts(file))}")
+        for severity, group in _by_severity(findings):
+            lines.append(f"  {severity.value} ({len(group)})")
+            rule_width = max(len(f.rule) for f in group)
+            focus_width = min(max(len(short(f.focus)) for f in group), 40)
+            for finding in group:
+                line = f"    {finding.rule:<{rule_width}}  {short(finding.focus):<{focus_width}}  "
+                line += shorten_iris(finding.message)
+                if finding.value is not None:
+                    line += f"  value {show_value(finding.value)}"
+                if finding.source:
+                    line += f"  [{finding.source}]"
+                lines.append(line)
+        lines.append("")
+    lines.append(_summary_line(result, _plural(len(result.files), "file")))
+    return "\n".join(lines) + "\n"
+
+
+def _plan_text(result: ValidationResult) -> str:
+    """Per file, per plan with findings, findings by severity: rule, message, then [statements; source]."""
+    lines: list[str] = []
+    for file in result.files:
+        findings = [f for f in result.findings if f.file == file]
+        if not findings:
+            lines += [f"{file}: no findings", ""]
+            continue
+        plans = list(dict.fromkeys(f.plan or "" for f in findings))
+        plans.sort(key=lambda plan: not plan)  # findings about no one plan (a skipped FHIR resource type) last
+        named = sum(1 for plan in plans if plan)
+        lines.append(f"{file}: {_plural(named, 'plan')} with findings; {_counts_text(result.counts(file))}")
+        for plan in plans:
+            own = [f for f in findings if (f.plan or "") == plan]
+            lines.append(f"  plan {short(plan)}" if plan else "  not about one plan")
+            for severity, group in _by_severity(own):
+                lines.append(f"    {severity.value} ({len(group)})")
+                width = max(len(f.rule) for f in group)
+                for finding in group:
+                    line = f"      {finding.rule:<{width}}  {shorten_iris(finding.message)}"
+                    if finding.focus != (finding.plan_iri or finding.plan):
+                        line += f"  (at {_within(finding.focus, file)})"
+                    cited = "; ".join(part for part in (finding.statements, finding.source) if part)
+                    if cited:
+                        line += f"  [{cited}]"
+                    lines.append(line)
+        lines.append("")
+    lines.append(_summary_line(result, f"{_plural(len(result.files), 'file')}, {_plural(result.plans or 0, 'plan')}"))
+    return "\n".join(lines) + "\n"
+
+
+def _within(iri: str, file: str) -> str:
+    """A node of the file itself (``<#patient>`` in Turtle, a converted FHIR resource) as ``#patient``; the text
+    report already names the file, and its absolute path would only make the line longer."""
+    document = Path(file).resolve().as_uri() + "#"
+    return iri[len(document) - 1:] if iri.startswith(document) else short(iri)
+
+
+def _summary(result: ValidationResult) -> dict[str, object]:
+    counts = result.counts()
+    summary: dict[str, object] = {
+        "files": len(result.files),
+        "rules": len(result.rules),
+        "findings": len(result.findings),
+        **{s.value: counts[s] for s in Severity},
+        "fail_on": result.fail_on.value,
+        "failing": len(result.failing()),
+    }
+    if result.plans is not None:
+        summary["plans"] = result.plans
+        summary["plans_with_findings"] = len({f.plan for f in result.findings if f.plan})
+        summary["seconds"] = round(result.seconds, 3)
+    return summary
+
+
+def _json(result: ValidationResult) -> str:
+    document = {
+        "conforms": result.conforms,
+        "findings": [f.to_json() for f in result.findings],
+        "summary": _summary(result),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _junit(result: ValidationResult) -> str:
+    suites = ET.Element("testsuites", name="iimkg validate")
+    total_tests = total_failures = 0
+    for file in result.files:
+        findings = [f for f in result.findings if f.file == file]
+        rules = _rules_for(result.rules, findings)
+        suite = ET.SubElement(suites, "testsuite", name=file)
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="fail-on", value=result.fail_on.value)
+        failures = 0
+        for rule in rules:
+            case = ET.SubElement(suite, "testcase", classname=file, name=rule.name)
+            own = [f for f in findings if f.rule == rule.name]
+            failing = [f for f in own if f.severity.at_least(result.fail_on)]
+            passing = [f for f in own if not f.severity.at_least(result.fail_on)]
+            if failing:
+                failures += 1
+                failure = ET.SubElement(case, "failure", type=failing[0].severity.value,
+                                        message=f"{_plural(len(failing), failing[0].severity.value)}: {rule.label}")
+                failure.text = "\n".join(_finding_line(f) for f in failing) + "\n"
+            if passing:
+                out = ET.SubElement(case, "system-out")
+                out.text = (f"{_plural(len(passing), passing[0].severity.value)} below the fail-on level "
+                            f"({result.fail_on.value}):\n" + "\n".join(_finding_line(f) for f in passing) + "\n")
+        suite.set("tests", str(len(rules)))
+        suite.set("failures", str(failures))
+        suite.set("errors", "0")
+        suite.set("skipped", "0")
+        total_tests += len(rules)
+        total_failures += failures
+    suites.set("tests", str(total_tests))
+    suites.set("failures", str(total_failures))
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _rules_for(rules: Sequence[Rule], findings: Sequence[Finding]) -> list[Rule]:
+    """Every rule of the shapes, plus any rule a finding names that the shapes did not list (user shapes)."""
+    known = {rule.name for rule in rules}
+    extra = {f.rule: f for f in findings if f.rule not in known}
+    return list(rules) + [Rule(name, name, name, f.severity, f.source) for name, f in sorted(extra.items())]
+
+
+def _finding_line(finding: Finding) -> str:
+    if finding.plan is not None:
+        cited = "; ".join(part for part in (finding.statements, finding.source) if part)
+        return f"{short(finding.plan)}: {shorten_iris(finding.message)}" + (f" [{cited}]" if cited else "")
+    line = f"{short(finding.focus)}: {shorten_iris(finding.message)}"
+    if finding.value is not None:
+        line += f" (value {show_value(finding.value)})"
+    return line + (f" [{finding.source}]" if finding.source else "")
