@@ -13,15 +13,16 @@ import sys
 import time
 from pathlib import Path
 
+from iimkg.queries.named import named_query
 from iimkg.queries.run import Engine, list_queries, query
-
-# One realistic argument per parameter name, so every query runs with its parameter bound.
-EXAMPLES = {"disease": "dermatomyositis", "drug": "prednisone", "term": "methotrexate"}
 
 
 def in_process(name: str, engine: Engine, runs: int) -> tuple[float, float, int]:
-    """(median ms, p99 ms, rows) after one warm-up run, which also builds the caches."""
-    args = {p.name: EXAMPLES[p.name] for p in next(q for q in list_queries() if q.name == name).parameters}
+    """(median ms, p99 ms, rows) after one warm-up run, which also builds the caches.
+
+    Each parameter is bound to the first example value the query's header gives.
+    """
+    args = named_query(name).example_values()
     rows = len(query(name, engine=engine, **args))
     times = []
     for _ in range(runs):
@@ -34,8 +35,7 @@ def in_process(name: str, engine: Engine, runs: int) -> tuple[float, float, int]
 
 def cli(name: str, runs: int) -> float:
     """Median seconds of `iimkg query NAME …` as a new process, start-up included."""
-    args = [f"--{p.name}={EXAMPLES[p.name]}"
-            for p in next(q for q in list_queries() if q.name == name).parameters]
+    args = [f"--{k}={v}" for k, v in named_query(name).example_values().items()]
     exe = Path(sys.executable).with_name("iimkg")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "iimkg.cli.main"]
     times = []

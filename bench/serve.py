@@ -1,7 +1,8 @@
 """Throughput and latency of ``iimkg serve`` for every named query at 1, 8 and 32 concurrent clients.
 
-Starts the server on 127.0.0.1 (a free port), sends each named query (with an example value per parameter)
-through the REST API from N client threads with keep-alive connections, stops the server, prints a table.
+Starts the server on 127.0.0.1 (a free port), sends each named query (with its header's first example value
+per parameter) through the REST API from N client threads with keep-alive connections, stops the server,
+prints a table.
 Every loop is bounded: a fixed number of requests per client, and a time limit per measurement.
 Target (2-core machine): p50 under 20 ms for every named query at 1 client.
 
@@ -22,10 +23,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
-from iimkg.queries.run import list_queries
+from iimkg.queries.named import list_queries
 
-# One realistic argument per parameter name, as bench/queries.py uses.
-EXAMPLES = {"disease": "dermatomyositis", "drug": "prednisone", "term": "methotrexate"}
 TARGET_P50_MS = 20.0
 LIMIT_SECONDS = 120.0
 
@@ -104,7 +103,7 @@ def main() -> None:
         print(f"{'':<27}" + "".join(f"{'q/s':>10}{'p50 ms':>10}{'p99 ms':>10}" for _ in levels))
         worst = 0.0
         for named in list_queries():
-            params = {p.name: EXAMPLES[p.name] for p in named.parameters}
+            params = named.example_values()  # the first example its header gives for each parameter
             path = f"/queries/{named.name}" + (f"?{urlencode(params)}" if params else "")
             measure(port, path, 1, 5)  # warm-up
             cells = []

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from iimkg.queries.run import Engine, QueryResult, list_queries, query
+from iimkg.core.rdfterms import Term
+from iimkg.queries.named import parse_examples
+from iimkg.queries.run import Engine, QueryResult, list_queries, query, run_sparql
 
 from conftest import IIM
 
@@ -266,25 +268,45 @@ def test_s01_what_are_the_subtypes_of_iim(engine: Engine) -> None:
         IIM + f"IIM_00000{n:02d}" for n in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15)}
 
 
-CASES = [(q.name, {p.name: v for p in q.parameters for v in [value]})
-         for q in list_queries()
-         for value in {"disease": ["dermatomyositis", "sIBM", "IMNM"], "drug": ["prednisone", "rituximab", "IVIG"],
-                       "term": ["methotrexate", "osteoporosis"]}.get(
-                           q.parameters[0].name if q.parameters else "", [""])]
+# Every example value every query's header gives (and no value for a query without parameters): a new query's
+# examples are checked here without naming it.
+EXAMPLES = [(q.name, {p.name: value}) for q in list_queries() for p in q.parameters for value in p.examples] + [
+    (q.name, {}) for q in list_queries() if all(p.optional for p in q.parameters)]
 
 
-@pytest.mark.parametrize(("name", "params"), CASES, ids=[f"{n}-{'-'.join(p.values()) or 'all'}" for n, p in CASES])
-def test_both_engines_give_the_same_rows_in_the_same_order(name: str, params: dict[str, str]) -> None:
-    params = {k: v for k, v in params.items() if v}
+@pytest.mark.parametrize(("name", "params"), EXAMPLES,
+                         ids=[f"{n}-{'-'.join(p.values()) or 'no-parameters'}" for n, p in EXAMPLES])
+def test_every_example_of_a_header_answers_with_the_same_rows_on_both_engines(name: str,
+                                                                               params: dict[str, str]) -> None:
     oxigraph = query(name, engine=Engine.OXIGRAPH, **params)
     rdflib = query(name, engine=Engine.RDFLIB, **params)
+    assert len(oxigraph) > 0, f"{name} {params}: the example answers nothing"
     assert oxigraph.columns == rdflib.columns
     assert [tuple(r.values()) for r in oxigraph] == [tuple(r.values()) for r in rdflib]
 
 
-def test_the_engine_comparison_is_not_vacuous() -> None:
-    answered = sum(len(query(name, **{k: v for k, v in params.items() if v})) > 0 for name, params in CASES)
-    assert answered >= len(CASES) - 4
+def test_every_required_parameter_has_an_example() -> None:
+    missing = [f"{q.name} --{p.name}" for q in list_queries() for p in q.parameters
+               if not p.optional and not p.examples]
+    assert not missing, "give these parameters examples in their query's header (# param NAME: …, e.g. …)"
+
+
+@pytest.mark.parametrize(("description", "examples"), [
+    ("the drug, e.g. prednisone, CHEBI:8382", ("prednisone", "CHEBI:8382")),
+    ('the drug, e.g. prednisone, "prednisona"', ("prednisone", "prednisona")),
+    ('a group, e.g. "myositis, idiopathic", MONDO:0018943', ("myositis, idiopathic", "MONDO:0018943")),
+    ("any term of ours, by label, CURIE or IRI", ()),
+])
+def test_a_header_lists_its_examples_after_eg(description: str, examples: tuple[str, ...]) -> None:
+    assert parse_examples(description) == examples
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_bound_variable_the_query_does_not_select_stays_out_of_the_columns(engine: Engine) -> None:
+    text = "SELECT ?label WHERE { ?term <http://www.w3.org/2000/01/rdf-schema#label> ?label }"
+    result = run_sparql(text, bindings={"term": Term("uri", DERMATOMYOSITIS)}, engine=engine)
+    assert result.columns == ["label"]
+    assert "dermatomyositis" in result.values("label")
 
 
 def test_every_query_has_a_header_with_question_description_and_parameters() -> None:

@@ -15,13 +15,11 @@ import pytest
 
 from iimkg.core.resources import ontology_file
 from iimkg.graph.loading import shipped_quads
+from iimkg.queries.named import list_queries, named_query
 from iimkg.queries.output import render
-from iimkg.queries.run import list_queries, query
+from iimkg.queries.run import query
 
 from serving import RESULTS_JSON, Server, running_server, stop
-
-# One realistic value per parameter name (as bench/queries.py uses), so every query runs with it bound.
-EXAMPLES = {"disease": "dermatomyositis", "drug": "prednisone", "term": "methotrexate"}
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +29,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def _params(name: str) -> dict[str, str]:
-    named = next(q for q in list_queries() if q.name == name)
-    return {p.name: EXAMPLES[p.name] for p in named.parameters}
+    """The first example value the query's header gives for each parameter."""
+    return named_query(name).example_values()
 
 
 def test_the_list_names_every_query_with_its_question_and_parameters(server: Server) -> None:
@@ -41,10 +39,17 @@ def test_the_list_names_every_query_with_its_question_and_parameters(server: Ser
     listed = {q["name"]: q for q in reply.json()["queries"]}
     assert set(listed) == {q.name for q in list_queries()}
     drug = listed["adverse-effects"]["parameters"]
+    examples = list(named_query("adverse-effects").parameters[0].examples)
     assert drug == [{"name": "drug", "description": drug[0]["description"], "required": True,
-                     "kind": "https://w3id.org/iimkg/Drug", "example": "prednisone"}]
-    assert listed["adverse-effects"]["example"] == "/queries/adverse-effects?drug=prednisone"
+                     "kind": "https://w3id.org/iimkg/Drug", "example": examples[0], "examples": examples}]
+    assert listed["adverse-effects"]["example"] == f"/queries/adverse-effects?drug={examples[0]}"
     assert listed["subtypes"]["question"].startswith("What are the subtypes")
+
+
+def test_every_example_url_the_list_advertises_answers(server: Server) -> None:
+    for listed in server.get("/queries").json()["queries"]:
+        reply = server.get(listed["example"])
+        assert reply.status == 200 and reply.json()["results"]["bindings"], listed["example"]
 
 
 @pytest.mark.parametrize("name", [q.name for q in list_queries()])
@@ -103,6 +108,8 @@ def test_the_openapi_document_is_valid_and_describes_each_query(server: Server) 
     for named in list_queries():
         operation = document["paths"][f"/queries/{named.name}"]["get"]
         assert [p["name"] for p in operation["parameters"]] == [p.name for p in named.parameters]
+        assert [[e["value"] for e in p.get("examples", {}).values()] for p in operation["parameters"]] == [
+            list(p.examples) for p in named.parameters]
         assert operation["summary"] == named.question
     assert {"get", "post"} <= set(document["paths"]["/sparql"])
 

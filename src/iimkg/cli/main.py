@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import enum
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -15,8 +16,6 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 COMMAND_MODULES: tuple[str, ...] = ("iimkg.cli.validate", "iimkg.cli.serve", "iimkg.release.build", "iimkg.cli.fhir")
-FORMATS = ("table", "csv", "tsv", "json")
-ENGINES = ("oxigraph", "rdflib")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,8 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     sparql.add_argument("query", help="the query text, or a file that holds it")
     sparql.add_argument("--data", nargs="+", type=Path, default=[], metavar="FILE",
                         help="RDF files to add to the graph (Turtle, N-Triples, JSON-LD, RDF/XML by extension)")
-    sparql.add_argument("--format", choices=FORMATS, default="table")
-    sparql.add_argument("--engine", choices=ENGINES, default="oxigraph")
+    _output_options(sparql)
     sparql.set_defaults(handler=_sparql)
 
     # Commands that live in their own module: each module has `register(subparsers)`, which adds its
@@ -70,6 +68,23 @@ def _parser() -> argparse.ArgumentParser:
         import_module(module).register(sub)
 
     return parser
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    """``--format`` and ``--engine``, whose choices are the values of the enums that ``render`` and ``query`` take."""
+    from iimkg.queries.output import OutputFormat
+    from iimkg.queries.run import Engine
+
+    parser.add_argument("--format", type=OutputFormat, choices=list(OutputFormat), default=OutputFormat.TABLE,
+                        metavar=f"{{{_choices(OutputFormat, ',')}}}",
+                        help=f"output format (default: {OutputFormat.TABLE.value})")
+    parser.add_argument("--engine", type=Engine, choices=list(Engine), default=Engine.OXIGRAPH,
+                        metavar=f"{{{_choices(Engine, ',')}}}",
+                        help=f"SPARQL engine (default: {Engine.OXIGRAPH.value})")
+
+
+def _choices(kind: type[enum.Enum], separator: str = "|") -> str:
+    return separator.join(str(member.value) for member in kind)
 
 
 def _version() -> str:
@@ -116,7 +131,7 @@ def _sparql(ns: argparse.Namespace) -> int:
         if not candidate.is_file():
             raise InputError("no such query file", path=candidate)
         text = candidate.read_text(encoding="utf-8")
-    engine = Engine(ns.engine)
+    engine: Engine = ns.engine
     try:
         if engine is Engine.OXIGRAPH:
             result = run_sparql(text, engine=engine, store=oxigraph_store(ns.data) if ns.data else None)
@@ -134,8 +149,11 @@ def _query_command(args: list[str]) -> int:
     from iimkg.queries.run import list_queries, named_query
 
     if not args or args[0] in {"-h", "--help"}:
-        print("usage: iimkg query list | iimkg query NAME [--PARAM VALUE …] [--format table|csv|tsv|json] "
-              "[--engine oxigraph|rdflib]\n\nnamed queries:")
+        from iimkg.queries.output import OutputFormat
+        from iimkg.queries.run import Engine
+
+        print(f"usage: iimkg query list | iimkg query NAME [--PARAM VALUE …] [--format {_choices(OutputFormat)}] "
+              f"[--engine {_choices(Engine)}]\n\nnamed queries:")
         _print_query_list(list_queries())
         return EXIT_OK if args else EXIT_ERROR
     if args[0] == "list":
@@ -150,8 +168,7 @@ def _query_command(args: list[str]) -> int:
     for parameter in named.parameters:
         parser.add_argument(f"--{parameter.name}", required=not parameter.optional, metavar="TERM",
                             help=parameter.description + (" (optional)" if parameter.optional else ""))
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.add_argument("--engine", choices=ENGINES, default="oxigraph", help="SPARQL engine (default: oxigraph)")
+    _output_options(parser)
     ns = parser.parse_args(args[1:])
     from iimkg.queries.output import render
     from iimkg.queries.run import query

@@ -45,7 +45,7 @@ from iimkg.endpoint.dataset import ServedDataset, build_dataset
 from iimkg.endpoint.description import service_description
 from iimkg.endpoint.jobs import Failure, NamedJob, Ok, PageJob, QueryJob, Table, UpdateJob, WorkerSetup
 from iimkg.endpoint.openapi import openapi_document
-from iimkg.endpoint.pages import Download, Example, example_value, render_error, render_page, render_table
+from iimkg.endpoint.pages import Download, Example, render_error, render_page, render_table, with_values
 from iimkg.endpoint.pool import Busy, PoolError, WorkerPool
 from iimkg.endpoint.protocol import (
     ASK_FORMATS,
@@ -57,6 +57,8 @@ from iimkg.endpoint.protocol import (
     parse_params,
     parse_request,
 )
+from iimkg.queries.named import NamedQuery
+from iimkg.queries.output import OutputFormat
 
 __all__ = ["ServeConfig", "create_app", "serve"]
 
@@ -72,6 +74,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _ALL_OFFERS = SELECT_FORMATS + ASK_FORMATS + GRAPH_FORMATS
 _NAMED_OFFERS = (("application/sparql-results+json", ResultFormat.JSON), ("application/json", ResultFormat.JSON),
                  ("text/csv", ResultFormat.CSV), ("text/tab-separated-values", ResultFormat.TSV))
+# the CLI's output format that writes each of them, as `iimkg query --format` would
+_NAMED_OUTPUT = {ResultFormat.JSON: OutputFormat.JSON, ResultFormat.CSV: OutputFormat.CSV,
+                 ResultFormat.TSV: OutputFormat.TSV}
 _DESCRIPTION_OFFERS = (*GRAPH_FORMATS[:4], ("text/html", ResultFormat.HTML))
 _RDF = {ResultFormat.TURTLE: ox.RdfFormat.TURTLE, ResultFormat.NTRIPLES: ox.RdfFormat.N_TRIPLES,
         ResultFormat.RDFXML: ox.RdfFormat.RDF_XML, ResultFormat.JSONLD: ox.RdfFormat.JSON_LD}
@@ -267,18 +272,17 @@ class _Handlers:
 
         listed = []
         for named in list_queries():
-            example = _example_values().get(named.name, {})
-            given = {k: v for k, v in example.items() if v}
             listed.append({
                 "name": named.name,
                 "question": named.question,
                 "description": named.description,
                 "parameters": [{"name": p.name, "description": p.description, "required": not p.optional,
-                                "kind": p.kind, "example": example.get(p.name)} for p in named.parameters],
+                                "kind": p.kind, "example": p.example, "examples": list(p.examples)}
+                               for p in named.parameters],
                 "returns": named.returns,
                 "answers": named.answers,
                 "url": f"/queries/{named.name}",
-                "example": f"/queries/{named.name}" + (f"?{urlencode(given)}" if given else ""),
+                "example": _example_url(named),
                 "sparql": named.text,
             })
         return JSONResponse({"queries": listed})
@@ -308,8 +312,7 @@ class _Handlers:
         if fmt is None:
             return _json_error(406, "named query results are available as "
                                     + ", ".join(m for m, _ in _NAMED_OFFERS))
-        reply = await self._run(NamedJob(name, tuple(seen.items()), {ResultFormat.JSON: "json",
-                                                                       ResultFormat.CSV: "csv"}.get(fmt, "tsv")))
+        reply = await self._run(NamedJob(name, tuple(seen.items()), _NAMED_OUTPUT[fmt]))
         if isinstance(reply, Ok):
             return Response(reply.body, media_type=reply.media_type, headers={"Vary": "Accept"})
         if isinstance(reply, Failure):
@@ -319,7 +322,7 @@ class _Handlers:
     async def openapi(self, request: Request) -> Response:
         from iimkg.queries.run import list_queries
 
-        return JSONResponse(openapi_document(list_queries(), _example_values(), version=_version_info()[0]))
+        return JSONResponse(openapi_document(list_queries(), version=_version_info()[0]))
 
     async def download(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -359,37 +362,35 @@ def _version_info() -> tuple[str, str]:
     return version, iri
 
 
-@cache
-def _example_values() -> dict[str, dict[str, str | None]]:
-    """Per named query, the first example its header gives for each parameter."""
-    from iimkg.queries.run import list_queries
-
-    return {q.name: {p.name: example_value(p.description) for p in q.parameters} for q in list_queries()}
+def _example_url(named: NamedQuery) -> str:
+    """The REST URL of a named query with the first example value its header gives for each parameter."""
+    given = named.example_values()
+    return f"/queries/{named.name}" + (f"?{urlencode(given)}" if given else "")
 
 
 @cache
 def _examples() -> tuple[Example, ...]:
-    """The named queries with their example values bound (as a trailing VALUES block), for the page."""
+    """The named queries as the page lists them: SPARQL with the header's first example values written in.
+
+    The page's form runs SPARQL text, which a reader can change, so the examples are bound in the text itself
+    (:func:`~iimkg.endpoint.pages.with_values`); ``/queries/NAME`` binds parameters as terms instead.
+    """
     from iimkg.core.errors import IimkgError as Error
     from iimkg.core.rdfterms import Term
-    from iimkg.queries.run import list_queries, term_index, values_clause
+    from iimkg.queries.run import list_queries, term_index
 
     index = term_index()
     out = []
     for named in list_queries():
-        bindings, given = {}, {}
+        bindings = {}
         for p in named.parameters:
-            value = _example_values()[named.name].get(p.name)
-            if not value:
+            if p.example is None:
                 continue
             try:
-                bindings[p.name] = Term("uri", index.resolve(value, parameter=p.name, kind=p.kind))
-                given[p.name] = value
+                bindings[p.name] = Term("uri", index.resolve(p.example, parameter=p.name, kind=p.kind))
             except Error:
                 continue
-        text = named.text.rstrip("\n") + "\n" + (values_clause(bindings).strip("\n") + "\n" if bindings else "")
-        rest = f"/queries/{named.name}" + (f"?{urlencode(given)}" if given else "")
-        out.append(Example(named.name, named.question, text, rest))
+        out.append(Example(named.name, named.question, with_values(named.text, bindings), _example_url(named)))
     return tuple(out)
 
 

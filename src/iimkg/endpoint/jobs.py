@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from iimkg.core.rdfterms import Term
+from iimkg.queries.output import OutputFormat
 
 __all__ = [
     "BAD_REQUEST",
@@ -71,7 +72,7 @@ class NamedJob:
 
     name: str
     parameters: tuple[tuple[str, str], ...]
-    format: str = "json"
+    format: OutputFormat = OutputFormat.JSON
 
 
 @dataclass(frozen=True)

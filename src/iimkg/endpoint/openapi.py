@@ -6,10 +6,12 @@ generated client (or grlc-style tooling) knows that ``/queries/adverse-effects``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from iimkg.queries.run import NamedQuery
+from iimkg.endpoint.protocol import FORMAT_NAMES, ResultFormat
+from iimkg.queries.named import NamedQuery
 
 __all__ = ["openapi_document"]
 
@@ -79,7 +81,9 @@ def _components() -> dict[str, Any]:
                     "description": {"type": "string"},
                     "required": {"type": "boolean"},
                     "kind": {"type": ["string", "null"], "description": "IRI of the class a value must name."},
-                    "example": {"type": ["string", "null"]},
+                    "example": {"type": ["string", "null"], "description": "The first of examples."},
+                    "examples": {"type": "array", "items": {"type": "string"},
+                                 "description": "Values the query's header gives as examples."},
                 },
             },
         },
@@ -92,15 +96,16 @@ def _components() -> dict[str, Any]:
     }
 
 
-def _named_operation(named: NamedQuery, example: dict[str, str | None]) -> dict[str, Any]:
+def _named_operation(named: NamedQuery) -> dict[str, Any]:
     parameters = []
     for p in named.parameters:
         parameter: dict[str, Any] = {
             "name": p.name, "in": "query", "required": not p.optional, "description": p.description,
             "schema": {"type": "string"},
         }
-        if example.get(p.name):
-            parameter["example"] = example[p.name]
+        if p.examples:
+            # the header's example values (a label, a CURIE, another language's label), keyed as OpenAPI asks
+            parameter["examples"] = {_example_key(value): {"value": value} for value in p.examples}
         parameters.append(parameter)
     return {
         "get": {
@@ -126,6 +131,11 @@ def _named_operation(named: NamedQuery, example: dict[str, str | None]) -> dict[
     }
 
 
+def _example_key(value: str) -> str:
+    """An OpenAPI example's name: the value with anything but letters, digits, ``.``, ``-`` and ``_`` as ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", value)
+
+
 def _sparql_parameters() -> list[dict[str, Any]]:
     return [
         {"name": "query", "in": "query", "required": False, "schema": {"type": "string"},
@@ -137,7 +147,7 @@ def _sparql_parameters() -> list[dict[str, Any]]:
          "schema": {"type": "array", "items": {"type": "string", "format": "iri"}},
          "description": "Graphs available to GRAPH."},
         {"name": "format", "in": "query", "required": False,
-         "schema": {"type": "string", "enum": ["json", "xml", "csv", "tsv", "turtle", "ntriples", "rdfxml", "jsonld"]},
+         "schema": {"type": "string", "enum": list(FORMAT_NAMES)},
          "description": "Overrides Accept (an extension of the protocol, as SPARQLWrapper sends it)."},
     ]
 
@@ -146,10 +156,7 @@ def _sparql_responses() -> dict[str, Any]:
     return {
         "200": {
             "description": "Query results (SELECT, ASK) or an RDF graph (CONSTRUCT, DESCRIBE), by Accept.",
-            "content": {media: {"schema": {"type": "string"}} for media in (
-                "application/sparql-results+json", "application/sparql-results+xml", "text/csv",
-                "text/tab-separated-values", "text/turtle", "application/n-triples", "application/rdf+xml",
-                "application/ld+json")},
+            "content": {f.value: {"schema": {"type": "string"}} for f in ResultFormat if f is not ResultFormat.HTML},
         },
         "400": {"description": "Malformed query or request (the parser's message)."},
         "406": {"description": "The query's results can't be given in a format Accept allows."},
@@ -161,9 +168,8 @@ def _sparql_responses() -> dict[str, Any]:
     }
 
 
-def openapi_document(queries: Sequence[NamedQuery], examples: dict[str, dict[str, str | None]], *,
-                     version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document; ``examples`` gives, per query, an example value for each parameter."""
+def openapi_document(queries: Sequence[NamedQuery], *, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document: each named query as an operation, its parameters with their header's examples."""
     paths: dict[str, Any] = {
         "/queries": {
             "get": {
@@ -177,7 +183,7 @@ def openapi_document(queries: Sequence[NamedQuery], examples: dict[str, dict[str
         },
     }
     for named in queries:
-        paths[f"/queries/{named.name}"] = _named_operation(named, examples.get(named.name, {}))
+        paths[f"/queries/{named.name}"] = _named_operation(named)
     paths["/sparql"] = {
         "get": {
             "operationId": "sparql_get",

@@ -7,21 +7,20 @@ data file (``page.html``), and every value put into it is escaped here.
 from __future__ import annotations
 
 import html
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from string import Template
 from urllib.parse import urlencode
 
+import pyoxigraph as ox
+
 from iimkg.core.prefixes import compress
-from iimkg.core.rdfterms import Term
+from iimkg.core.rdfterms import Term, to_oxigraph
 from iimkg.endpoint.jobs import Table
 
-__all__ = ["Download", "Example", "example_value", "render_error", "render_page", "render_table"]
-
-_EXAMPLE = re.compile(r"e\.g\.\s*([^,;()]+)")
+__all__ = ["Download", "Example", "render_error", "render_page", "render_table", "with_values"]
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,18 @@ class Download:
     description: str
 
 
-def example_value(description: str) -> str | None:
-    """The first example a parameter's description gives (``e.g. prednisone, CHEBI:8382`` → ``prednisone``)."""
-    match = _EXAMPLE.search(description)
-    return match.group(1).strip().strip("\"'") if match else None
+def with_values(text: str, bindings: Mapping[str, Term]) -> str:
+    """SPARQL text with one row of values for its variables as a trailing ``VALUES`` block, for people to read.
+
+    Only for the page's examples, which show a named query with its example values as SPARQL a reader can edit
+    and run; each value is written by pyoxigraph as an RDF term. Programs bind through ``/queries/NAME``.
+    """
+    text = text.rstrip("\n") + "\n"
+    if not bindings:
+        return text
+    names = " ".join(f"?{ox.Variable(name).value}" for name in bindings)
+    values = " ".join(str(to_oxigraph(term)) for term in bindings.values())
+    return f"{text}VALUES ({names}) {{ ({values}) }}\n"
 
 
 @cache

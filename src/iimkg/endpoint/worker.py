@@ -43,6 +43,7 @@ from iimkg.endpoint.jobs import (
     WorkerSetup,
 )
 from iimkg.endpoint.protocol import ResultFormat, choose
+from iimkg.queries.output import OutputFormat
 from iimkg.release.serializers import prefix_map
 
 if TYPE_CHECKING:
@@ -65,6 +66,9 @@ _GRAPHS = {
 # Prefixes for Turtle and RDF/XML output (N-Triples and JSON-LD are written with full IRIs): a few from the one prefix
 # map, as pyoxigraph declares every prefix it is given.
 PREFIXES = {name: prefix_map()[name] for name in ("rdf", "rdfs", "owl", "xsd", "skos", "dcterms", "obo", "iim")}
+# The media type of each output format a named query is answered in (the table is for terminals only).
+_NAMED_MEDIA = {OutputFormat.JSON: ResultFormat.JSON, OutputFormat.CSV: ResultFormat.CSV,
+                OutputFormat.TSV: ResultFormat.TSV}
 _CHARSET = {ResultFormat.CSV, ResultFormat.TSV, ResultFormat.TURTLE}
 _CLONE_NEWNET, _CLONE_NEWUSER, _PR_SET_PDEATHSIG = 0x40000000, 0x10000000, 1
 
@@ -293,9 +297,7 @@ def _named(job: NamedJob, state: State) -> Reply:
     result = with_labels(run_sparql(named.text, bindings=bindings, store=state.store), state.index)
     if len(result.rows) > state.max_results:
         return _too_many(state.max_results)
-    media = {"json": ResultFormat.JSON.value, "csv": "text/csv; charset=utf-8",
-             "tsv": "text/tab-separated-values; charset=utf-8"}[job.format]
-    return Ok(render(result, job.format).encode("utf-8"), media, len(result.rows))
+    return Ok(render(result, job.format).encode("utf-8"), _content_type(_NAMED_MEDIA[job.format]), len(result.rows))
 
 
 def _update(job: UpdateJob) -> Reply:

@@ -1,23 +1,26 @@
-"""Named competency queries: read their headers, bind parameters as RDF terms, run them on either engine."""
+"""Run the named queries (and any SPARQL) on either engine, with parameters bound as RDF terms, never pasted.
+
+The queries' files and their headers are read by :mod:`iimkg.queries.named`; this module resolves what a user
+types for a parameter to the term it names, binds it (pyoxigraph ``substitutions``, rdflib ``initBindings``) and
+returns rows that are the same on both engines.
+"""
 
 from __future__ import annotations
 
-import difflib
 import enum
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
-from iimkg.core.errors import IimkgError, MissingParameterError, QuerySyntaxError, UnknownQueryError
-from iimkg.core.rdfterms import Term, from_oxigraph, from_rdflib
-from iimkg.core.resources import queries_dir
+from iimkg.core.errors import MissingParameterError, QuerySyntaxError
+from iimkg.core.rdfterms import Term, from_oxigraph, from_rdflib, to_oxigraph
 from iimkg.graph.loading import shared_store
-from iimkg.graph.terms import IIM, TermIndex
+from iimkg.graph.terms import TermIndex
+from iimkg.queries.named import NamedQuery, Parameter, list_queries, named_query
 
 if TYPE_CHECKING:
     import rdflib
@@ -25,10 +28,11 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "NamedQuery", "Parameter", "QueryResult", "Row", "bind_parameters", "list_queries", "named_query",
            "query", "run_sparql"]
 
-_HEADER_FIELD = re.compile(r"^#\s*(name|question|description|returns|answers)\s*:\s*(.*)$")
-_HEADER_PARAM = re.compile(r"^#\s*param\s+\??([A-Za-z_]\w*)\s*(?:\(([^)]*)\))?\s*:\s*(.*)$")
-_CONTINUATION = re.compile(r"^#\s{2,}(\S.*)$")
 _POSITION = re.compile(r"(?:error at |line )(\d+)[:, ](?:column )?(\d+)")
+# The prologue (comments, PREFIX and BASE declarations) and the SELECT keyword with its modifier, from the start.
+_SELECT = re.compile(r"\A(?:\s+|#[^\n]*(?:\n|\Z)|PREFIX\s+[^\s<]*\s*<[^>]*>|BASE\s*<[^>]*>)*"
+                     r"SELECT\s+(?:(?:DISTINCT|REDUCED)\s+)?", re.IGNORECASE)
+_PROJECTION_END = re.compile(r"\bWHERE\b|\{", re.IGNORECASE)
 
 
 class Engine(str, enum.Enum):
@@ -36,28 +40,6 @@ class Engine(str, enum.Enum):
 
     OXIGRAPH = "oxigraph"
     RDFLIB = "rdflib"
-
-
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    description: str
-    kind: str | None = None
-    optional: bool = False
-
-
-@dataclass(frozen=True)
-class NamedQuery:
-    """One ``queries/NAME.rq`` file and what its header says about it."""
-
-    name: str
-    question: str
-    description: str
-    parameters: tuple[Parameter, ...]
-    returns: str
-    answers: str
-    text: str
-    path: Path
 
 
 class Row(Mapping[str, Term | None]):
@@ -104,59 +86,6 @@ class QueryResult(Sequence[Row]):
     def values(self, column: str) -> list[str | None]:
         """The lexical values of one column, in row order."""
         return [row[column].value if row[column] is not None else None for row in self.rows]  # type: ignore[union-attr]
-
-
-def _parse_header(path: Path) -> NamedQuery:
-    text = path.read_text(encoding="utf-8")
-    fields: dict[str, str] = {}
-    params: list[Parameter] = []
-    last: str | None = None
-    for line in text.splitlines():
-        if not line.startswith("#"):
-            if line.strip():
-                break
-            continue
-        if m := _HEADER_PARAM.match(line):
-            flags = [f.strip() for f in (m.group(2) or "").split(",") if f.strip()]
-            kind = next((f for f in flags if ":" in f), None)
-            params.append(Parameter(m.group(1), m.group(3).strip(),
-                                    IIM + kind.split(":", 1)[1] if kind and kind.startswith("iim:") else kind,
-                                    "optional" in flags))
-            last = "param"
-        elif m := _HEADER_FIELD.match(line):
-            fields[m.group(1)] = m.group(2).strip()
-            last = m.group(1)
-        elif (m := _CONTINUATION.match(line)) and last:
-            if last == "param":
-                p = params[-1]
-                params[-1] = Parameter(p.name, f"{p.description} {m.group(1)}", p.kind, p.optional)
-            else:
-                fields[last] = f"{fields[last]} {m.group(1)}"
-    if fields.get("name") != path.stem:
-        raise IimkgError(f"{path}: the header's '# name:' must be {path.stem!r}")
-    return NamedQuery(path.stem, fields.get("question", ""), fields.get("description", ""), tuple(params),
-                      fields.get("returns", ""), fields.get("answers", ""), text, path)
-
-
-@cache
-def _queries() -> dict[str, NamedQuery]:
-    return {q.name: q for q in (_parse_header(p) for p in sorted(queries_dir().glob("*.rq")))}
-
-
-def list_queries() -> list[NamedQuery]:
-    """The named queries, by name."""
-    return list(_queries().values())
-
-
-def named_query(name: str) -> NamedQuery:
-    """The named query ``name``.
-
-    :raises UnknownQueryError: if there is none (the message lists the closest names).
-    """
-    found = _queries().get(name)
-    if found is None:
-        raise UnknownQueryError(name, difflib.get_close_matches(name, list(_queries()), n=3, cutoff=0.5))
-    return found
 
 
 @cache
@@ -233,31 +162,23 @@ def run_sparql(text: str, *, bindings: Mapping[str, Term] | None = None, engine:
                store: ox.Store | None = None, graph: rdflib.Graph | None = None) -> QueryResult:
     """Run SPARQL text on the shipped graph (or the given store/graph) with variables bound as RDF terms.
 
-    On pyoxigraph, bindings become a trailing ``VALUES`` block of serialised RDF terms (pyoxigraph checks
-    and escapes them; its optimiser pushes them into the pattern). rdflib joins a trailing ``VALUES`` only
-    after evaluating the whole pattern (minutes instead of milliseconds), so there they are passed as
-    ``initBindings``. Either way a value is an RDF term and can never change the query's structure.
+    The engines' own binding is used: pyoxigraph's ``substitutions`` and rdflib's ``initBindings`` set each
+    variable to its term before the pattern is evaluated (and still select it), so a value is an RDF term and
+    can never change the query's structure, and both engines give the same rows.
 
     :raises QuerySyntaxError: if the text does not parse (line and column of the query text).
     """
     if engine is Engine.OXIGRAPH:
-        text = text + values_clause(bindings) if bindings else text
-        return _run_oxigraph(text, store if store is not None else shared_store())
+        return _run_oxigraph(text, dict(bindings or {}), store if store is not None else shared_store())
     return _run_rdflib(text, dict(bindings or {}), graph if graph is not None else _rdflib_graph())
 
 
-def values_clause(bindings: Mapping[str, Term]) -> str:
-    """``VALUES (?a ?b) { (<x> "y") }`` for one row of bindings."""
-    from iimkg.core.rdfterms import to_oxigraph
-
-    names = " ".join(f"?{ox.Variable(name).value}" for name in bindings)
-    values = " ".join(str(to_oxigraph(term)) for term in bindings.values())
-    return f"\nVALUES ({names}) {{ ({values}) }}\n"
-
-
-def _run_oxigraph(text: str, store: ox.Store) -> QueryResult:
+def _run_oxigraph(text: str, bindings: dict[str, Term], store: ox.Store) -> QueryResult:
+    substitutions: dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple] = {
+        ox.Variable(name): to_oxigraph(term) for name, term in bindings.items()}
+    text, added = _projecting(text, bindings) if bindings else (text, ())
     try:
-        solutions = store.query(text)
+        solutions = store.query(text, substitutions=substitutions)
     except SyntaxError as error:
         raise _syntax_error(str(error)) from None
     if isinstance(solutions, ox.QueryBoolean):
@@ -266,7 +187,7 @@ def _run_oxigraph(text: str, store: ox.Store) -> QueryResult:
         rows = [Row({"subject": from_oxigraph(t.subject), "predicate": from_oxigraph(t.predicate),
                      "object": from_oxigraph(t.object)}) for t in solutions]
         return QueryResult(["subject", "predicate", "object"], rows)
-    columns = [v.value for v in solutions.variables]
+    columns = [v.value for v in solutions.variables if v.value not in added]
     rows = []
     for solution in solutions:
         values: dict[str, Term | None] = {}
@@ -275,6 +196,27 @@ def _run_oxigraph(text: str, store: ox.Store) -> QueryResult:
             values[column] = from_oxigraph(value) if value is not None else None
         rows.append(Row(values))
     return QueryResult(columns, rows)
+
+
+def _projecting(text: str, names: Iterable[str]) -> tuple[str, tuple[str, ...]]:
+    """The query with each of ``names`` added to its ``SELECT`` projection, and the names that were added.
+
+    pyoxigraph substitutes only variables the query selects (SEP-0007 binds them as the correlated input of
+    the whole query); a named query selects its answers, not its parameters. Selecting a variable bound to one
+    term adds no row (it is the same in every row), and the column is dropped again from the result. Only the
+    projection of a plain ``SELECT`` after the prologue is touched; a query that selects ``*``, or already selects
+    the variable, is left as it is.
+    """
+    found = _SELECT.match(text)
+    if found is None:
+        return text, ()
+    projection = _PROJECTION_END.split(text[found.end():], maxsplit=1)[0]
+    if projection.lstrip().startswith("*"):
+        return text, ()
+    added = tuple(n for n in names if not re.search(rf"[?$]{re.escape(n)}(?!\w)", projection))
+    if not added:
+        return text, ()
+    return text[:found.end()] + "".join(f"?{n} " for n in added) + text[found.end():], added
 
 
 def _run_rdflib(text: str, bindings: dict[str, Term], graph: rdflib.Graph) -> QueryResult:
