@@ -27,7 +27,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from iimkg.fhir import convert_files, plan_turtle, read_fhir
+from iimkg.fhir import convert_files, read_fhir
+from iimkg.plans.turtle import plan_turtle
 from iimkg.plans.codes import CodeMapper
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "fhir"

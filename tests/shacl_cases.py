@@ -9,7 +9,7 @@ from pathlib import Path
 import rdflib
 from rdflib.namespace import DCTERMS, SH
 
-from iimkg.shacl.qc import Rule, ValidationResult
+from iimkg.shacl.findings import Rule, ValidationResult
 
 MF = rdflib.Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
 

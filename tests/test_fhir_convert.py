@@ -13,7 +13,10 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from iimkg.core.errors import InputError
-from iimkg.fhir import Conversion, NoteKind, convert_files, is_fhir_file, plan_quads, plan_turtle, read_fhir
+from iimkg.fhir import convert_files, is_fhir_file, read_fhir
+from iimkg.plans.model import Conversion
+from iimkg.plans.notes import NoteKind
+from iimkg.plans.turtle import plan_quads, plan_turtle
 from iimkg.fhir.doses import daily_dose, strength_from_name
 from iimkg.fhir.reading import read_fhir_text
 from iimkg.graph.loading import shipped_quads
@@ -403,7 +406,7 @@ def test_several_json_documents_in_a_json_file_are_read_as_ndjson() -> None:
 
 def test_notes_become_findings_and_strict_makes_unmapped_ones_violations() -> None:
     from iimkg.fhir.intake import fhir_rules, note_finding, read_fhir_inputs, split_fhir
-    from iimkg.shacl.qc import Severity
+    from iimkg.shacl.findings import Severity
 
     fhir, other = split_fhir([GAPS, ROOT / "ontology" / "iim.ttl", *BULK])
     assert (fhir, other) == ([GAPS, *BULK], [ROOT / "ontology" / "iim.ttl"])

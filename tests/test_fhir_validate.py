@@ -90,11 +90,12 @@ def test_the_plans_of_one_export_checked_in_two_processes_give_the_same_findings
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A Bulk Data export gives every plan to its Patient file; its plans are split in parts over worker processes,
     here one plan a part, and the findings are those of one process."""
+    from iimkg import validation
     from iimkg.plans import validate as plans
 
-    one = plans.validate_plans(BULK, workers=1)
-    monkeypatch.setattr(plans, "FHIR_PLANS_PER_PART", 1)
-    two = plans.validate_plans(BULK, workers=2)
+    one = validation.validate_plans(BULK, workers=1)
+    monkeypatch.setattr(plans, "PLANS_PER_PART", 1)
+    two = validation.validate_plans(BULK, workers=2)
     assert one.plans == two.plans == 5
     assert one.findings == two.findings and len(one.findings) > 10
 

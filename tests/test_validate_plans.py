@@ -25,7 +25,8 @@ from iimkg.core.prefixes import prefixes
 from iimkg.core.resources import ontology_file
 from iimkg.plans.validate import PLAN_CONTEXT_IRI, plan_context, plan_context_file, plan_shapes_file, validate_plans
 from iimkg.shacl.fast import compile_shapes
-from iimkg.shacl.qc import PLAN_NAMESPACE, Severity, ValidationResult, display_path, rules_of
+from iimkg.core.vocab import IIMPLAN as PLAN_NAMESPACE
+from iimkg.shacl.findings import Severity, ValidationResult, display_path, rules_of
 
 from conftest import IIM, RESOURCES, ROOT
 from shacl_cases import Result, assert_each_rule_has_a_failing_and_a_passing_case, expected_results, reported_results

@@ -20,15 +20,9 @@ from rdflib.namespace import RDF, SH
 from iimkg.cli.main import main
 from iimkg.core.errors import InputError
 from iimkg.core.prefixes import Prefix, is_well_formed, prefixes
-from iimkg.shacl.qc import (
-    QC_NAMESPACE,
-    Severity,
-    ValidationResult,
-    display_path,
-    qc_shapes_file,
-    rules_of,
-    validate_ontology,
-)
+from iimkg.core.vocab import IIMQC as QC_NAMESPACE
+from iimkg.shacl.findings import Severity, ValidationResult, display_path, rules_of
+from iimkg.shacl.qc import qc_shapes_file, validate_ontology
 
 from conftest import IIM, RESOURCES
 from shacl_cases import Result, assert_each_rule_has_a_failing_and_a_passing_case, expected_results, reported_results

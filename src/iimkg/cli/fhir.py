@@ -47,11 +47,13 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def run_convert(ns: argparse.Namespace) -> int:
     """Convert, write the plans, list what could not be read; exit 1 under ``--strict`` if anything was not."""
     from iimkg.core.atomic import write_text_atomically
-    from iimkg.fhir import convert_files, plan_turtle
+    from iimkg.fhir import convert_files
+    from iimkg.plans.notes import NoteKind
+    from iimkg.plans.turtle import plan_turtle
 
     conversion = convert_files(ns.files)
     for note in conversion.notes:
-        level = "error" if ns.strict and note.kind.value == "unmapped" else note.severity
+        level = "error" if ns.strict and note.kind is NoteKind.UNMAPPED else note.severity
         print(f"{note.place}: {level}: {note.text}", file=sys.stderr)
     unmapped = conversion.unmapped()
     summary = _summary(conversion)

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from iimkg.core.errors import IimkgError
+from iimkg.core.kinds import Engine, InputFormat
+from iimkg.shacl.findings import Severity
+from iimkg.shacl.reports import ReportFormat
 
 __all__ = ["register"]
 
 EXIT_OK, EXIT_FINDINGS = 0, 1
-REPORT_FORMATS = ("text", "json", "junit", "turtle")
-SEVERITIES = ("violation", "warning", "info")
-ENGINES = ("oxigraph", "rdflib")
 
 
 def register(subparsers: Any) -> None:
@@ -37,11 +37,13 @@ def register(subparsers: Any) -> None:
                           help="a file of your own SHACL shapes, checked with the plan shapes (or the quality gate); "
                                "repeat for several")
     validate.add_argument("--input-format", metavar="FORMAT",
-                          help="RDF syntax of the files when the extension does not tell (turtle, rdfxml, nt, jsonld)")
-    validate.add_argument("--format", choices=REPORT_FORMATS, default="text", help="report format (default: text)")
-    validate.add_argument("--fail-on", choices=SEVERITIES, default="violation",
+                          help="RDF syntax of the files when the extension does not tell "
+                               f"({', '.join(f.value for f in InputFormat)})")
+    validate.add_argument("--format", choices=[f.value for f in ReportFormat], default=ReportFormat.TEXT.value,
+                          help="report format (default: text)")
+    validate.add_argument("--fail-on", choices=[s.value for s in Severity], default=Severity.VIOLATION.value,
                           help="lowest severity that makes the exit status 1 (default: violation)")
-    validate.add_argument("--engine", choices=ENGINES, default="oxigraph",
+    validate.add_argument("--engine", choices=[e.value for e in Engine], default=Engine.OXIGRAPH.value,
                           help="oxigraph (default: plans checked with one query per rule for all plans) or rdflib "
                                "(plain pyshacl; same findings, far slower)")
     validate.add_argument("--workers", type=int, metavar="N",
@@ -63,12 +65,12 @@ def run(ns: argparse.Namespace) -> int:
     if ns.workers is not None and ns.workers < 1:
         raise IimkgError("--workers takes a number of processes from 1 up")
     if ns.plans:
-        from iimkg.plans.validate import validate_plans
+        from iimkg.validation import validate_plans
 
         result = validate_plans(ns.plans, shapes=ns.shapes, input_format=ns.input_format, fail_on=ns.fail_on,
                                 engine=ns.engine, workers=ns.workers, strict=ns.strict)
     else:
-        from iimkg.shacl.qc import validate_ontology
+        from iimkg.validation import validate_ontology
 
         result = validate_ontology(ns.qc or None, shapes=ns.shapes, input_format=ns.input_format,
                                    fail_on=ns.fail_on, engine=ns.engine)

@@ -22,7 +22,6 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +34,7 @@ from iimkg.fhir.doses import (
     strength_from_medication,
     strength_from_name,
 )
-from iimkg.fhir.reading import Located, read_fhir
+from iimkg.fhir.reading import read_fhir
 from iimkg.graph.terms import IIM
 from iimkg.plans.codes import (
     CONDITION_KINDS,
@@ -47,6 +46,7 @@ from iimkg.plans.codes import (
     CodeMapper,
     Resolution,
 )
+from iimkg.plans.model import CoIntervention, Conversion, Located, PatientRecord, Plan, Prescription
 from iimkg.plans.notes import Note, NoteKind
 
 __all__ = ["CoIntervention", "Conversion", "PatientRecord", "Plan", "Prescription", "convert", "convert_files"]
@@ -74,81 +74,14 @@ _CONDITION_LEFT_OUT = {"inactive", "resolved"}
 _VERIFICATION_LEFT_OUT = {"refuted", "entered-in-error"}
 
 
-@dataclass
-class Prescription:
-    """One ``iim:Prescription``: a drug the graph names as a treatment, with its daily dose and its dates."""
-
-    node: str
-    source: Located
-    drug: str
-    dose: Decimal | None = None
-    schedule: str = ""
-    start: date | None = None
-    end: date | None = None
-    duration: int | None = None
 
 
-@dataclass
-class CoIntervention:
-    """One ``iim:CoIntervention``: a test, vaccination, prophylactic or supportive measure, done or planned."""
-
-    node: str
-    source: Located
-    measure: str
-    status: str
-    when: date | None = None
 
 
-@dataclass
-class PatientRecord:
-    """The ``iim:Patient`` of a plan."""
-
-    node: str
-    identifier: str
-    source: Located | None = None
-    sex: str | None = None
-    birth_date: date | None = None
-    birth_year_month: tuple[int, int | None] | None = None  # a partial birth date: (year, month or None)
-    conditions: dict[str, Located] = field(default_factory=dict)
-    populations: dict[str, Located] = field(default_factory=dict)
 
 
-@dataclass
-class Plan:
-    """One ``iim:TreatmentPlan``: a patient's diagnosis, prescriptions and co-interventions."""
-
-    node: str
-    identifier: str
-    patient: PatientRecord
-    plan_date: date | None = None
-    age: int | None = None
-    age_is_lower_bound: bool = False
-    diagnoses: dict[str, Located] = field(default_factory=dict)
-    prescriptions: list[Prescription] = field(default_factory=list)
-    co_interventions: list[CoIntervention] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
-    first_source: Located | None = None
-    decision_dates: list[date] = field(default_factory=list)
-    other_dates: list[date] = field(default_factory=list)
 
 
-@dataclass
-class Conversion:
-    """Plans made from FHIR files, and the notes on what could not be read exactly."""
-
-    plans: list[Plan]
-    notes: list[Note]
-    files: list[Path]
-    resources: int
-
-    def unmapped(self) -> list[Note]:
-        return [n for n in self.notes if n.kind is NoteKind.UNMAPPED]
-
-    def file_of(self, plan: Plan) -> Path:
-        """The file a plan is attributed to: its patient's file, else the first file that gave it anything."""
-        if plan.patient.source is not None:
-            return plan.patient.source.path
-        return plan.files[0] if plan.files else self.files[0]
 
 
 def convert_files(paths: Sequence[Path], *, mapper: CodeMapper | None = None) -> Conversion:

@@ -1,4 +1,4 @@
-"""FHIR files in `iimkg validate`: convert them, and report what could not be read as findings next to the plans'."""
+"""FHIR as an intake adapter of plan validation: convert the files, report what could not be read as findings."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from iimkg.fhir.convert import Conversion, Plan, convert_files
+from iimkg.core.vocab import IIMFHIR
+from iimkg.fhir.convert import convert_files
 from iimkg.fhir.reading import is_fhir_file
+from iimkg.plans.intake import Intake
+from iimkg.plans.model import Conversion, Plan
 from iimkg.plans.notes import Note, NoteKind
 from iimkg.plans.turtle import plan_turtle
-from iimkg.shacl.qc import Finding, Rule, Severity, display_path
+from iimkg.shacl.findings import CheckKind, Finding, Rule, Severity, display_path
 
-__all__ = ["SOURCE", "FhirInput", "fhir_rules", "note_finding", "read_fhir_inputs", "split_fhir"]
+__all__ = ["SOURCE", "FhirAdapter", "FhirInput", "fhir_rules", "note_finding", "read_fhir_inputs", "split_fhir"]
 
 SOURCE = "iimkg FHIR converter (docs/fhir.md)"
 _RULES = {
@@ -86,6 +89,23 @@ def fhir_rules(*, strict: bool = False) -> list[Rule]:
     for kind, (name, label, comment) in _RULES.items():
         severity = Severity.INFO if kind is not NoteKind.UNMAPPED else (
             Severity.VIOLATION if strict else Severity.WARNING)
-        rules.append(Rule(name=name, iri=f"https://w3id.org/iimkg/fhir/{name}", label=label, severity=severity,
-                          source=SOURCE, comment=comment))
+        rules.append(Rule(name=name, iri=IIMFHIR + name, label=label, severity=severity,
+                          source=SOURCE, comment=comment, kind=CheckKind.INTAKE))
     return sorted(rules)
+
+
+class FhirAdapter:
+    """FHIR R4 JSON (Bundles, single resources, Bulk Data NDJSON) into plan validation.
+
+    An :class:`~iimkg.plans.intake.Adapter`."""
+
+    def claims(self, path: Path) -> bool:
+        return is_fhir_file(path)
+
+    def read(self, paths: Sequence[Path], *, plans_per_part: int, strict: bool) -> Intake:
+        converted = read_fhir_inputs(paths, plans_per_part=plans_per_part)
+        return Intake(
+            turtle={path: [text.encode("utf-8") for text in parts] or [b""]
+                    for path, parts in converted.turtle.items()},
+            findings=[note_finding(note, strict=strict) for note in converted.conversion.notes],
+            rules=fhir_rules(strict=strict))

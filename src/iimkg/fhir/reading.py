@@ -6,14 +6,14 @@ import bisect
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from iimkg.core.errors import InputError, require_file
+from iimkg.plans.model import Located
 
-__all__ = ["NDJSON_SUFFIXES", "Located", "is_fhir_file", "place_in_file", "read_fhir", "read_fhir_text"]
+__all__ = ["NDJSON_SUFFIXES", "is_fhir_file", "read_fhir", "read_fhir_text"]
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 _RESOURCE_TYPE_KEY = re.compile(r'"resourceType"\s*:')
@@ -22,46 +22,8 @@ _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]+$")
 _SNIFF_CHARS = 65536
 
 
-@dataclass(frozen=True)
-class Located:
-    """One FHIR resource and where it was read: file, line and column of its ``resourceType`` (1-based)."""
-
-    resource: dict[str, Any]
-    path: Path
-    line: int | None = None
-    column: int | None = None
-    full_url: str | None = None
-
-    @property
-    def type(self) -> str:
-        return str(self.resource["resourceType"])
-
-    @property
-    def id(self) -> str | None:
-        value = self.resource.get("id")
-        return value if isinstance(value, str) and value else None
-
-    @property
-    def ref(self) -> str:
-        """``Type/id`` as FHIR references name it (``Type/urn:uuid:…`` or ``Type`` alone if it has no id)."""
-        if self.id:
-            return f"{self.type}/{self.id}"
-        return f"{self.type}/{self.full_url}" if self.full_url else self.type
-
-    @property
-    def place(self) -> str:
-        """``path:line:column`` (as much of it as is known)."""
-        return place_in_file(self.path, self.line, self.column)
 
 
-def place_in_file(path: Path, line: int | None, column: int | None) -> str:
-    """``path:line:column``, as much of it as is known: how messages point at a resource."""
-    place = str(path)
-    if line is not None:
-        place += f":{line}"
-        if column is not None:
-            place += f":{column}"
-    return place
 
 
 def is_fhir_file(path: Path) -> bool:

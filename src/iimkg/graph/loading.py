@@ -15,7 +15,8 @@ from iimkg.core.resources import ontology_file
 if TYPE_CHECKING:
     import rdflib
 
-__all__ = ["load", "ontology_quads", "oxigraph_store", "parse_rdf_file", "rdf_format_for", "shipped_quads"]
+__all__ = ["load", "ontology_quads", "oxigraph_store", "parse_rdf_file", "rdf_format_for", "shipped_quads",
+           "syntax_message"]
 
 _EXTENSIONS = {
     ".ttl": ox.RdfFormat.TURTLE,
@@ -77,12 +78,12 @@ def parse_rdf_file(path: Path, *, input_format: str | None = None) -> list[ox.Qu
     try:
         return list(ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri()))
     except SyntaxError as error:
-        raise InputError(_syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
+        raise InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
     except (OSError, ValueError) as error:
         raise InputError(f"can't read the file: {error}", path=path) from None
 
 
-def _syntax_message(error: SyntaxError) -> str:
+def syntax_message(error: SyntaxError) -> str:
     message = error.msg or str(error)
     # pyoxigraph prefixes the span ("Parser error between line 2 column 11 and …: "); the place is ours to print.
     head, sep, tail = message.partition(": ")

@@ -6,9 +6,17 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from iimkg.fhir.reading import place_in_file
+__all__ = ["Note", "NoteKind", "place_in_file"]
 
-__all__ = ["Note", "NoteKind"]
+
+def place_in_file(path: Path, line: int | None, column: int | None) -> str:
+    """``path:line:column``, as much of it as is known: how messages point at a resource."""
+    place = str(path)
+    if line is not None:
+        place += f":{line}"
+        if column is not None:
+            place += f":{column}"
+    return place
 
 
 class NoteKind(str, enum.Enum):

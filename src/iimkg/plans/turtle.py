@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from iimkg.fhir.convert import CoIntervention, Conversion, Plan, Prescription
-from iimkg.fhir.reading import Located
 from iimkg.graph.terms import IIM
 from iimkg.plans.codes import CodeMapper
+from iimkg.plans.model import CoIntervention, Conversion, Located, Plan, Prescription
 
 __all__ = ["plan_quads", "plan_turtle"]
 

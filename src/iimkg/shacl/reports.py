@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from iimkg.core.prefixes import compress
-from iimkg.shacl.qc import Finding, Rule, Severity, ValidationResult
+from iimkg.shacl.findings import Finding, Rule, Severity, ValidationResult
 
 __all__ = ["ReportFormat", "render_report"]
 

@@ -1,0 +1,175 @@
+"""From raw SHACL results to findings: which plan and file each result is about, and the SHACL report graph.
+
+Results cross process boundaries as pyoxigraph terms (they pickle), so nothing is written out and parsed again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyoxigraph as ox
+
+from iimkg.core.vocab import DCTERMS, IIMPLAN, RDF_TYPE, SH, STANDARD_PREFIXES, XSD
+from iimkg.plans.reading import PlanNode
+from iimkg.shacl.findings import Finding, Rule, Severity, display_path, rule_name
+
+if TYPE_CHECKING:
+    import rdflib
+
+__all__ = ["Outcome", "PlanResult", "attribute", "findings_of", "plan_names", "report_graph", "shown"]
+
+SEED_ID = re.compile(r"S\d+")  # the seed page's statements, S01-S35 (the others: R001... from other sources)
+Term = ox.NamedNode | ox.BlankNode | ox.Literal
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A SHACL validation result with the plan and the file it is about."""
+
+    focus: Term
+    shape: str
+    severity: str
+    component: str
+    path: str | None
+    value: Term | None
+    messages: tuple[str, ...]
+    plan: PlanNode | None
+    file: str | None
+
+
+@dataclass
+class Outcome:
+    """What checking a group of files gives: results, each file's plans (in file order), each plan's identifier,
+    or the first input error as data (it crosses a process boundary: path, line, column)."""
+
+    results: list[PlanResult] = field(default_factory=list)
+    plans: dict[str, list[PlanNode]] = field(default_factory=dict)
+    names: dict[PlanNode, str] = field(default_factory=dict)
+    error: tuple[str, str | None, int | None, int | None] | None = None
+
+    def plan_count(self) -> int:
+        return sum(len(p) for p in self.plans.values())
+
+
+def attribute(store: ox.Store, raw: Iterable[Any], plans: Mapping[str, list[PlanNode]],
+              graphs: Mapping[str, ox.NamedNode]) -> list[PlanResult]:
+    """Each result's plan (the focus node, or the plan that points at it) and file (the file of that plan)."""
+    plan_file = {plan: file for file, file_plans in plans.items() for plan in file_plans}
+    graph_file = {g.value: file for file, g in graphs.items()}
+    owners: dict[Any, tuple[PlanNode | None, str | None]] = {}
+    results = []
+    for result in raw:
+        if result.focus not in owners:
+            owners[result.focus] = _owner(store, result.focus, plan_file, graph_file)
+        plan, file = owners[result.focus]
+        results.append(PlanResult(
+            focus=result.focus, shape=result.shape, severity=result.severity, component=result.component,
+            path=result.path, value=result.value, messages=tuple(m.value for m in result.messages),
+            plan=plan, file=file))
+    return results
+
+
+def _owner(store: ox.Store, focus: Any, plan_file: Mapping[PlanNode, str],
+           graph_file: Mapping[str, str]) -> tuple[PlanNode | None, str | None]:
+    if isinstance(focus, ox.Literal):
+        return None, None
+    if focus in plan_file:
+        return focus, plan_file[focus]
+    for quad in store.quads_for_pattern(None, None, focus):
+        if quad.subject in plan_file:
+            subject = quad.subject
+            assert isinstance(subject, ox.NamedNode | ox.BlankNode)
+            return subject, plan_file[subject]
+    for quad in store.quads_for_pattern(focus, None, None):
+        if isinstance(quad.graph_name, ox.NamedNode) and quad.graph_name.value in graph_file:
+            return None, graph_file[quad.graph_name.value]
+    return None, None
+
+
+def plan_names(outcome: Outcome) -> dict[PlanNode, str]:
+    """How findings name each plan: its ``dcterms:identifier`` if it has one and no other plan has it, else its IRI."""
+    plans = [plan for file_plans in outcome.plans.values() for plan in file_plans]
+    count: dict[str, int] = {}
+    for plan in plans:
+        if plan in outcome.names:
+            count[outcome.names[plan]] = count.get(outcome.names[plan], 0) + 1
+    return {plan: outcome.names[plan] if count.get(outcome.names.get(plan, ""), 0) == 1 else shown(plan)
+            for plan in plans}
+
+
+def findings_of(results: Iterable[PlanResult], rules: Sequence[Rule], names: Mapping[PlanNode, str]) -> list[Finding]:
+    """Findings for people and CI: each with its rule's name, source and statements, its plan's name and its file."""
+    by_iri = {rule.iri: rule for rule in rules}
+    findings = []
+    for result in results:
+        rule = by_iri.get(result.shape)
+        messages = sorted(result.messages)
+        findings.append(Finding(
+            severity=Severity.from_iri(result.severity),
+            rule=rule.name if rule else rule_name(result.shape),
+            message=messages[0] if messages else (rule.label if rule else "shape not satisfied"),
+            focus=shown(result.focus),
+            file=display_path(Path(result.file)) if result.file else "",
+            source=rule.source if rule else None,
+            value=shown(result.value) if result.value is not None and result.value != result.focus else None,
+            path=result.path,
+            plan=names.get(result.plan, shown(result.plan)) if result.plan is not None else None,
+            statement=", ".join(s for s in rule.statements if SEED_ID.fullmatch(s)) or None if rule else None,
+            statements=", ".join(rule.statements) if rule and rule.statements else None,
+            plan_iri=shown(result.plan) if result.plan is not None else None,
+        ))
+    return findings
+
+
+def shown(term: Term) -> str:
+    """A term as a finding shows it: an IRI bare, a blank node as ``_:id``, a literal's text."""
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    return str(term.value)
+
+
+def report_graph(results: Sequence[PlanResult], files: Sequence[Path], fail_on: Severity) -> rdflib.Graph:
+    """The SHACL validation report: one ``sh:ValidationReport`` per file (``dcterms:source`` names it), each result
+    with its focus node, value, path, shape, constraint component, severity, messages and plan (``iimplan:plan``)."""
+    from rdflib import Graph
+
+    lines = []
+    by_file: dict[str, list[PlanResult]] = {}
+    for result in results:
+        by_file.setdefault(result.file or "", []).append(result)
+    for index, path in enumerate(files):
+        report = f"_:report{index}"
+        own = by_file.get(str(path), [])
+        conforms = not any(Severity.from_iri(r.severity).at_least(fail_on) for r in own)
+        lines += [f"{report} <{RDF_TYPE}> <{SH}ValidationReport> .",
+                  f'{report} <{SH}conforms> "{str(conforms).lower()}"^^<{XSD}boolean> .',
+                  f"{report} <{DCTERMS}source> <{path.resolve().as_uri()}> ."]
+        for number, result in enumerate(own):
+            node = f"_:r{index}x{number}"
+            lines += [f"{report} <{SH}result> {node} .",
+                      f"{node} <{RDF_TYPE}> <{SH}ValidationResult> .",
+                      f"{node} <{SH}focusNode> {result.focus} .",
+                      f"{node} <{SH}resultSeverity> <{result.severity}> .",
+                      f"{node} <{SH}sourceShape> {_node(result.shape)} .",
+                      f"{node} <{SH}sourceConstraintComponent> <{result.component}> ."]
+            if result.path:
+                lines.append(f"{node} <{SH}resultPath> <{result.path}> .")
+            if result.value is not None:
+                lines.append(f"{node} <{SH}value> {result.value} .")
+            if result.plan is not None:
+                lines.append(f"{node} <{IIMPLAN}plan> {result.plan} .")
+            lines += [f"{node} <{SH}resultMessage> {json.dumps(m, ensure_ascii=False)} ." for m in result.messages]
+    graph = Graph()
+    graph.parse(data="\n".join(lines), format="nt")
+    for prefix in ("sh", "iim", "iimplan", "dcterms"):
+        graph.bind(prefix, STANDARD_PREFIXES[prefix])
+    return graph
+
+
+def _node(text: str) -> str:
+    return text if text.startswith("_:") else f"<{text}>"
