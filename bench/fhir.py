@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from iimkg.fhir import convert_files, read_fhir
-from iimkg.plans.turtle import plan_turtle
 from iimkg.plans.codes import CodeMapper
+from iimkg.plans.turtle import plan_turtle
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "fhir"
 _SUBJECT_KEYS = ("subject", "patient")

@@ -14,14 +14,14 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from iimkg.core.errors import InputError
 from iimkg.fhir import convert_files, is_fhir_file, read_fhir
-from iimkg.plans.model import Conversion
-from iimkg.plans.notes import NoteKind
-from iimkg.plans.turtle import plan_quads, plan_turtle
 from iimkg.fhir.doses import daily_dose, strength_from_name
 from iimkg.fhir.reading import read_fhir_text
 from iimkg.graph.loading import shipped_quads
 from iimkg.graph.terms import TermIndex
 from iimkg.plans.codes import CONDITION_KINDS, DRUG_KINDS, MEASURE_KINDS, TEST_KINDS, CodeMapper
+from iimkg.plans.model import Conversion
+from iimkg.plans.notes import NoteKind
+from iimkg.plans.turtle import plan_quads, plan_turtle
 
 from conftest import IIM, ROOT
 

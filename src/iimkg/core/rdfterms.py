@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyoxigraph as ox
 
+from iimkg.core.vocab import RDF, XSD
+
 if TYPE_CHECKING:
     import rdflib
 
 __all__ = ["Term", "from_oxigraph", "from_rdflib", "to_oxigraph", "to_rdflib", "to_rdflib_term"]
 
-XSD = "http://www.w3.org/2001/XMLSchema#"
-RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+RDF_LANGSTRING = RDF + "langString"
 
 
 @dataclass(frozen=True, order=True)

@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from iimkg.core.vocab import IIM
 from iimkg.fhir.doses import (
     Strength,
     daily_dose,
@@ -35,7 +36,6 @@ from iimkg.fhir.doses import (
     strength_from_name,
 )
 from iimkg.fhir.reading import read_fhir
-from iimkg.graph.terms import IIM
 from iimkg.plans.codes import (
     CONDITION_KINDS,
     DISEASE,

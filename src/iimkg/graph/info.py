@@ -6,14 +6,15 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
+from iimkg.core.vocab import ONTOLOGY_IRI, OWL
 from iimkg.graph.internal import select_internal
 from iimkg.graph.loading import shared_store
 
 __all__ = ["GraphInfo", "graph_info", "render_info"]
 
-OWL_VERSION_IRI = ox.NamedNode("http://www.w3.org/2002/07/owl#versionIRI")
-OWL_VERSION_INFO = ox.NamedNode("http://www.w3.org/2002/07/owl#versionInfo")
-ONTOLOGY = ox.NamedNode("https://w3id.org/iimkg/iim.owl")
+OWL_VERSION_IRI = ox.NamedNode(OWL + "versionIRI")
+OWL_VERSION_INFO = ox.NamedNode(OWL + "versionInfo")
+ONTOLOGY = ox.NamedNode(ONTOLOGY_IRI)
 
 
 @dataclass

@@ -12,11 +12,11 @@ import pyoxigraph as ox
 
 from iimkg.core.errors import AmbiguousTermError, UnknownTermError
 from iimkg.core.prefixes import compress, prefixes
+from iimkg.core.vocab import IIM
 from iimkg.graph.internal import select_internal
 
-__all__ = ["IIM", "TermIndex", "normalise"]
+__all__ = ["TermIndex", "normalise"]
 
-IIM = "https://w3id.org/iimkg/"
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 _CURIE = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*):(\S+)$")
 _OWN_ID = re.compile(r"^IIM_[0-9]{7}$")

@@ -21,8 +21,9 @@ from typing import Any
 import pyoxigraph as ox
 
 from iimkg.core.prefixes import prefixes
+from iimkg.core.vocab import IIM
 from iimkg.graph.internal import select_internal
-from iimkg.graph.terms import IIM, TermIndex, normalise
+from iimkg.graph.terms import TermIndex, normalise
 
 __all__ = [
     "CONDITION_KINDS",

@@ -7,17 +7,13 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from iimkg.graph.terms import IIM
+from iimkg.core.vocab import IIM, STANDARD_PREFIXES
 from iimkg.plans.codes import CodeMapper
 from iimkg.plans.model import CoIntervention, Conversion, Located, Plan, Prescription
 
 __all__ = ["plan_quads", "plan_turtle"]
 
-_PREFIXES = {
-    "dcterms": "http://purl.org/dc/terms/",
-    "iim": IIM,
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-}
+_PREFIXES = {name: STANDARD_PREFIXES[name] for name in ("dcterms", "iim", "xsd")}
 _COMMENT_COLUMN = 52
 
 

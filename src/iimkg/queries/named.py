@@ -17,7 +17,7 @@ from pathlib import Path
 
 from iimkg.core.errors import IimkgError, UnknownQueryError
 from iimkg.core.resources import queries_dir
-from iimkg.graph.terms import IIM
+from iimkg.core.vocab import IIM
 
 __all__ = ["NamedQuery", "Parameter", "list_queries", "named_query", "parse_examples", "parse_header"]
 

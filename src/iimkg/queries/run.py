@@ -7,7 +7,6 @@ returns rows that are the same on both engines.
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 
 from iimkg.core.errors import MissingParameterError, QuerySyntaxError
+from iimkg.core.kinds import Engine
 from iimkg.core.rdfterms import Term, from_oxigraph, from_rdflib, to_oxigraph
 from iimkg.graph.loading import shared_store
 from iimkg.graph.terms import TermIndex
@@ -33,13 +33,6 @@ _POSITION = re.compile(r"(?:error at |line )(\d+)[:, ](?:column )?(\d+)")
 _SELECT = re.compile(r"\A(?:\s+|#[^\n]*(?:\n|\Z)|PREFIX\s+[^\s<]*\s*<[^>]*>|BASE\s*<[^>]*>)*"
                      r"SELECT\s+(?:(?:DISTINCT|REDUCED)\s+)?", re.IGNORECASE)
 _PROJECTION_END = re.compile(r"\bWHERE\b|\{", re.IGNORECASE)
-
-
-class Engine(str, enum.Enum):
-    """SPARQL engines that run the named queries; both give the same rows."""
-
-    OXIGRAPH = "oxigraph"
-    RDFLIB = "rdflib"
 
 
 class Row(Mapping[str, Term | None]):

@@ -25,17 +25,13 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 
 from iimkg.core.errors import ShapesError
+from iimkg.core.vocab import OWL, RDF, RDFS, SH, XSD
 
 if TYPE_CHECKING:
     import rdflib
 
 __all__ = ["CompiledShapes", "RawResult", "compile_shapes"]
 
-SH = "http://www.w3.org/ns/shacl#"
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-OWL = "http://www.w3.org/2002/07/owl#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
 DERIVED_GRAPH = ox.NamedNode("urn:iimkg:graph:derived")
 
 _TARGETS = ("targetClass", "targetNode", "targetObjectsOf", "targetSubjectsOf")
