@@ -1,4 +1,5 @@
-"""The one prefix map (``ontology/prefixes.tsv``): CURIE ↔ IRI and the shape of each prefix's IDs."""
+"""The one prefix map (``ontology/prefixes.tsv`` plus the W3C namespaces): CURIE ↔ IRI, compaction for output, and the
+shape of each prefix's IDs."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from iimkg.core.resources import prefixes_file
+from iimkg.core.vocab import OBO, OWL, PROV, RDF, RDFS, XSD
 
 if TYPE_CHECKING:
     import curies
 
-__all__ = ["Prefix", "compress", "converter", "expand", "is_well_formed", "prefixes"]
+__all__ = ["Prefix", "compact", "compress", "converter", "expand", "is_well_formed", "prefix_map", "prefixes"]
+
+_PN_LOCAL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_-])?$")
 
 
 @dataclass(frozen=True)
@@ -72,3 +76,31 @@ def is_well_formed(curie: str) -> bool:
     prefix, sep, local = curie.partition(":")
     known = prefixes().get(prefix)
     return bool(sep) and known is not None and known.pattern.fullmatch(local) is not None
+
+
+@cache
+def prefix_map() -> dict[str, str]:
+    """Prefix → namespace for output (release files, query results): ``prefixes.tsv`` plus the W3C and OBO
+    namespaces it leaves out, sorted by prefix."""
+    found = {"rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD, "obo": OBO, "prov": PROV}
+    for prefix in prefixes().values():
+        found.setdefault(prefix.prefix, prefix.uri_prefix)
+    return dict(sorted(found.items(), key=lambda kv: kv[0].lower()))
+
+
+@cache
+def _map_by_length() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(prefix_map().items(), key=lambda kv: (-len(kv[1]), kv[0])))
+
+
+def compact(iri: str, *, strict: bool) -> str | None:
+    """The prefixed name of ``iri`` under the longest namespace of :func:`prefix_map`, or None.
+
+    ``strict``: only a valid Turtle local name (for writing Turtle); else any local part that is not a path.
+    """
+    for prefix, namespace in _map_by_length():
+        if iri.startswith(namespace) and len(iri) > len(namespace):
+            local = iri[len(namespace):]
+            if (_PN_LOCAL.match(local) if strict else not local.startswith("//")):
+                return f"{prefix}:{local}"
+    return None

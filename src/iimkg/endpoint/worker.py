@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import pyoxigraph as ox
 
+from iimkg.core.prefixes import prefix_map
 from iimkg.core.rdfterms import Term, from_oxigraph
 from iimkg.endpoint.guard import update_syntax_error, uses_keyword, uses_service
 from iimkg.endpoint.jobs import (
@@ -44,7 +45,6 @@ from iimkg.endpoint.jobs import (
 )
 from iimkg.endpoint.protocol import ResultFormat, choose
 from iimkg.queries.output import OutputFormat
-from iimkg.release.serializers import prefix_map
 
 if TYPE_CHECKING:
     from iimkg.graph.terms import TermIndex

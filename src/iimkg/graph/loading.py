@@ -156,7 +156,7 @@ def load(extra: Iterable[Path] = ()) -> rdflib.Graph:
 
 def _graph_prefixes() -> dict[str, str]:
     """The prefixes bound on :func:`load`'s graph, from the one prefix map (rdflib binds its own W3C ones)."""
-    from iimkg.release.serializers import prefix_map
+    from iimkg.core.prefixes import prefix_map
 
     known = prefix_map()
     return {name: known[name] for name in ("iim", "obo", "oboInOwl", "skos", "dcterms", "owl", "biolink")}

@@ -8,19 +8,16 @@ same triples always give the same bytes.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from collections.abc import Sequence
-from functools import cache
 
 import pyoxigraph as ox
 
-from iimkg.core.prefixes import prefixes
+from iimkg.core.prefixes import compact, prefix_map
 from iimkg.release.graph import DCTERMS, OBO, OBOINOWL, OWL, RDF, RDFS, SKOS, XSD, nt
 
-__all__ = ["context", "jsonld", "ntriples", "prefix_map", "rdfxml", "turtle"]
+__all__ = ["context", "jsonld", "ntriples", "rdfxml", "turtle"]
 
-_PN_LOCAL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_-])?$")
 _PREDICATE_ORDER = (
     RDF + "type", RDFS + "label", OBOINOWL + "hasExactSynonym", OBOINOWL + "hasRelatedSynonym",
     OBO + "IAO_0000115", RDFS + "comment", RDFS + "subClassOf", OWL + "equivalentClass", RDFS + "domain",
@@ -30,30 +27,6 @@ _PREDICATE_LAST = (
     SKOS + "exactMatch", SKOS + "closeMatch", SKOS + "broadMatch", SKOS + "narrowMatch", SKOS + "relatedMatch",
     OBOINOWL + "hasDbXref", DCTERMS + "source", RDFS + "isDefinedBy",
 )
-
-
-@cache
-def prefix_map() -> dict[str, str]:
-    """Prefix → namespace for the release files: ``prefixes.tsv`` plus the W3C and OBO namespaces it leaves out."""
-    found = {"rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD, "obo": OBO, "prov": "http://www.w3.org/ns/prov#"}
-    for prefix in prefixes().values():
-        found.setdefault(prefix.prefix, prefix.uri_prefix)
-    return dict(sorted(found.items(), key=lambda kv: kv[0].lower()))
-
-
-@cache
-def _by_length() -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(prefix_map().items(), key=lambda kv: (-len(kv[1]), kv[0])))
-
-
-def _compact(iri: str, *, strict: bool) -> str | None:
-    """The prefixed name of ``iri`` under the longest namespace, or None (``strict``: a valid Turtle local name)."""
-    for prefix, namespace in _by_length():
-        if iri.startswith(namespace) and len(iri) > len(namespace):
-            local = iri[len(namespace):]
-            if (_PN_LOCAL.match(local) if strict else not local.startswith("//")):
-                return f"{prefix}:{local}"
-    return None
 
 
 def _predicate_key(predicate: ox.NamedNode) -> tuple[int, str]:
@@ -115,13 +88,13 @@ def turtle(triples: Sequence[ox.Triple], *, header: ox.NamedNode, comment: str) 
 
     def term(node: object) -> str:
         if isinstance(node, ox.NamedNode):
-            compact = _compact(node.value, strict=True)
-            if compact:
-                used_prefixes.add(compact.split(":", 1)[0])
-                return compact
+            name = compact(node.value, strict=True)
+            if name:
+                used_prefixes.add(name.split(":", 1)[0])
+                return name
             return nt(node)
         if isinstance(node, ox.Literal) and node.language is None and node.datatype.value != XSD + "string":
-            datatype = _compact(node.datatype.value, strict=True)
+            datatype = compact(node.datatype.value, strict=True)
             if datatype:
                 used_prefixes.add(datatype.split(":", 1)[0])
                 return nt(ox.Literal(node.value)) + "^^" + datatype
@@ -191,7 +164,7 @@ def context() -> dict[str, object]:
 def jsonld(triples: Sequence[ox.Triple]) -> bytes:
     """Flattened JSON-LD with the release context inline: one node object per subject, sorted, lexical forms kept."""
     def iri(value: str) -> str:
-        return _compact(value, strict=False) or value
+        return compact(value, strict=False) or value
 
     def node_id(node: object) -> str:
         if isinstance(node, ox.BlankNode):
