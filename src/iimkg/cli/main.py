@@ -15,7 +15,7 @@ from iimkg.core.errors import IimkgError
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-COMMAND_MODULES: tuple[str, ...] = ("iimkg.cli.validate", "iimkg.cli.serve", "iimkg.release.build", "iimkg.cli.fhir")
+COMMAND_MODULES: tuple[str, ...] = ("iimkg.cli.validate", "iimkg.cli.serve", "iimkg.cli.release", "iimkg.cli.fhir")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

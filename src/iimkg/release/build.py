@@ -3,19 +3,16 @@ and put the folder in place only when all of them were built."""
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-__all__ = ["ARTEFACTS", "ReleaseFiles", "ReleaseSummary", "build_release", "register", "release_files"]
+__all__ = ["ARTEFACTS", "ReleaseFiles", "ReleaseSummary", "build_release", "release_files"]
 
 # The ontology artefacts, with the ontology IRI and dated version IRI each one declares (ODK's convention).
 ARTEFACTS = ("iim.owl", "iim.ttl", "iim.jsonld", "iim.nt", "iim-base.owl", "iim-full.owl")
@@ -25,37 +22,8 @@ DOWNLOADS = (*ARTEFACTS, "context.jsonld", "iim.sssom.tsv", "terms.tsv", "diff.t
 Progress = Callable[[str], None]
 
 
-def register(subparsers: Any) -> None:
-    """Add ``release`` to the ``iimkg`` command (called by :mod:`iimkg.cli.main`); imports nothing heavy."""
-    release = subparsers.add_parser(
-        "release", help="build the release artefacts (OWL, Turtle, JSON-LD, N-Triples, base, full, SSSOM, docs)",
-        description="Build a release of the ontology in DIR: iim.owl (RDF/XML), iim.ttl, iim.jsonld with "
-                    "context.jsonld, iim.nt, iim-base.owl, iim-full.owl (classified by HermiT; needs Java), "
-                    "iim.sssom.tsv, docs/index.html, terms.tsv, diff.tsv and CHANGELOG.md against the releases "
-                    "committed under releases/, and SHA256SUMS. Same sources, same bytes. The folder is built "
-                    "beside DIR and moved into place only when every file was written, so a failure leaves an "
-                    "earlier release in DIR as it was. Exit status: 0 built, 2 nothing written.")
-    release.add_argument("--version", metavar="YYYY-MM-DD",
-                         help="the release date in the artefacts' version IRIs and owl:versionInfo "
-                              "(default: the owl:versionInfo of ontology/iim.ttl, which is not changed)")
-    release.add_argument("--out", required=True, type=Path, metavar="DIR",
-                         help="the release folder: new, empty, or an earlier release to replace")
-    release.set_defaults(handler=run)
 
 
-def run(ns: argparse.Namespace) -> int:
-    """Build the release and list its files with their sizes on standard output."""
-    def progress(step: str) -> None:
-        print(f"iimkg release: {step}", file=sys.stderr, flush=True)
-
-    summary = build_release(ns.out, version=ns.version, progress=progress if sys.stderr.isatty() else None)
-    print(f"release {summary.version} written to {ns.out} in {summary.seconds:.1f} s:")
-    width = max(len(name) for name in summary.sizes)
-    for name, size in summary.sizes.items():
-        print(f"  {name:<{width}}  {size:>9,} bytes")
-    for warning in summary.warnings:
-        print(f"iimkg: warning: {warning}", file=sys.stderr)
-    return 0
 
 
 @dataclass
