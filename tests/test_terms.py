@@ -71,3 +71,53 @@ def test_a_shared_code_is_ambiguous_and_lists_the_candidates() -> None:
 def test_hostile_input_cannot_change_the_query(hostile: str) -> None:
     with pytest.raises(UnknownTermError):
         query("adverse-effects", drug=hostile)
+
+
+def _mapped_codes(predicate: str) -> dict[str, set[str]]:
+    """External code (CURIE) → our terms, for one SKOS mapping predicate, read from the loaded graph."""
+    import pyoxigraph as ox
+
+    from iimkg.core.prefixes import compress
+    from iimkg.graph.loading import shared_store
+
+    found: dict[str, set[str]] = {}
+    for quad in shared_store().quads_for_pattern(None, ox.NamedNode(predicate), None):
+        curie = compress(quad.object.value)
+        if curie and quad.subject.value.startswith(IIM + "IIM_"):
+            found.setdefault(curie, set()).add(quad.subject.value)
+    return found
+
+
+def _xref_codes() -> dict[str, set[str]]:
+    """CURIE → our terms that carry it as oboInOwl:hasDbXref."""
+    import pyoxigraph as ox
+
+    from iimkg.graph.loading import shared_store
+
+    found: dict[str, set[str]] = {}
+    xref = ox.NamedNode("http://www.geneontology.org/formats/oboInOwl#hasDbXref")
+    for quad in shared_store().quads_for_pattern(None, xref, None):
+        found.setdefault(quad.object.value, set()).add(quad.subject.value)
+    return found
+
+
+def test_a_code_the_graph_maps_only_by_close_match_names_its_term() -> None:
+    """A diagnosis coded with a MONDO term that we map only by skos:closeMatch (MONDO:0600023) is a known term."""
+    skos = "http://www.w3.org/2004/02/skos/core#"
+    exact, close = _mapped_codes(skos + "exactMatch"), _mapped_codes(skos + "closeMatch")
+    xrefs = _xref_codes()
+    only_close = {code: terms for code, terms in close.items()
+                  if code not in exact and len(terms) == 1 and xrefs.get(code, terms) == terms}
+    assert "MONDO:0600023" in only_close
+    index = term_index()
+    for code, (term,) in only_close.items():
+        assert index.resolve(code) == term, code
+
+
+def test_an_exact_match_wins_over_a_close_match_of_the_same_code() -> None:
+    skos = "http://www.w3.org/2004/02/skos/core#"
+    exact, close = _mapped_codes(skos + "exactMatch"), _mapped_codes(skos + "closeMatch")
+    both = {code: exact[code] for code in exact if code in close and len(exact[code]) == 1}
+    index = term_index()
+    for code, (term,) in both.items():
+        assert index.resolve(code) == term, code

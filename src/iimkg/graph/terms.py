@@ -55,11 +55,14 @@ class TermIndex:
                     index.labels[term].setdefault((name.language or "").lower(), name.value)
             elif kind == "xref":
                 index.codes[_code_key(name.value)].add(term)
-            elif kind == "mapping":
+            elif kind in ("mapping", "close"):
+                # A code the graph maps with skos:closeMatch names the term too (MONDO:0600023, the IIM group), but
+                # where a code also has an exact match, the exact one wins (see resolve).
                 curie = compress(name.value)
                 if curie:
                     index.codes[_code_key(curie)].add(term)
-                    index.exact_codes[_code_key(curie)].add(term)
+                    if kind == "mapping":
+                        index.exact_codes[_code_key(curie)].add(term)
         for solution in select_internal(store, "term-kinds.rq"):
             index.kinds[solution["term"].value].add(solution["kind"].value)
             index.subjects.add(solution["term"].value)
