@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from iimkg.cli.main import main
+from iimkg.core.kinds import Engine
+from iimkg.queries.output import OutputFormat
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -99,3 +101,17 @@ def test_reason_without_java_exits_2_and_says_what_to_install(monkeypatch: pytes
     assert main(["reason"]) == 2
     err = capsys.readouterr().err
     assert "HermiT needs Java" in err and "default-jre-headless" in err
+
+
+@pytest.mark.parametrize("fmt", list(OutputFormat))
+def test_query_writes_every_output_format(fmt: OutputFormat, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["query", "subtypes", "--format", fmt.value]) == 0
+    assert "dermatomyositis" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("engine", list(Engine))
+def test_sparql_runs_on_every_engine(engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    text = ("SELECT ?label WHERE { <https://w3id.org/iimkg/IIM_0000002> "
+            "<http://www.w3.org/2000/01/rdf-schema#label> ?label }")
+    assert main(["sparql", text, "--engine", engine.value, "--format", "csv"]) == 0
+    assert "dermatomyositis" in capsys.readouterr().out.splitlines()

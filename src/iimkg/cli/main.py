@@ -72,8 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
     """``--format`` and ``--engine``, whose choices are the values of the enums that ``render`` and ``query`` take."""
+    from iimkg.core.kinds import Engine
     from iimkg.queries.output import OutputFormat
-    from iimkg.queries.run import Engine
 
     parser.add_argument("--format", type=OutputFormat, choices=list(OutputFormat), default=OutputFormat.TABLE,
                         metavar=f"{{{_choices(OutputFormat, ',')}}}",
@@ -121,9 +121,10 @@ def _reason(ns: argparse.Namespace) -> int:
 
 def _sparql(ns: argparse.Namespace) -> int:
     from iimkg.core.errors import InputError
+    from iimkg.core.kinds import Engine
     from iimkg.graph.loading import load, oxigraph_store
     from iimkg.queries.output import render
-    from iimkg.queries.run import Engine, run_sparql
+    from iimkg.queries.run import run_sparql
 
     text = ns.query
     candidate = Path(text)
@@ -149,8 +150,8 @@ def _query_command(args: list[str]) -> int:
     from iimkg.queries.run import list_queries, named_query
 
     if not args or args[0] in {"-h", "--help"}:
+        from iimkg.core.kinds import Engine
         from iimkg.queries.output import OutputFormat
-        from iimkg.queries.run import Engine
 
         print(f"usage: iimkg query list | iimkg query NAME [--PARAM VALUE …] [--format {_choices(OutputFormat)}] "
               f"[--engine {_choices(Engine)}]\n\nnamed queries:")

@@ -7,15 +7,20 @@ import enum
 import io
 import json
 import shutil
+from typing import TYPE_CHECKING
 
 from iimkg.core.prefixes import compress
 from iimkg.core.rdfterms import Term
-from iimkg.queries.run import QueryResult
+
+if TYPE_CHECKING:
+    from iimkg.queries.run import QueryResult
 
 __all__ = ["OutputFormat", "render"]
 
 
 class OutputFormat(str, enum.Enum):
+    """How ``iimkg query`` and ``iimkg sparql`` write rows (``--format``); the endpoint writes JSON, CSV and TSV."""
+
     TABLE = "table"
     CSV = "csv"
     TSV = "tsv"
