@@ -396,15 +396,20 @@ def _examples() -> tuple[Example, ...]:
 
 @cache
 def _download_bytes(name: str) -> bytes:
-    """The shipped graph in one syntax, written by the release's serialisers (same order, prefixes and context)."""
-    from iimkg.core.resources import ontology_file
+    """The shipped graph in one syntax, written by the release's serialisers (same order, prefixes and context).
+
+    Turtle too is written from the graph, not copied from ``ontology/iim.ttl``: the cross-references are in
+    ``ontology/mappings.sssom.tsv``, so the hand-written file alone is not the whole graph.
+    """
     from iimkg.graph.loading import shipped_quads
     from iimkg.release import serializers
     from iimkg.release.graph import canonical_triples, ontology_iri_of
 
-    if name == "iim.ttl":
-        return ontology_file().read_bytes()
     triples = canonical_triples(ox.Triple(q.subject, q.predicate, q.object) for q in shipped_quads())
+    if name == "iim.ttl":
+        return serializers.turtle(triples, header=ox.NamedNode(ontology_iri_of("iim.owl")),
+                                  comment="iim.ttl: the graph this endpoint serves, written from ontology/iim.ttl "
+                                          "and ontology/mappings.sssom.tsv.")
     if name == "iim.owl":
         return serializers.rdfxml(triples, header=ox.NamedNode(ontology_iri_of("iim.owl")))
     return {"iim.nt": serializers.ntriples, "iim.jsonld": serializers.jsonld}[name](triples)

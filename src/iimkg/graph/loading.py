@@ -11,6 +11,7 @@ import pyoxigraph as ox
 
 from iimkg.core.errors import InputError, require_file
 from iimkg.core.resources import ontology_file
+from iimkg.graph.mappings import mapping_quads, mappings_beside, read_mappings
 
 if TYPE_CHECKING:
     import rdflib
@@ -92,28 +93,44 @@ def syntax_message(error: SyntaxError) -> str:
 
 @cache
 def shipped_quads() -> tuple[ox.Quad, ...]:
-    """The shipped ontology's triples, parsed once per process."""
-    return tuple(parse_rdf_file(ontology_file()))
+    """The shipped ontology's triples, parsed once per process, with those of its mapping set
+    (``ontology/mappings.sssom.tsv``: the cross-references are written there once, see :mod:`iimkg.graph.mappings`).
+    """
+    return tuple(_with_mappings(ontology_file(), parse_rdf_file(ontology_file())))
+
+
+def _with_mappings(ontology: Path, quads: list[ox.Quad]) -> list[ox.Quad]:
+    """An ontology file's triples plus those of the mapping set beside it, if there is one."""
+    table = mappings_beside(ontology)
+    if table.is_file():
+        quads.extend(mapping_quads(read_mappings(table)))
+    return quads
 
 
 def ontology_quads(path: Path | None = None, *, input_format: str | None = None) -> tuple[ox.Quad, ...]:
     """An ontology's triples, parsed once per process and version of the file: the shipped one (``path`` None or
-    the shipped file) or a fork, an extension… Worker processes forked after a first call share the parse.
+    the shipped file) or a fork, an extension… with the cross-references of the mapping set beside it
+    (``mappings.sssom.tsv`` in the same folder), if there is one. Worker processes forked after a first call share
+    the parse.
 
-    :raises InputError: as :func:`parse_rdf_file`.
+    :raises InputError: as :func:`parse_rdf_file`, or if the mapping set beside the file does not read.
     """
     if path is None or (input_format is None and Path(path).resolve() == ontology_file().resolve()):
         return shipped_quads()
     path = Path(path)
     require_file(path)
     stat = path.stat()
-    return _parsed_once(str(path.resolve()), input_format, stat.st_mtime_ns, stat.st_size)
+    table = mappings_beside(path)
+    table_stat = table.stat() if table.is_file() else None
+    return _parsed_once(str(path.resolve()), input_format, stat.st_mtime_ns, stat.st_size,
+                        (table_stat.st_mtime_ns, table_stat.st_size) if table_stat else None)
 
 
 @cache
-def _parsed_once(path: str, input_format: str | None, mtime_ns: int, size: int) -> tuple[ox.Quad, ...]:
-    """``mtime_ns`` and ``size`` are in the key so that an edited file is parsed again."""
-    return tuple(parse_rdf_file(Path(path), input_format=input_format))
+def _parsed_once(path: str, input_format: str | None, mtime_ns: int, size: int,
+                 table_version: tuple[int, int] | None) -> tuple[ox.Quad, ...]:
+    """``mtime_ns``, ``size`` and ``table_version`` are in the key so that an edited file is parsed again."""
+    return tuple(_with_mappings(Path(path), parse_rdf_file(Path(path), input_format=input_format)))
 
 
 def oxigraph_store(extra: Sequence[Path] = (), *, input_format: str | None = None) -> ox.Store:

@@ -73,7 +73,7 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
         with_header,
     )
     from iimkg.release.htmldocs import documentation_page
-    from iimkg.release.mapping_set import comment_labels, mapping_set_tsv, mappings
+    from iimkg.release.mapping_set import external_labels, mapping_set_tsv, mappings
 
     step = progress or (lambda _: None)
     step("reading ontology/iim.ttl")
@@ -119,9 +119,10 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
     files["iim-full.owl"] = serializers.rdfxml(full, header=ox.NamedNode(ontology_iri_of("iim-full.owl")))
 
     step("writing iim.sssom.tsv")
-    labels = comment_labels(ontology_file().read_text(encoding="utf-8"))
+    rows = mappings(ontology_file())
+    labels = external_labels(rows)
     license_iri = graph.header_value(ox.NamedNode(DCTERMS + "license"))
-    files["iim.sssom.tsv"] = mapping_set_tsv(mappings(graph, labels), version=version, license_iri=license_iri,
+    files["iim.sssom.tsv"] = mapping_set_tsv(rows, version=version, license_iri=license_iri,
                                              title=title).encode("utf-8")
 
     step("writing terms.tsv, diff.tsv, CHANGELOG.md")

@@ -1,90 +1,43 @@
-"""Every cross-reference of the ontology as one SSSOM mapping set (``iim.sssom.tsv``), the form mapping tools read."""
+"""Every cross-reference of the ontology as one SSSOM mapping set (``iim.sssom.tsv``), the form mapping tools read.
+
+The rows are those of ``ontology/mappings.sssom.tsv``, where the cross-references are written once (the graph's
+``skos:*Match`` and ``oboInOwl:hasDbXref`` triples are generated from the same rows); the release adds the set's
+version, date and licence and keeps the columns that consumers of earlier releases read.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from pathlib import Path
 
-import pyoxigraph as ox
+from iimkg.core.errors import InputError
+from iimkg.core.prefixes import prefixes
+from iimkg.graph.mappings import Mapping, mappings_beside, read_mappings
+from iimkg.release.graph import IIM, ReleaseError
 
-from iimkg.core.prefixes import compress, expand, prefixes
-from iimkg.release.graph import IIM, OBOINOWL, SKOS, ReleaseError, ReleaseGraph
-
-__all__ = ["Mapping", "comment_labels", "mapping_set_tsv", "mappings"]
+__all__ = ["Mapping", "external_labels", "mapping_set_tsv", "mappings"]
 
 MAPPING_SET_ID = IIM + "iim.sssom.tsv"
-JUSTIFICATION = "semapv:ManualMappingCuration"
-SKOS_PREDICATES = ("exactMatch", "closeMatch", "broadMatch", "narrowMatch", "relatedMatch")
 COLUMNS = ("subject_id", "subject_label", "predicate_id", "object_id", "object_label", "mapping_justification")
 # The prefixes SSSOM defines itself; a curie_map must not list them (sssom-py warns), the rest it must list.
 _BUILT_IN = {"sssom", "owl", "rdf", "rdfs", "skos", "semapv"}
-_IRI_COMMENT = re.compile(r"<(https?://[^>\s]+)>\s*[,;.]?\s*#\s*(\S.*?)\s*$")
 
 
-@dataclass(frozen=True, order=True)
-class Mapping:
-    subject_id: str
-    predicate_id: str
-    object_id: str
-    subject_label: str
-    object_label: str
+def mappings(ontology: Path) -> list[Mapping]:
+    """The curated mappings of an ontology file (from the mapping set beside it), in the release's order.
 
-
-def comment_labels(turtle_text: str) -> dict[str, str]:
-    """The labels written after external IRIs in the source Turtle (``<…MONDO_0016367> ,  # dermatomyositis``).
-
-    The style guide puts the label of every opaque ID in a comment beside it; the cross-references' labels
-    are nowhere else in the sources, so this is the only place ``object_label`` can come from. A label that
-    differs between two places is left out rather than guessed.
+    :raises ReleaseError: if the mapping set does not read (an unknown prefix, a pair mapped twice …).
     """
-    found: dict[str, set[str]] = {}
-    for line in turtle_text.splitlines():
-        match = _IRI_COMMENT.search(line)
-        if match:
-            found.setdefault(match.group(1), set()).add(match.group(2))
-    return {iri: next(iter(labels)) for iri, labels in found.items() if len(labels) == 1}
+    try:
+        return sorted(read_mappings(mappings_beside(ontology)))
+    except (InputError, OSError) as error:
+        raise ReleaseError(f"the mapping set of {ontology.name} can't be released: {error}") from None
 
 
-def _curie(iri: str, where: str) -> str:
-    curie = compress(iri)
-    if curie is None or curie.endswith(":"):
-        raise ReleaseError(f"the cross-reference {iri} of {where} has no prefix in ontology/prefixes.tsv; "
-                           "add its prefix there so that the mapping set can name it")
-    return curie
-
-
-def mappings(graph: ReleaseGraph, labels: dict[str, str]) -> list[Mapping]:
-    """One mapping per (term, external entity): the SKOS mapping where there is one, else the database
-    cross-reference (``oboInOwl:hasDbXref``) with that predicate.
-
-    :raises ReleaseError: if a cross-reference has a prefix that ``prefixes.tsv`` does not declare.
-    """
-    found: dict[tuple[str, str], Mapping] = {}
-    xrefs: list[tuple[str, str]] = []
-    for t in graph.triples:
-        if not (isinstance(t.subject, ox.NamedNode) and t.subject.value.startswith(IIM)):
-            continue
-        predicate = t.predicate.value
-        subject = t.subject.value
-        if predicate.startswith(SKOS) and predicate[len(SKOS):] in SKOS_PREDICATES and isinstance(t.object,
-                                                                                                  ox.NamedNode):
-            obj = _curie(t.object.value, subject)
-            key = (subject, obj)
-            if key in found:
-                raise ReleaseError(f"{subject} is mapped to {obj} with two SKOS predicates; keep the one that holds")
-            found[key] = Mapping(_curie(subject, subject), "skos:" + predicate[len(SKOS):], obj,
-                                 graph.label(subject), labels.get(t.object.value, ""))
-        elif predicate == OBOINOWL + "hasDbXref" and isinstance(t.object, ox.Literal):
-            xrefs.append((subject, t.object.value))
-    for subject, xref in xrefs:
-        iri = expand(xref)
-        if iri is None or xref.split(":", 1)[0] not in prefixes():
-            raise ReleaseError(f"the cross-reference {xref!r} of {subject} has no prefix in ontology/prefixes.tsv")
-        obj = _curie(iri, subject)
-        found.setdefault((subject, obj), Mapping(_curie(subject, subject), "oboInOwl:hasDbXref", obj,
-                                                 graph.label(subject), labels.get(iri, "")))
-    return sorted(found.values())
+def external_labels(rows: list[Mapping]) -> dict[str, str]:
+    """The label of each mapped external entity by IRI, for the documentation page."""
+    return {row.object_iri: row.object_label for row in rows if row.object_label}
 
 
 def _yaml_value(value: str) -> str:
@@ -114,7 +67,8 @@ def mapping_set_tsv(rows: list[Mapping], *, version: str, license_iri: str, titl
     lines = ["#" + line for line in meta]
     lines.append("\t".join(COLUMNS))
     for row in rows:
-        values = (row.subject_id, row.subject_label, row.predicate_id, row.object_id, row.object_label, JUSTIFICATION)
+        values = (row.subject_id, row.subject_label, row.predicate_id, row.object_id, row.object_label,
+                  row.mapping_justification)
         for value in values:
             if "\t" in value or "\n" in value or "\r" in value:
                 raise ReleaseError(f"the mapping {row.subject_id} → {row.object_id} has a tab or line break in "
