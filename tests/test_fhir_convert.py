@@ -13,7 +13,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from iimkg.core.errors import InputError
-from iimkg.fhir import convert_files, is_fhir_file, read_fhir
+from iimkg.fhir import convert, convert_files, is_fhir_file, read_fhir
 from iimkg.fhir.doses import daily_dose, strength_from_name
 from iimkg.fhir.reading import read_fhir_text
 from iimkg.graph.loading import shipped_quads
@@ -168,7 +168,10 @@ def test_bulk_export_joins_files_by_patient() -> None:
         ("MedicationRequest/jdm-2207-mp", "warning"), ("Condition/myo-5590-dx", "info")}
     assert notes_of(conversion, NoteKind.EXCLUDED) == {("Immunization/asyn-4471-flu-refused", "info")}
     assert notes_of(conversion, NoteKind.APPROXIMATED) == {
-        ("Condition/jdm-2207-dx", "info"), ("MedicationStatement/pm-1042-pdl", "info")}
+        ("Condition/jdm-2207-dx", "info"), ("MedicationStatement/pm-1042-pdl", "info"),
+        ("MedicationStatement/pm-1042-mtx", "info")}  # active since 2022, no end: read as open-ended
+    (mtx,) = [rx for rx in plan_of(conversion, "Patient/pm-1042").prescriptions if rx.drug == MTX]
+    assert mtx.open_ended and mtx.end is None and mtx.duration is None
     (myositis,) = [n for n in conversion.notes if n.resource == "Condition/myo-5590-dx"]
     assert myositis.text == ('Condition/myo-5590-dx: condition code ICD10CM:M60.9 "Myositis, unspecified" not '
                              "recognised; not checked")
@@ -458,3 +461,23 @@ def test_a_patient_missing_from_the_input_is_reported(tmp_path: Path) -> None:
     assert set(conversion.plans[0].diagnoses) == {PM}
     assert [n.text for n in conversion.unmapped()] == [
         "Condition/c: its patient Patient/gone is not in the input, so the plan has no sex or age"]
+
+
+def test_an_active_prescription_with_no_end_is_open_ended_and_a_completed_one_is_not() -> None:
+    """The usual shape of a chronic prescription in an EHR export: active, a start date, no end, no duration."""
+    def request(status: str) -> dict[str, object]:
+        return {"resourceType": "Bundle", "type": "collection", "entry": [
+            {"resource": {"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "1970-03-01"}},
+            {"resource": {"resourceType": "MedicationRequest", "id": "rx1", "status": status, "intent": "order",
+                          "subject": {"reference": "Patient/p1"}, "authoredOn": "2024-01-10",
+                          "medicationCodeableConcept": {"coding": [
+                              {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "8640"}]},
+                          "dosageInstruction": [{"doseAndRate": [{"doseQuantity": {
+                              "value": 40, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}}],
+                              "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}}]}}]}
+
+    for status, expected in (("active", True), ("on-hold", True), ("completed", False)):
+        conversion = convert([located for located in read_fhir_text(json.dumps(request(status)), Path("b.json"))])
+        (rx,) = conversion.plans[0].prescriptions
+        assert rx.open_ended is expected, status
+        assert ("iim:openEnded true" in plan_turtle(conversion)) is expected, status

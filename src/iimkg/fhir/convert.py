@@ -71,6 +71,8 @@ _OBSERVATION_STATUS = {"final": _DONE, "amended": _DONE, "corrected": _DONE, "pr
                        "registered": _PLANNED}
 _SERVICE_REQUEST_STATUS = {"active": _PLANNED, "draft": _PLANNED, "on-hold": _PLANNED, "completed": _DONE}
 _CONDITION_LEFT_OUT = {"inactive", "resolved"}
+# Medication statuses of a course that has ended: a prescription in any other kept status is still taken.
+_FINISHED_STATUSES = frozenset({"completed", "stopped"})
 _VERIFICATION_LEFT_OUT = {"refuted", "entered-in-error"}
 
 
@@ -311,7 +313,8 @@ class _Builder:
             plan.co_interventions.append(CoIntervention(
                 self._node(located.ref, term if len(measures) > 1 else None), located, term, status_now, start))
         if therapies:
-            self._prescriptions(located, plan, therapies[0], strength, start, end, duration)
+            ongoing = status not in _FINISHED_STATUSES
+            self._prescriptions(located, plan, therapies[0], strength, start, end, duration, ongoing=ongoing)
 
     def _medication_concept(self, located: Located) -> tuple[dict[str, Any] | None, Strength | None]:
         """The medication's CodeableConcept (inline or from a referenced Medication) and its strength if known."""
@@ -368,8 +371,13 @@ class _Builder:
         return start, end, duration
 
     def _prescriptions(self, located: Located, plan: Plan, drug: str, strength: Strength | None,
-                       start: date | None, end: date | None, duration: int | None) -> None:
-        """One prescription per step of the dosage (FHIR ``sequence``): a taper is several steps in a row."""
+                       start: date | None, end: date | None, duration: int | None, *, ongoing: bool) -> None:
+        """One prescription per step of the dosage (FHIR ``sequence``): a taper is several steps in a row.
+
+        :param ongoing: the resource's status says it is still taken (active, on hold, intended…): a last step with
+            no end date and no duration is then open-ended (``iim:openEnded``), as chronic prescriptions are in EHR
+            exports, and the long-term rules read it as continuing.
+        """
         steps: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for dosage in _dosages(located.resource):
             sequence = dosage.get("sequence")
@@ -409,6 +417,11 @@ class _Builder:
                            "it can't be placed in time and are not checked", plan)
                 plan.prescriptions.append(rx)
                 return
+            if last and ongoing and rx.end is None and rx.duration is None:
+                rx.open_ended = True
+                self._note(located, NoteKind.APPROXIMATED, "info",
+                           f"{label}: no end date or planned duration; read as open-ended (taken until stopped) "
+                           f"from {rx.start.isoformat() if rx.start else 'an unknown start'}", plan)
             plan.prescriptions.append(rx)
             if step_start is not None and rx.duration is not None:
                 step_start = step_start + timedelta(days=rx.duration)

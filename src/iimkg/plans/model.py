@@ -64,6 +64,7 @@ class Prescription:
     start: date | None = None
     end: date | None = None
     duration: int | None = None
+    open_ended: bool = False  # active, with no end date and no planned duration: taken until stopped
 
 
 @dataclass

@@ -121,6 +121,8 @@ class _Writer:
             block.add("iim:endDate", _date(rx.end.isoformat()))
         if rx.duration is not None:
             block.add("iim:plannedDurationDays", str(rx.duration))
+        if rx.open_ended:
+            block.add("iim:openEnded", "true", "no end date or planned duration: ongoing")
         return block.lines()
 
     def co_intervention(self, co: CoIntervention) -> list[str]:
