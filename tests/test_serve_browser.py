@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from iimkg.queries.named import named_query
 from iimkg.queries.run import query
 
 from serving import Server, running_server
@@ -99,7 +100,7 @@ def test_an_example_question_runs_from_its_link(server: Server, browser: Any) ->
     browser.get(server.url + "/")
     browser.find_element(By.LINK_TEXT, "adverse-effects").click()
     table = _table(browser)
-    expected = query("adverse-effects", drug="prednisone", labels=False)
+    expected = query("adverse-effects", labels=False, **named_query("adverse-effects").example_values())
     assert table[0] == expected.columns
     assert len(table) - 1 == len(expected)
     # the form shows the query that ran, so it can be edited and run again

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import signal
 import subprocess
 import sys
@@ -49,6 +51,16 @@ def test_every_example_url_the_list_advertises_answers(server: Server) -> None:
     for listed in server.get("/queries").json()["queries"]:
         reply = server.get(listed["example"])
         assert reply.status == 200 and reply.json()["results"]["bindings"], listed["example"]
+
+
+def test_every_example_on_the_page_runs_with_the_headers_values(server: Server) -> None:
+    page = server.get("/").text
+    links = [html.unescape(href) for href in re.findall(r'<a class="example" href="([^"]+)"', page)]
+    assert len(links) == len(list_queries())
+    for link in links:
+        reply = server.get(link)
+        assert reply.status == 200 and 'id="results"' in reply.text, link
+        assert not re.search(r'id="result-count">0 rows', reply.text), f"{link}: the example answers nothing"
 
 
 @pytest.mark.parametrize("name", [q.name for q in list_queries()])
