@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import re
 import shutil
+from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+import rdflib
 
-from iimkg.core.prefixes import is_well_formed
+from iimkg.core.errors import InputError
+from iimkg.core.prefixes import expand, is_well_formed
+from iimkg.graph.loading import ontology_quads, shipped_quads
+from iimkg.graph.mappings import read_mappings
 
-from conftest import IIM
+from conftest import IIM, ROOT
 
 ONTOLOGY = ox.NamedNode(IIM + "iim.owl")
 DCTERMS = "http://purl.org/dc/terms/"
@@ -89,21 +96,137 @@ def test_every_cross_reference_is_a_verified_identifier(store: ox.Store, verifie
     assert sorted(r["x"] for r in rows if r["x"] not in verified_xrefs) == []
 
 
-def test_every_skos_mapping_is_also_a_cross_reference(store: ox.Store) -> None:
-    from iimkg.core.prefixes import converter
+# ── The mapping set: every cross-reference written once, in ontology/mappings.sssom.tsv ──
 
-    rows = select(store, """
-        PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-        PREFIX oboInOwl: <http://www.geneontology.org/formats/oboInOwl#>
-        SELECT ?t ?m WHERE {
-          VALUES ?p { skos:exactMatch skos:closeMatch skos:broadMatch skos:narrowMatch }
-          ?t ?p ?m . FILTER (STRSTARTS(STR(?t), "https://w3id.org/iimkg/IIM_"))
-        }""")
-    xrefs = {(r["t"], r["x"]) for r in select(store, """
-        PREFIX oboInOwl: <http://www.geneontology.org/formats/oboInOwl#>
-        SELECT ?t ?x WHERE { ?t oboInOwl:hasDbXref ?x }""")}
-    missing = [(r["t"], r["m"]) for r in rows if (r["t"], converter().compress(r["m"])) not in xrefs]
-    assert missing == []
+MAPPINGS = ROOT / "ontology" / "mappings.sssom.tsv"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+XREF = "http://www.geneontology.org/formats/oboInOwl#hasDbXref"
+MATCHES = {SKOS + m for m in ("exactMatch", "closeMatch", "broadMatch", "narrowMatch", "relatedMatch")}
+
+
+def mapping_rows() -> list[dict[str, str]]:
+    """The table as plain text rows, read here without the package's reader."""
+    lines = [line for line in MAPPINGS.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    return list(csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+@pytest.mark.filterwarnings("ignore:::sssom.util")  # sssom-py's own use of deprecated pandas arguments
+def test_the_mapping_set_is_read_and_validated_by_sssom() -> None:
+    pytest.importorskip("sssom", reason="the sssom package (test extra) reads the mapping set as a consumer would")
+    from sssom.parsers import parse_sssom_table
+    from sssom.validators import DEFAULT_VALIDATION_TYPES, validate
+
+    msdf = parse_sssom_table(MAPPINGS)
+    reports = validate(msdf, validation_types=DEFAULT_VALIDATION_TYPES, fail_on_error=True)
+    assert all(not report.results for report in reports.values())
+    rows = mapping_rows()
+    assert len(msdf.df) == len(rows) > 0
+    # its curie_map says what ontology/prefixes.tsv says, so both readers give every CURIE the same IRI
+    assert {msdf.converter.expand(r["object_id"]) for r in rows} == {expand(r["object_id"]) for r in rows}
+    assert {msdf.converter.expand(r["subject_id"]) for r in rows} == {expand(r["subject_id"]) for r in rows}
+
+
+def test_every_mapped_subject_is_an_iimkg_term_under_the_label_the_table_gives(store: ox.Store) -> None:
+    labels = {r["t"]: r["label"] for r in select(store, """
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT ?t ?label WHERE { ?t rdfs:label ?label FILTER (lang(?label) = "en") }""")}
+    rows = mapping_rows()
+    assert all((expand(r["subject_id"]) or "").startswith(IIM) for r in rows)
+    assert [(r["subject_id"], r["subject_label"]) for r in rows
+            if labels.get(expand(r["subject_id"]) or "") != r["subject_label"]] == []
+
+
+def test_the_loaded_graph_holds_exactly_the_mappings_of_the_table(graph: rdflib.Graph) -> None:
+    """Each row is one skos match; a numbered term (IIM_0000002) also has the object's CURIE as hasDbXref."""
+    rows = mapping_rows()
+    skos = {(expand(r["subject_id"]), SKOS + r["predicate_id"].removeprefix("skos:"), expand(r["object_id"]))
+            for r in rows}
+    xrefs = {(expand(r["subject_id"]), r["object_id"]) for r in rows
+             if re.fullmatch(r"iim:IIM_[0-9]{7}", r["subject_id"])}
+    loaded_skos = {(str(s), str(p), str(o)) for s, p, o in graph if str(p) in MATCHES}
+    loaded_xrefs = {(str(s), str(o)) for s, o in graph.subject_objects(rdflib.URIRef(XREF))}
+    assert loaded_skos == skos
+    assert loaded_xrefs == xrefs
+    assert len(rows) == len(skos)  # no pair written twice
+
+
+def test_the_ontology_file_holds_no_mapping_of_its_own() -> None:
+    """A cross-reference written in iim.ttl too would be written twice again."""
+    written = [(q.subject.value, q.predicate.value) for q in ox.parse(path=str(ROOT / "ontology" / "iim.ttl"),
+                                                                       format=ox.RdfFormat.TURTLE)
+               if q.predicate.value in MATCHES or q.predicate.value == XREF]
+    assert written == []
+
+
+def test_a_forked_ontology_file_gets_the_mapping_set_beside_it(tmp_path: Path) -> None:
+    fork = tmp_path / "iim.ttl"
+    shutil.copyfile(ROOT / "ontology" / "iim.ttl", fork)
+    alone = ontology_quads(fork)
+    assert not any(q.predicate.value == XREF for q in alone)
+    shutil.copyfile(MAPPINGS, tmp_path / "mappings.sssom.tsv")
+    beside = ontology_quads(fork)
+    assert len(beside) == len(shipped_quads())
+    assert sum(q.predicate.value == XREF for q in beside) == sum(q.predicate.value == XREF for q in shipped_quads())
+
+
+def _table(tmp_path: Path, row: str) -> Path:
+    header = "\t".join(("subject_id", "subject_label", "predicate_id", "object_id", "object_label",
+                        "mapping_justification"))
+    table = tmp_path / "mappings.sssom.tsv"
+    table.write_text(f"#mapping_set_id: https://example.org/m.sssom.tsv\n{header}\n{row}\n", encoding="utf-8")
+    return table
+
+
+@pytest.mark.parametrize(("row", "says"), [
+    ("iim:IIM_0000002\tdermatomyositis\tskos:exactMatch\tNOPE:1\tx\tsemapv:ManualMappingCuration", "'NOPE:1'"),
+    ("MONDO:0016367\tdermatomyositis\tskos:exactMatch\tDOID:10223\tx\tsemapv:ManualMappingCuration",
+     "not an iimkg term"),
+    ("iim:IIM_0000002\tdermatomyositis\towl:sameAs\tDOID:10223\tx\tsemapv:ManualMappingCuration",
+     "'owl:sameAs'"),
+])
+def test_a_mapping_row_that_cannot_become_triples_is_refused_with_its_line(tmp_path: Path, row: str,
+                                                                           says: str) -> None:
+    with pytest.raises(InputError, match=says) as raised:
+        read_mappings(_table(tmp_path, row))
+    assert raised.value.line == 3
+
+
+def test_a_pair_mapped_twice_is_refused(tmp_path: Path) -> None:
+    row = "iim:IIM_0000002\tdermatomyositis\tskos:{}\tDOID:10223\tx\tsemapv:ManualMappingCuration"
+    with pytest.raises(InputError, match="twice"):
+        read_mappings(_table(tmp_path, row.format("exactMatch") + "\n" + row.format("closeMatch")))
+
+
+# ── Statements: an identifier and a label that says something ──
+
+
+def statements(store: ox.Store) -> list[dict[str, str]]:
+    return select(store, """
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        PREFIX dcterms: <http://purl.org/dc/terms/>
+        PREFIX iim: <https://w3id.org/iimkg/>
+        SELECT ?s (GROUP_CONCAT(DISTINCT ?id; separator="|") AS ?ids) (SAMPLE(?l) AS ?label) WHERE {
+          ?s a ?c . ?c rdfs:subClassOf iim:ClinicalStatement .
+          OPTIONAL { ?s dcterms:identifier ?id } OPTIONAL { ?s rdfs:label ?l FILTER (lang(?l) = "en") }
+        } GROUP BY ?s""")
+
+
+def test_every_statement_has_the_identifier_its_iri_gives(store: ox.Store) -> None:
+    """The local name after ``statement-`` is the ID; the parts of a split seed statement (S31a…) cite its ID."""
+    rows = statements(store)
+    assert rows
+    wrong = [(r["s"], r["ids"]) for r in rows
+             if not re.fullmatch(re.escape(r["ids"]) + "[a-z]?", r["s"].removeprefix(IIM + "statement-"))]
+    assert wrong == []
+
+
+def test_no_statement_label_merely_copies_its_identifier(store: ox.Store) -> None:
+    rows = statements(store)
+    assert rows
+    local = {r["s"]: r["s"].removeprefix(IIM + "statement-") for r in rows}
+    bare = [r["label"] for r in rows
+            if not re.sub(rf"\(?{re.escape(local[r['s']])}\)?|statement", "", r.get("label", "")).strip()]
+    assert bare == []
 
 
 def test_obsolete_or_wrong_identifiers_are_never_used(store: ox.Store) -> None:

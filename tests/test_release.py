@@ -27,6 +27,7 @@ from iimkg.graph.mappings import mapping_quads, read_mappings
 from iimkg.release.build import ARTEFACTS, CHECKSUMS, ReleaseSummary, build_release
 from iimkg.release.changes import Release, changelog, check_stability, diff_terms, diff_tsv, read_terms, release_history
 from iimkg.release.graph import ReleaseError, ReleaseGraph, Term, base_subset, canonical_triples, with_header
+from iimkg.release.mapping_set import mapping_set_tsv, mappings
 
 from conftest import IIM, RESOURCES, ROOT
 
@@ -447,6 +448,23 @@ def _load_importer(owlready2: Any, built: Built, name: str) -> Any:
     finally:
         owlready2.onto_path.remove(str(built.folder))
     return world
+
+
+def test_the_released_mapping_set_is_the_curated_table_with_its_labels() -> None:
+    """iim.sssom.tsv is written from ontology/mappings.sssom.tsv, labels included: nothing is scraped or lost."""
+    text = mapping_set_tsv(mappings(ROOT / "ontology" / "iim.ttl"), version="2026-11-25",
+                           license_iri="https://creativecommons.org/licenses/by/4.0/", title="IIM")
+    released = [line.split("\t") for line in text.splitlines() if not line.startswith("#")]
+    curated = [line.split("\t") for line in (ROOT / "ontology" / "mappings.sssom.tsv").read_text(encoding="utf-8")
+               .splitlines() if not line.startswith("#")]
+    keep = [curated[0].index(column) for column in released[0]]
+    assert sorted(released[1:]) == sorted([row[i] for i in keep] for row in curated[1:])
+
+
+def test_a_mapping_set_that_does_not_read_stops_the_release(tmp_path: Path) -> None:
+    (tmp_path / "mappings.sssom.tsv").write_text("subject_id\tpredicate_id\n", encoding="utf-8")
+    with pytest.raises(ReleaseError, match="object_id"):
+        mappings(tmp_path / "iim.ttl")
 
 
 @pytest.mark.filterwarnings("ignore:::sssom.util")  # sssom-py's own use of deprecated pandas arguments
