@@ -116,6 +116,19 @@ def test_the_shapes_are_valid_shacl(shapes: rdflib.Graph) -> None:
     assert conforms and isinstance(report, rdflib.Graph)
 
 
+def test_our_terms_are_chosen_once_by_the_own_entity_target(shapes: rdflib.Graph) -> None:
+    """The namespace test is written in the iimqc:OwnEntity target type only; every ROBOT rule targets it."""
+    own_entity = rdflib.URIRef(QC_NAMESPACE + "OwnEntity")
+    queries = [str(o) for o in shapes.objects(None, SH.select)]
+    assert [q for q in queries if IIM in q] == [str(shapes.value(own_entity, SH.select))]
+    for rule in rules_of(shapes):
+        if (rule.source or "").startswith("ROBOT report"):
+            targets = list(shapes.objects(rdflib.URIRef(rule.iri), SH.target))
+            assert targets and all((t, RDF.type, own_entity) in shapes for t in targets), rule.name
+            assert not set(shapes.predicates(rdflib.URIRef(rule.iri))) & {
+                SH.targetClass, SH.targetSubjectsOf, SH.targetObjectsOf, SH.targetNode}, rule.name
+
+
 # ── cross-reference patterns come from prefixes.tsv ──
 
 def test_no_pattern_of_prefixes_tsv_is_copied_into_the_shapes(shapes: rdflib.Graph) -> None:
