@@ -415,8 +415,8 @@ def _download_bytes(name: str) -> bytes:
     return {"iim.nt": serializers.ntriples, "iim.jsonld": serializers.jsonld}[name](triples)
 
 
-class SecurityHeaders:
-    """``X-Content-Type-Options: nosniff`` on every response: a result is never run as a script or page."""
+class _HttpMiddleware:
+    """An ASGI middleware that acts on HTTP requests only and passes anything else (the lifespan) through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -425,7 +425,16 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
 
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(_HttpMiddleware):
+    """``X-Content-Type-Options: nosniff`` on every response: a result is never run as a script or page."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
@@ -435,16 +444,10 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-class AccessLog:
+class AccessLog(_HttpMiddleware):
     """One line per request: client, request line (cut at 300 characters), status, bytes sent, time taken."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         status, size = 0, 0
 
