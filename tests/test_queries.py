@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from iimkg.core.errors import QuerySyntaxError
 from iimkg.core.rdfterms import Term
 from iimkg.queries.named import parse_examples
 from iimkg.queries.run import Engine, QueryResult, list_queries, query, run_sparql
@@ -307,6 +308,22 @@ def test_a_bound_variable_the_query_does_not_select_stays_out_of_the_columns(eng
     result = run_sparql(text, bindings={"term": Term("uri", DERMATOMYOSITIS)}, engine=engine)
     assert result.columns == ["label"]
     assert "dermatomyositis" in result.values("label")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_aggregate_grouped_by_a_bound_variable_counts_for_its_term_alone(engine: Engine) -> None:
+    text = ("SELECT ?group (COUNT(DISTINCT ?subtype) AS ?subtypes) WHERE { "
+            "?subtype <http://www.w3.org/2000/01/rdf-schema#subClassOf> ?group } GROUP BY ?group")
+    result = run_sparql(text, bindings={"group": Term("uri", IIM + "IIM_0000008")}, engine=engine)
+    # immune-mediated necrotizing myopathy: anti-HMGCR, anti-SRP and antibody-negative
+    assert [(r["group"].value, r["subtypes"].value) for r in result] == [  # type: ignore[union-attr]
+        (IIM + "IIM_0000008", "3")]
+
+
+def test_an_aggregate_that_does_not_group_by_its_parameter_says_so() -> None:
+    text = "SELECT (COUNT(?s) AS ?n) WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#subClassOf> ?group }"
+    with pytest.raises(QuerySyntaxError, match="GROUP BY its parameters"):
+        run_sparql(text, bindings={"group": Term("uri", IIM + "IIM_0000008")}, engine=Engine.OXIGRAPH)
 
 
 def test_every_query_has_a_header_with_question_description_and_parameters() -> None:

@@ -156,8 +156,9 @@ def run_sparql(text: str, *, bindings: Mapping[str, Term] | None = None, engine:
     """Run SPARQL text on the shipped graph (or the given store/graph) with variables bound as RDF terms.
 
     The engines' own binding is used: pyoxigraph's ``substitutions`` and rdflib's ``initBindings`` set each
-    variable to its term before the pattern is evaluated (and still select it), so a value is an RDF term and
-    can never change the query's structure, and both engines give the same rows.
+    variable to its term before the pattern is evaluated, so a value is an RDF term and can never change the
+    query's structure, and both engines give the same rows. A bound variable that the query does not select
+    gets no column (see :func:`_projecting`).
 
     :raises QuerySyntaxError: if the text does not parse (line and column of the query text).
     """
@@ -173,7 +174,13 @@ def _run_oxigraph(text: str, bindings: dict[str, Term], store: ox.Store) -> Quer
     try:
         solutions = store.query(text, substitutions=substitutions)
     except SyntaxError as error:
-        raise _syntax_error(str(error)) from None
+        found = _syntax_error(str(error))
+        if added:
+            raise QuerySyntaxError(
+                f"{found.detail} (the query selects {', '.join('?' + n for n in added)} to bind it: a query that "
+                "aggregates must GROUP BY its parameters)", path=found.path, line=found.line,
+                column=found.column) from None
+        raise found from None
     if isinstance(solutions, ox.QueryBoolean):
         return QueryResult([], [], bool(solutions))
     if isinstance(solutions, ox.QueryTriples):
@@ -198,7 +205,7 @@ def _projecting(text: str, names: Iterable[str]) -> tuple[str, tuple[str, ...]]:
     the whole query); a named query selects its answers, not its parameters. Selecting a variable bound to one
     term adds no row (it is the same in every row), and the column is dropped again from the result. Only the
     projection of a plain ``SELECT`` after the prologue is touched; a query that selects ``*``, or already selects
-    the variable, is left as it is.
+    the variable, is left as it is. A query that aggregates must therefore group by its parameters.
     """
     found = _SELECT.match(text)
     if found is None:
