@@ -43,6 +43,8 @@ BONE_DENSITY, IGRA, HBSAG, ANTI_HBC, GLUCOSE, BLOOD_PRESSURE, LIPIDS, FRACTURE_R
 POST_MENOPAUSAL, HBSAG_POSITIVE, ANTI_HBC_POSITIVE, VZV_NON_IMMUNE = (
     IIM + f"IIM_0000{n}" for n in (601, 605, 606, 607))
 ACTIVE_PHASE = IIM + "IIM_0000650"
+ADULTS, ACTIVE_MYOSITIS = IIM + "IIM_0000612", IIM + "IIM_0000339"
+VZV_PROPHYLAXIS, VARICELLA_PEP, VZIG = IIM + "IIM_0000180", IIM + "IIM_0000181", IIM + "IIM_0000182"
 FIRST_LINE, ALSO_USED, NOT_SHOWN_EFFECTIVE, NO_SPECIFIC = (
     IIM + "FirstLine", IIM + "AlsoUsed", IIM + "NotShownEffective", IIM + "NoSpecificTreatment")
 SCREENING, PROPHYLAXIS, VACCINATION, MONITORING, AVOIDANCE, SUPPLEMENTATION, TREATMENT = (
@@ -64,8 +66,11 @@ def test_what_is_first_line_for_dermatomyositis(engine: Engine) -> None:
     rows = query("treatments", disease="dermatomyositis", engine=engine)
     first_line = {(r["therapy"].value, r["statement"].value) for r in rows
                   if r["role"].value == FIRST_LINE and r["situation"] is None}  # type: ignore[union-attr]
-    # S19: glucocorticoids for the IIM group, inherited; BSR 2022: oral prednisolone
-    assert first_line == {(GLUCOCORTICOID, stmt("S19")), (PREDNISOLONE, stmt("R001"))}
+    # S19: glucocorticoids for the IIM group, inherited, with no dose
+    assert first_line == {(GLUCOCORTICOID, stmt("S19"))}
+    # BSR 2022: oral prednisolone 0.5-1 mg/kg/day, for adults with active myositis (so not for CADM or children)
+    assert cells(rows, "therapy", "role", "situation", "ageGroup", "statement") >= {
+        (PREDNISOLONE, FIRST_LINE, ACTIVE_MYOSITIS, ADULTS, stmt("R001"))}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -167,7 +172,8 @@ def test_s14_s18_what_prophylaxis_does_a_patient_on_rituximab_need(engine: Engin
         (INFECTION, SCHEDULE_UPDATE, VACCINATION, None, stmt("S14")),
         (LATENT_TB, ANTI_TB, PROPHYLAXIS, None, stmt("S15")),
         (HBV, HBV_ANTIVIRAL, PROPHYLAXIS, None, stmt("S16")),
-        (VZV, ZOSTER_VACCINE, VACCINATION, None, stmt("S17")),
+        # S17 names no agent: the unnamed VZV prophylaxis, qualified by what fits whom (R071, R073a, R182)
+        (VZV, VZV_PROPHYLAXIS, PROPHYLAXIS, None, stmt("S17")),
         (PJP, TMP_SMX, PROPHYLAXIS, None, stmt("S18")),
         (LATENT_TB, IGRA, SCREENING, None, stmt("R061a")),
         (LATENT_TB, RIFAMPICIN, PROPHYLAXIS, None, stmt("R062a")),
@@ -178,12 +184,18 @@ def test_s14_s18_what_prophylaxis_does_a_patient_on_rituximab_need(engine: Engin
         (HBV_REACTIVATION, HBV_ANTIVIRAL, PROPHYLAXIS, HBSAG_POSITIVE, stmt("R066")),
         (HBV_REACTIVATION, HBV_ANTIVIRAL, PROPHYLAXIS, ANTI_HBC_POSITIVE, stmt("R067")),
         (HBV_REACTIVATION, LIVER_TESTS, MONITORING, ANTI_HBC_POSITIVE, stmt("R069")),
-        (CHICKENPOX, IIM + "IIM_0000150", PROPHYLAXIS, VZV_NON_IMMUNE, stmt("R071")),
+        # chickenpox, not shingles: post-exposure prophylaxis for patients without immunity
+        (CHICKENPOX, VARICELLA_PEP, PROPHYLAXIS, VZV_NON_IMMUNE, stmt("R071")),
+        (CHICKENPOX, VZIG, PROPHYLAXIS, VZV_NON_IMMUNE, stmt("R182")),
         (ZOSTER, ZOSTER_VACCINE, VACCINATION, None, stmt("R073a")),
         (INFECTION, PNEUMOCOCCAL, VACCINATION, None, stmt("R073b")),
         (INFECTION, INFLUENZA, VACCINATION, None, stmt("R073c")),
         (INFECTION, LIVE_AVOIDANCE, AVOIDANCE, None, stmt("R074")),
     }
+    # ACR 2022's vaccines are for adults (clinical facts #73), RZV from 18 (#72)
+    assert {r["statement"].value: r["ageGroup"].value for r in rows  # type: ignore[union-attr]
+            if r["kind"].value == VACCINATION and r["ageGroup"] is not None} == {  # type: ignore[union-attr]
+        stmt("R073a"): ADULTS, stmt("R073b"): ADULTS, stmt("R073c"): ADULTS}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
