@@ -87,15 +87,21 @@ def _by_severity(findings: Sequence[Finding]) -> Iterator[tuple[Severity, list[F
             yield severity, group
 
 
+def _files_with_findings(result: ValidationResult, lines: list[str]) -> Iterator[tuple[str, list[Finding]]]:
+    """Each checked file with its findings; a file with none gets its "no findings" line in ``lines`` instead."""
+    for file in result.files:
+        findings = [f for f in result.findings if f.file == file]
+        if findings:
+            yield file, findings
+        else:
+            lines += [f"{file}: no findings", ""]
+
+
 def _text(result: ValidationResult) -> str:
     if result.plans is not None:
         return _plan_text(result)
     lines: list[str] = []
-    for file in result.files:
-        findings = [f for f in result.findings if f.file == file]
-        if not findings:
-            lines += [f"{file}: no findings", ""]
-            continue
+    for file, findings in _files_with_findings(result, lines):
         lines.append(f"{file}: {_counts_text(result.counts(file))}")
         for severity, group in _by_severity(findings):
             lines.append(f"  {severity.value} ({len(group)})")
@@ -117,11 +123,7 @@ def _text(result: ValidationResult) -> str:
 def _plan_text(result: ValidationResult) -> str:
     """Per file, per plan with findings, findings by severity: rule, message, then [statements; source]."""
     lines: list[str] = []
-    for file in result.files:
-        findings = [f for f in result.findings if f.file == file]
-        if not findings:
-            lines += [f"{file}: no findings", ""]
-            continue
+    for file, findings in _files_with_findings(result, lines):
         plans = list(dict.fromkeys(f.plan or "" for f in findings))
         plans.sort(key=lambda plan: not plan)  # findings about no one plan (a skipped FHIR resource type) last
         named = sum(1 for plan in plans if plan)
