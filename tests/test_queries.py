@@ -9,6 +9,7 @@ import pytest
 
 from iimkg.core.errors import QuerySyntaxError
 from iimkg.core.rdfterms import Term
+from iimkg.graph.loading import shared_store
 from iimkg.queries.named import parse_examples
 from iimkg.queries.run import Engine, QueryResult, list_queries, query, run_sparql
 
@@ -121,7 +122,8 @@ def test_nothing_is_not_effective_in_antisynthetase_syndrome_except_for_lung_dis
 @pytest.mark.parametrize("engine", ENGINES)
 def test_s24_s32_what_adverse_effects_does_prednisone_have(engine: Engine) -> None:
     rows = query("adverse-effects", drug="prednisone", engine=engine)
-    assert cells(rows, "effect", "statedFor", "statement") == {
+    # the seed's effects, inherited from the classes; further sourced harms (cataract, adrenal insufficiency…) too
+    assert cells(rows, "effect", "statedFor", "statement") >= {
         (HYPERTENSION, GLUCOCORTICOID, stmt("S24")), (WEIGHT_GAIN, GLUCOCORTICOID, stmt("S25")),
         (HIRSUTISM, GLUCOCORTICOID, stmt("S26")), (STRIAE, GLUCOCORTICOID, stmt("S27")),
         (DIABETES, GLUCOCORTICOID, stmt("S28")), (FIBRE_ATROPHY, GLUCOCORTICOID, stmt("S29")),
@@ -147,7 +149,7 @@ def test_s33_s35_ivig_reactions_are_mild_and_transient_but_labels_warn_of_more(e
 @pytest.mark.parametrize("engine", ENGINES)
 def test_s31_what_prevents_the_bone_loss_of_prednisone_and_from_what_dose(engine: Engine) -> None:
     rows = query("adverse-effect-prevention", drug="prednisone", engine=engine)
-    assert cells(rows, "measure", "kind", "effect", "statement") == {
+    assert cells(rows, "measure", "kind", "effect", "statement") >= {
         (BISPHOSPHONATE, PROPHYLAXIS, OSTEOPOROSIS, stmt("S31a")),
         (CALCIUM, SUPPLEMENTATION, OSTEOPOROSIS, stmt("S31b")),
         (VITAMIN_D, SUPPLEMENTATION, OSTEOPOROSIS, stmt("S31c")),
@@ -168,7 +170,7 @@ def test_s31_what_prevents_the_bone_loss_of_prednisone_and_from_what_dose(engine
 @pytest.mark.parametrize("engine", ENGINES)
 def test_s14_s18_what_prophylaxis_does_a_patient_on_rituximab_need(engine: Engine) -> None:
     rows = query("infection-prevention", drug="rituximab", engine=engine)
-    assert cells(rows, "infection", "measure", "kind", "population", "statement") == {
+    assert cells(rows, "infection", "measure", "kind", "population", "statement") >= {
         (INFECTION, SCHEDULE_UPDATE, VACCINATION, None, stmt("S14")),
         (LATENT_TB, ANTI_TB, PROPHYLAXIS, None, stmt("S15")),
         (HBV, HBV_ANTIVIRAL, PROPHYLAXIS, None, stmt("S16")),
@@ -277,8 +279,12 @@ def test_what_is_dermatomyositis_called_in_other_vocabularies(engine: Engine) ->
 @pytest.mark.parametrize("engine", ENGINES)
 def test_s01_what_are_the_subtypes_of_iim(engine: Engine) -> None:
     rows = query("subtypes", engine=engine)
-    assert {r["subtype"].value for r in rows} == {  # type: ignore[union-attr]
-        IIM + f"IIM_00000{n:02d}" for n in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15)}
+    listed = {r["subtype"].value for r in rows}  # type: ignore[union-attr]
+    # every disease class the graph puts under the IIM group, so a new subtype is listed with no change here
+    under = shared_store().query(
+        "SELECT DISTINCT ?d WHERE { ?d <http://www.w3.org/2000/01/rdf-schema#subClassOf>+ <" + IIM_GROUP + "> }")
+    assert listed == {s["d"].value for s in under}  # type: ignore[union-attr]
+    assert listed >= {DERMATOMYOSITIS, POLYMYOSITIS, SPORADIC_IBM, ANTISYNTHETASE}
 
 
 # Every example value every query's header gives (and no value for a query without parameters): a new query's
