@@ -318,7 +318,7 @@ def test_a_finding_names_its_plan_and_its_message_the_drug_the_dose_the_duration
     assert bone.message == (
         "On prednisone 30 mg/day for 180 days, among post-menopausal women at higher risk of osteoporosis (S30), "
         "no bone protection or bone density test is done or planned, such as bisphosphonate or weight-bearing "
-        "exercise.")
+        "exercise (R080a, S31).")
     assert bone.plan == "DM-2026-021", "a plan is named by its dcterms:identifier"
     assert bone.focus == "https://example.org/clinic/plans/DM-2026-021"
     assert bone.statement == bone.statements == "S30, S31" and "PortalClínic" in (bone.source or "")
@@ -475,8 +475,9 @@ def test_the_json_report_gives_each_finding_its_plan_file_source_and_statement(
     second = next(f for f in report["findings"] if f["rule"] == "live_vaccine")
     assert first["rule"] == "tuberculosis_screening" and first["file"] == display_path(Path(files[0]))
     assert first["plan"] == "DM-2026-030" and first["focus"] == "https://example.org/clinic/plans/DM-2026-030"
-    assert first["statement"] == "S15" and "PMID:36328476" in first["source"], "the seed statement, and the source"
-    assert first["statements"] == "S15, R061a, R061b, R061c, R061d"
+    # the statement that applies (tofacitinib: R061b, JAK inhibitors), not every statement the rule enforces
+    assert first["statement"] is None and "PMID:36328476" in first["source"], "no seed statement, and the source"
+    assert first["statements"] == "R061b"
     assert second["rule"] == "live_vaccine" and second["severity"] == "violation" and second["statement"] is None
     assert second["statements"] == "R074", "live vaccines: no seed statement, one from ACR 2022"
 

@@ -158,6 +158,10 @@ class CodeMapper:
             if words not in self._phrases:
                 self._inside_names[words] = set(terms)
         self._longest = max((len(w) for w in self._inside_names), default=1)
+        self._names_of: dict[str, set[tuple[str, ...]]] = defaultdict(set)
+        for words, terms in self._phrases.items():
+            for term in terms:
+                self._names_of[term].add(words)
         self._known = {p.lower(): p for p in prefixes()}
         self._cache: dict[tuple[Any, ...], Resolution] = {}
 
@@ -258,9 +262,19 @@ class CodeMapper:
         conflict (from codes)."""
         distinct = sorted(set(terms))
         specific = [t for t in distinct if not any(o != t and self.is_a(o, t) for o in distinct)]
+        if combination:
+            # a drug named inside another found term's name is a component of it (trimethoprim in
+            # "sulfamethoxazole-trimethoprim"), not a second drug
+            specific = [t for t in specific if not any(o != t and self._named_inside(t, o) for o in specific)]
         if len(specific) > 1 and not combination:
             return Resolution(codes=tried.codes, texts=tried.texts, conflict=tuple(specific))
         return Resolution(tuple(specific), via, None, tried.codes, tried.texts)
+
+    def _named_inside(self, part: str, whole: str) -> bool:
+        """Whether a name of ``part`` is a run of words inside a longer name of ``whole``."""
+        return any(len(inner) < len(outer) and any(outer[i:i + len(inner)] == inner
+                                                   for i in range(len(outer) - len(inner) + 1))
+                   for inner in self._names_of.get(part, ()) for outer in self._names_of.get(whole, ()))
 
     def _code_terms(self, curie: str, kinds: frozenset[str]) -> list[str]:
         return [t for t in self.index.candidates(curie) if self.of_kind(t, kinds)]

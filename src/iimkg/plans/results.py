@@ -109,6 +109,7 @@ def findings_of(results: Iterable[PlanResult], rules: Sequence[Rule], names: Map
     for result in results:
         rule = by_iri.get(result.shape)
         messages = sorted(result.messages)
+        cited = _cited(rule.statements, messages[0]) if rule and messages else ()
         findings.append(Finding(
             severity=Severity.from_iri(result.severity),
             rule=rule.name if rule else rule_name(result.shape),
@@ -119,11 +120,18 @@ def findings_of(results: Iterable[PlanResult], rules: Sequence[Rule], names: Map
             value=shown(result.value) if result.value is not None and result.value != result.focus else None,
             path=result.path,
             plan=names.get(result.plan, shown(result.plan)) if result.plan is not None else None,
-            statement=", ".join(s for s in rule.statements if SEED_ID.fullmatch(s)) or None if rule else None,
-            statements=", ".join(rule.statements) if rule and rule.statements else None,
+            statement=", ".join(s for s in cited if SEED_ID.fullmatch(s)) or None if rule else None,
+            statements=", ".join(cited) or None,
             plan_iri=shown(result.plan) if result.plan is not None else None,
         ))
     return findings
+
+
+def _cited(statements: Sequence[str], message: str) -> tuple[str, ...]:
+    """The statements a finding is about: those of its rule that its message cites (the ones that apply to this
+    patient, such as R073a for an adult's zoster vaccine), or all of the rule's when the message cites none."""
+    named = tuple(s for s in statements if re.search(rf"(?<![\w]){re.escape(s)}(?![\w])", message))
+    return named or tuple(statements)
 
 
 def shown(term: Term) -> str:
