@@ -251,6 +251,103 @@ def test_durations_are_counted_from_the_dates_across_a_leap_day(end: str, fires:
     assert ("osteoporosis_prevention" in rules) is fires
 
 
+def _node(graph: rdflib.Graph, fragment: str) -> rdflib.term.Node:
+    """The node of a case's plan named ``<#fragment>``."""
+    [node] = [s for s in set(graph.subjects()) | set(graph.objects()) if str(s).endswith("#" + fragment)]
+    return node
+
+
+def _plan_file(tmp_path: Path, case: str, change: dict[str, list[tuple[str, object]]]) -> Path:
+    """A case's plan with, for each node of it (by its fragment), the given properties replaced by new values."""
+    graph = case_graph(CASES_DIR / case)
+    term = rdflib.Namespace(IIM)
+    for fragment, pairs in change.items():
+        node = _node(graph, fragment)
+        for name, value in pairs:
+            graph.remove((node, term[name], None))
+            if value is not None:
+                graph.add((node, term[name], value if isinstance(value, rdflib.term.Node) else rdflib.Literal(value)))
+    plan = tmp_path / f"{case}-{len(list(tmp_path.iterdir()))}.ttl"
+    graph.serialize(plan, format="turtle")
+    return plan
+
+
+def test_an_open_ended_prescription_is_assumed_ongoing_by_the_long_term_rules(tmp_path: Path) -> None:
+    """Prednisone 40 mg/day, active with no end and no duration (iim:openEnded, as the FHIR converter writes it),
+    alone: it needs bone protection (R080a: from 90 days) and Pneumocystis prophylaxis (R055), and the findings
+    say what was assumed."""
+    plan = _plan_file(tmp_path, "pneumocystis_prophylaxis-fail.trig", {
+        "prednisone": [("plannedDurationDays", None), ("dailyDoseMg", 40), ("openEnded", True)]})
+    graph = rdflib.Graph().parse(plan)
+    for measure in ("alendronate", "calcium", "vitamind", "dxa"):
+        graph.remove((None, rdflib.URIRef(IIM + "coIntervention"), _node(graph, measure)))
+    graph.serialize(plan, format="turtle")
+    findings = {f.rule: f.message for f in validate_plans([plan]).findings}
+    assert "duration_given" not in findings
+    for rule in ("osteoporosis_prevention", "pneumocystis_prophylaxis"):
+        assert "On prednisone 40 mg/day open-ended, assumed ongoing (from " in findings[rule], findings[rule]
+
+
+def _ontology_with_r055(tmp_path: Path, dose_line: str, extra: str = "") -> Path:
+    """A copy of the ontology whose R055 states its dose threshold as ``dose_line`` (and with ``extra`` Turtle)."""
+    text = ontology_file().read_text(encoding="utf-8")
+    block = re.search(r"iim:statement-R055 a .*?\.\n\n", text, re.DOTALL)
+    assert block
+    dose = re.compile(r'iim:dailyDose(?:Min|Above)Mg "15"\^\^xsd:decimal')
+    assert dose.search(block.group(0)), "R055 states its 15 mg/day threshold"
+    changed = dose.sub(dose_line, block.group(0))
+    ontology = tmp_path / f"iim-{len(list(tmp_path.iterdir()))}.ttl"
+    ontology.write_text(text.replace(block.group(0), changed) + extra, encoding="utf-8")
+    return ontology
+
+
+@pytest.mark.parametrize(("dose_line", "fires"), [('iim:dailyDoseMinMg "15"^^xsd:decimal', True),
+                                                  ('iim:dailyDoseAboveMg "15"^^xsd:decimal', False)])
+def test_a_more_than_threshold_is_strict(dose_line: str, fires: bool, tmp_path: Path) -> None:
+    """Prednisone 15 mg/day for 90 days alone: 'from 15 mg' (iim:dailyDoseMinMg) reaches it, 'more than 15 mg'
+    (iim:dailyDoseAboveMg, as EULAR words R055) does not."""
+    plan = _plan_file(tmp_path, "pneumocystis_prophylaxis-fail.trig", {"prednisone": [("dailyDoseMg", 15)]})
+    rules = {f.rule for f in validate_plans([plan], ontology=_ontology_with_r055(tmp_path, dose_line)).findings}
+    assert ("pneumocystis_prophylaxis" in rules) is fires
+
+
+ALTERNATIVE = """
+iim:IIM_0000198 a owl:Class ;
+    rdfs:label "testaquone"@en ;
+    obo:IAO_0000115 "A drug against Pneumocystis, made up for a test."@en ;
+    rdfs:subClassOf iim:IIM_0000150 ;
+    rdfs:isDefinedBy <https://w3id.org/iimkg/> .
+"""
+
+
+def test_any_drug_under_the_statements_intervention_is_prophylaxis(tmp_path: Path) -> None:
+    """A drug added under the intervention R055 names (an alternative to co-trimoxazole) satisfies the rule, with
+    no change to the shapes."""
+    ontology = _ontology_with_r055(tmp_path, 'iim:dailyDoseAboveMg "15"^^xsd:decimal', ALTERNATIVE)
+    plan = _plan_file(tmp_path, "pneumocystis_prophylaxis-fail.trig", {})
+    graph = rdflib.Graph().parse(plan)
+    measure = rdflib.BNode()
+    graph.add((_node(graph, "plan"), rdflib.URIRef(IIM + "coIntervention"), measure))
+    graph.add((measure, rdflib.URIRef(IIM + "measure"), rdflib.URIRef(IIM + "IIM_0000198")))
+    graph.add((measure, rdflib.URIRef(IIM + "measureStatus"), rdflib.URIRef(IIM + "Planned")))
+    graph.serialize(plan, format="turtle")
+    assert "pneumocystis_prophylaxis" in {f.rule for f in validate_plans([_plan_file(
+        tmp_path, "pneumocystis_prophylaxis-fail.trig", {})], ontology=ontology).findings}
+    assert "pneumocystis_prophylaxis" not in {f.rule for f in validate_plans([plan], ontology=ontology).findings}
+
+
+@pytest.mark.parametrize(("age", "adult"), [(4, False), (10, False), (17, False), (18, True), (45, True),
+                                            (80, True)])
+def test_the_adult_vaccines_follow_from_the_patients_age(age: int, adult: bool, tmp_path: Path) -> None:
+    """R073a-c are for adults (iim:minAgeYears 18): a child on an immunosuppressant without them gets no finding,
+    an adult does, without a declared population; the finding cites the statement that applies."""
+    plan = _plan_file(tmp_path, "recommended_vaccines-fail.trig",
+                      {"patient": [("birthDate", None), ("ageYears", age)]})
+    findings = [f for f in validate_plans([plan]).findings if f.rule == "recommended_vaccines"]
+    assert bool(findings) is adult
+    assert all(f.statements == "R073a" and "(R073a)" in f.message for f in findings)
+
+
 # ── the fast path against plain pyshacl ──
 
 def comparable(result: ValidationResult) -> Counter[tuple[str, ...]]:
