@@ -100,6 +100,8 @@ def test_dermatomyositis_with_full_co_interventions() -> None:
         (COLECALCIFEROL, "Done"), (RZV, "Done"), (INFLUENZA, "Done"), (PNEUMOCOCCAL, "Done"), (DXA, "Done"),
         (CATCH_UP, "Done"), (IGRA, "Done"), (HBSAG, "Done"), (ANTI_HBC, "Done"), (VZV_TEST, "Done"),
         (GLUCOSE, "Done"), (BLOOD_PRESSURE, "Done"), (LIPIDS, "Done"),
+        # tests before methotrexate and prednisone, and cancer screening, named by their text only
+        *((IIM + f"IIM_0000{n}", "Done") for n in (532, 533, 538, 540, 541, 542)),
     }
     assert conversion.unmapped() == []
     assert notes_of(conversion, NoteKind.APPROXIMATED) == {("Condition/3f2c6a1e-8b4d-4c1a-9e57-1d2f0b6a7c03", "info")}

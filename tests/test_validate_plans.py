@@ -403,7 +403,7 @@ def test_the_conforming_examples_conform_and_each_other_example_finds_what_it_sa
     assert sorted(by_file["several-findings.ttl"]) == sorted([
         "live_vaccine", "osteoporosis_prevention_high_risk", "pneumocystis_prophylaxis", "comorbidity_monitoring",
         "comorbidity_monitoring", "hepatitis_b_screening", "recommended_vaccines", "recommended_vaccines",
-        "recommended_vaccines", "supportive_care", "vaccination_schedule_review"])
+        "recommended_vaccines", "supportive_care", "vaccination_schedule_review", "pre_treatment_test"])
     fired = {rule for rules in by_file.values() for rule in rules}
     clinical = {r.name for r in result.rules if kind_of(shapes, r.iri) == IIMPLAN.ClinicalRule}
     assert clinical <= fired, clinical - fired
