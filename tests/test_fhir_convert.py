@@ -483,3 +483,46 @@ def test_an_active_prescription_with_no_end_is_open_ended_and_a_completed_one_is
         (rx,) = conversion.plans[0].prescriptions
         assert rx.open_ended is expected, status
         assert ("iim:openEnded true" in plan_turtle(conversion)) is expected, status
+
+
+def _bundle(tmp_path: Path, *resources: dict[str, object]) -> Path:
+    """A collection Bundle of the given resources, with a patient p-1, written to a file."""
+    patient = {"resourceType": "Patient", "id": "p-1", "gender": "female", "birthDate": "1992-04-10"}
+    entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in (patient, *resources)]
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}), encoding="utf-8")
+    return path
+
+
+def test_an_observation_with_an_interpretation_is_a_dated_test_result(tmp_path: Path) -> None:
+    """A TPMT genotype read as normal (HL7 v3 interpretation N) is the test done and its result on its day, which
+    the plan rules read (pre_treatment_test counts a recorded result)."""
+    path = _bundle(tmp_path, {
+        "resourceType": "Observation", "id": "o-1", "status": "final", "subject": {"reference": "urn:uuid:p-1"},
+        "effectiveDateTime": "2026-02-20", "code": {"text": "Thiopurine methyltransferase genotyping"},
+        "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                                        "code": "N"}]}]})
+    plan = plan_of(convert_files([path]), "Patient/p-1")
+    tpmt = IIM + "IIM_0000534"
+    assert [(r.test, r.interpretation, r.when.isoformat() if r.when else None)
+            for r in plan.patient.test_results] == [(tpmt, "NormalResult", "2026-02-20")]
+    assert [(co.measure, co.status) for co in plan.co_interventions] == [(tpmt, "Done")]
+    turtle = plan_turtle(convert_files([path]))
+    assert "iim:testResult" in turtle and "iim:interpretation iim:NormalResult" in turtle
+    assert 'iim:resultDate "2026-02-20"^^xsd:date' in turtle
+
+
+def test_a_pregnancy_status_observation_makes_the_patient_pregnant(tmp_path: Path) -> None:
+    """Pregnancy status (LOINC 82810-3) valued pregnancy is the condition, and membership of pregnant people,
+    whatever the LOINC code itself maps to; a value the graph does not know leaves the Observation a test."""
+    status = {"resourceType": "Observation", "id": "o-1", "status": "final", "subject": {"reference": "urn:uuid:p-1"},
+              "effectiveDateTime": "2026-02-20",
+              "code": {"coding": [{"system": "http://loinc.org", "code": "82810-3", "display": "Pregnancy status"}]},
+              "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "77386006",
+                                                   "display": "Pregnancy"}]}}
+    plan = plan_of(convert_files([_bundle(tmp_path, status)]), "Patient/p-1")
+    assert set(plan.patient.conditions) == {IIM + "IIM_0000340"}
+    assert set(plan.patient.populations) == {IIM + "IIM_0000614"}
+    unknown = {**status, "valueCodeableConcept": {"text": "Not known"}}
+    plan = plan_of(convert_files([_bundle(tmp_path, unknown)]), "Patient/p-1")
+    assert not plan.patient.conditions and not plan.patient.populations

@@ -46,7 +46,7 @@ from iimkg.plans.codes import (
     CodeMapper,
     Resolution,
 )
-from iimkg.plans.model import CoIntervention, Conversion, Located, PatientRecord, Plan, Prescription
+from iimkg.plans.model import CoIntervention, Conversion, Located, PatientRecord, Plan, Prescription, TestResult
 from iimkg.plans.notes import Note, NoteKind
 
 __all__ = ["CoIntervention", "Conversion", "PatientRecord", "Plan", "Prescription", "convert", "convert_files"]
@@ -71,6 +71,12 @@ _OBSERVATION_STATUS = {"final": _DONE, "amended": _DONE, "corrected": _DONE, "pr
                        "registered": _PLANNED}
 _SERVICE_REQUEST_STATUS = {"active": _PLANNED, "draft": _PLANNED, "on-hold": _PLANNED, "completed": _DONE}
 _CONDITION_LEFT_OUT = {"inactive", "resolved"}
+# How an Observation's interpretation (HL7 v3 ObservationInterpretation) reads as one of iim's result
+# interpretations, for the plan's test results.
+_INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+_INTERPRETATION = {"POS": "PositiveResult", "DET": "PositiveResult", "NEG": "NegativeResult",
+                   "ND": "NegativeResult", "N": "NormalResult", "A": "AbnormalResult", "AA": "AbnormalResult",
+                   "H": "AbnormalResult", "HH": "AbnormalResult", "L": "AbnormalResult", "LL": "AbnormalResult"}
 # Medication statuses of a course that has ended: a prescription in any other kept status is still taken.
 _FINISHED_STATUSES = frozenset({"completed", "stopped"})
 _VERIFICATION_LEFT_OUT = {"refuted", "entered-in-error"}
@@ -439,10 +445,42 @@ class _Builder:
                       ("performedDateTime", "performedPeriod.start"), "procedure", "info")
 
     def _observation(self, located: Located) -> None:
+        """A test done (a co-intervention) and, where the Observation reads its result, a test result of the patient;
+        or, where its value names a condition the graph knows (pregnancy status, LOINC 82810-3, valued
+        "pregnant"), that condition of the patient."""
         resource = located.resource
-        self._measure(located, resource.get("subject"), resource.get("code"), TEST_KINDS | {NON_DRUG},
-                      _OBSERVATION_STATUS, ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant",
-                                            "issued"), "test", "info")
+        if self._observed_condition(located):
+            return
+        when = next((d for d in (_date_at(resource, p) for p in ("effectiveDateTime", "effectivePeriod.start",
+                                                                   "effectiveInstant", "issued")) if d), None)
+        terms = self._measure(located, resource.get("subject"), resource.get("code"), TEST_KINDS | {NON_DRUG},
+                              _OBSERVATION_STATUS, ("effectiveDateTime", "effectivePeriod.start",
+                                                    "effectiveInstant", "issued"), "test", "info")
+        interpretation = _interpretation(resource)
+        plan = self._quiet_plan(located)
+        if not terms or interpretation is None or plan is None:
+            return
+        for term in terms:
+            node = self._node(f"{located.ref}-result", term if len(terms) > 1 else None)
+            plan.patient.test_results.append(TestResult(node, located, term, interpretation, when))
+
+    def _observed_condition(self, located: Located) -> bool:
+        """Whether the Observation's value is a condition of the patient the graph knows (read as such)."""
+        resource = located.resource
+        value = resource.get("valueCodeableConcept")
+        if not isinstance(value, dict) or _OBSERVATION_STATUS.get(str(resource.get("status"))) is None:
+            return False
+        resolution = self.mapper.resolve(value, CONDITION_KINDS)
+        terms = [t for t in resolution.terms if not self.mapper.of_kind(t, frozenset({DISEASE}))]
+        plan = self._plan_for(located, resource.get("subject")) if terms else None
+        if plan is None:
+            return False
+        for term in terms:
+            plan.patient.conditions.setdefault(term, located)
+            if plan.patient.sex != "Male":  # the populations so defined are of women (post-menopausal, pregnant)
+                for population in sorted(self.mapper.populations_defined_by(term)):
+                    plan.patient.populations.setdefault(population, located)
+        return True
 
     def _service_request(self, located: Located) -> None:
         resource = located.resource
@@ -451,10 +489,11 @@ class _Builder:
                       "request", "info")
 
     def _measure(self, located: Located, subject: Any, concept: Any, kinds: frozenset[str],
-                 statuses: dict[str, str], date_paths: Iterable[str], what: str, severity: str) -> None:
+                 statuses: dict[str, str], date_paths: Iterable[str], what: str, severity: str) -> tuple[str, ...]:
+        """The co-interventions of a measure resource; returns the terms it was read as (none if left out)."""
         plan = self._plan_for(located, subject)
         if plan is None:
-            return
+            return ()
         when = next((d for d in (_date_at(located.resource, p) for p in date_paths) if d is not None), None)
         if when is not None:
             plan.other_dates.append(when)
@@ -463,15 +502,16 @@ class _Builder:
         measure_status = statuses.get(str(status))
         if measure_status is None:
             self._excluded(located, plan, resolution, f"status {status!r}")
-            return
+            return ()
         if not resolution:
             self._unrecognised(located, plan, resolution, what, severity)
-            return
+            return ()
         self._approximation(located, plan, resolution)
         several = len(resolution.terms) > 1
         for term in resolution.terms:
             plan.co_interventions.append(CoIntervention(
                 self._node(located.ref, term if several else None), located, term, measure_status, when))
+        return tuple(resolution.terms)
 
     # ── notes ──
 
@@ -520,6 +560,17 @@ class _Builder:
 
 
 # ── helpers ──
+
+def _interpretation(resource: dict[str, Any]) -> str | None:
+    """The first HL7 v3 interpretation of an Observation that reads as one of iim's result interpretations."""
+    for concept in _dicts(resource.get("interpretation")):
+        for coding in _dicts(concept.get("coding")):
+            if str(coding.get("system", "")).rstrip("/") == _INTERPRETATION_SYSTEM:
+                found = _INTERPRETATION.get(str(coding.get("code", "")).upper())
+                if found:
+                    return found
+    return None
+
 
 def _dosages(resource: dict[str, Any]) -> list[dict[str, Any]]:
     return _dicts(resource.get("dosageInstruction") if "dosageInstruction" in resource else resource.get("dosage"))

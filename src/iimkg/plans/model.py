@@ -79,6 +79,18 @@ class CoIntervention:
 
 
 @dataclass
+class TestResult:
+    """One ``iim:TestResult`` of the patient: which test, how it reads (``PositiveResult``, ``NegativeResult``,
+    ``NormalResult``, ``AbnormalResult``: the local names of iim's result interpretations) and on which day."""
+
+    node: str
+    source: Located
+    test: str
+    interpretation: str | None = None
+    when: date | None = None
+
+
+@dataclass
 class PatientRecord:
     """The ``iim:Patient`` of a plan."""
 
@@ -90,6 +102,7 @@ class PatientRecord:
     birth_year_month: tuple[int, int | None] | None = None  # a partial birth date: (year, month or None)
     conditions: dict[str, Located] = field(default_factory=dict)
     populations: dict[str, Located] = field(default_factory=dict)
+    test_results: list[TestResult] = field(default_factory=list)
 
 
 @dataclass

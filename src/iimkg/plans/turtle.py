@@ -9,7 +9,7 @@ import pyoxigraph as ox
 
 from iimkg.core.vocab import IIM, STANDARD_PREFIXES
 from iimkg.plans.codes import CodeMapper
-from iimkg.plans.model import CoIntervention, Conversion, Located, Plan, Prescription
+from iimkg.plans.model import CoIntervention, Conversion, Located, Plan, Prescription, TestResult
 
 __all__ = ["plan_quads", "plan_turtle"]
 
@@ -107,6 +107,21 @@ class _Writer:
             block.add("iim:hasCondition", self.term(term), f"{self.mapper.label(term)} ({source.ref})")
         for term, source in sorted(patient.populations.items()):
             block.add("iim:belongsToPopulation", self.term(term), f"{self.mapper.label(term)} ({source.ref})")
+        for result in patient.test_results:
+            block.add("iim:testResult", f"<#{result.node}>")
+        lines = block.lines()
+        for result in patient.test_results:
+            lines.append("")
+            lines += self.test_result(result)
+        return lines
+
+    def test_result(self, result: TestResult) -> list[str]:
+        block = _Block(f"<#{result.node}> a iim:TestResult", f"{result.source.ref} ({self.place(result.source)})")
+        block.add("iim:resultOf", self.term(result.test), self.mapper.label(result.test))
+        if result.interpretation is not None:
+            block.add("iim:interpretation", f"iim:{result.interpretation}")
+        if result.when is not None:
+            block.add("iim:resultDate", _date(result.when.isoformat()))
         return block.lines()
 
     def prescription(self, rx: Prescription) -> list[str]:
