@@ -323,8 +323,8 @@ iim:IIM_0000198 a owl:Class ;
 def test_any_drug_under_the_statements_intervention_is_prophylaxis(tmp_path: Path) -> None:
     """A drug added under the intervention R055 names (an alternative to co-trimoxazole) satisfies the rule, with
     no change to the shapes."""
-    r055 = re.search(r"iim:statement-R055 a .*?iim:intervention iim:(IIM_\d+)", ontology_file().read_text(encoding="utf-8"),
-                     re.DOTALL)
+    text = ontology_file().read_text(encoding="utf-8")
+    r055 = re.search(r"iim:statement-R055 a .*?iim:intervention iim:(IIM_\d+)", text, re.DOTALL)
     assert r055
     ontology = _ontology_with_r055(tmp_path, 'iim:dailyDoseAboveMg "15"^^xsd:decimal',
                                    ALTERNATIVE.replace("{intervention}", r055.group(1)))
