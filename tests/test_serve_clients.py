@@ -1,8 +1,11 @@
-"""Real clients against ``iimkg serve``: SPARQLWrapper (JSON, XML), rdflib's SPARQLStore, plain HTTP, many at once."""
+"""Real clients against ``iimkg serve``: SPARQLWrapper and rdflib's SPARQLStore in every return format, plain HTTP,
+many at once."""
 
 from __future__ import annotations
 
+import csv
 import http.client
+import io
 import json
 import threading
 import time
@@ -110,6 +113,92 @@ def test_rdflib_sparqlstore(server: Server) -> None:
               if isinstance(o, rdflib.Literal)}
     assert labels == set(_labels_here())
     assert graph.query(f"ASK {{ <{PREDNISONE}> ?p ?o }}").askAnswer is True
+
+
+# ── every return format of SPARQLWrapper and rdflib (issue 17: SPARQLWrapper repeats format/output/results) ──
+
+def _wrapper(server: Server, text: str, return_format: str, method: str = "GET") -> Any:
+    """What ``SPARQLWrapper.queryAndConvert`` gives for ``text`` asked in ``return_format``, as its users call it."""
+    from SPARQLWrapper import SPARQLWrapper
+
+    client = SPARQLWrapper(f"{server.url}/sparql")
+    client.setQuery(text)
+    client.setReturnFormat(return_format)
+    client.setMethod(method)
+    return client.queryAndConvert()
+
+
+def _tsv_labels(body: bytes) -> list[tuple[str, str | None]]:
+    solutions = ox.parse_query_results(body, format=ox.QueryResultsFormat.TSV)
+    assert isinstance(solutions, ox.QuerySolutions)
+    return [(s["label"].value, s["label"].language) for s in solutions]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("return_format", ["json", "xml", "csv", "tsv"])
+def test_sparqlwrapper_select_in_every_results_format(server: Server, return_format: str, method: str) -> None:
+    converted = _wrapper(server, LABELS, return_format, method)
+    if return_format == "json":
+        got = [(b["label"]["value"], b["label"].get("xml:lang")) for b in converted["results"]["bindings"]]
+    elif return_format == "xml":
+        got = [(node.firstChild.nodeValue, node.getAttribute("xml:lang") or None)
+               for node in converted.getElementsByTagName("literal")]
+    elif return_format == "tsv":
+        got = _tsv_labels(converted)
+    else:  # CSV has no language tags (SPARQL 1.1 CSV/TSV §2): the texts must still be all there
+        rows = list(csv.reader(io.StringIO(converted.decode("utf-8"))))
+        assert rows == [["label"]] + [[text] for text, _ in _labels_here()]
+        return
+    assert got == _labels_here()
+
+
+@pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")  # inside SPARQLWrapper
+@pytest.mark.filterwarnings("ignore:Sending Accept header:RuntimeWarning")  # SPARQLWrapper, for 'rdf' and 'json'
+@pytest.mark.parametrize("form", ["CONSTRUCT", "DESCRIBE"])
+@pytest.mark.parametrize("return_format", ["xml", "rdf+xml", "rdf", "turtle", "n3", "json-ld", "json"])
+def test_sparqlwrapper_graphs_in_every_rdf_format(server: Server, return_format: str, form: str) -> None:
+    text = (f"CONSTRUCT WHERE {{ <{PREDNISONE}> <http://www.w3.org/2000/01/rdf-schema#label> ?o }}"
+            if form == "CONSTRUCT" else f"DESCRIBE <{PREDNISONE}>")
+    converted = _wrapper(server, text, return_format)
+    if isinstance(converted, bytes | str):  # SPARQLWrapper hands Turtle and N3 over unparsed
+        converted = rdflib.Graph().parse(data=converted, format="turtle")
+    if isinstance(converted, dict | list):
+        converted = rdflib.Graph().parse(data=json.dumps(converted), format="json-ld")
+    assert isinstance(converted, rdflib.Graph)
+    labels = {(str(o), o.language) for o in converted.objects(rdflib.URIRef(PREDNISONE), rdflib.RDFS.label)
+              if isinstance(o, rdflib.Literal)}
+    assert labels == set(_labels_here())
+
+
+@pytest.mark.parametrize("return_format", ["json", "xml"])
+def test_sparqlwrapper_ask_in_both_boolean_formats(server: Server, return_format: str) -> None:
+    converted = _wrapper(server, f"ASK {{ <{PREDNISONE}> ?p ?o }}", return_format)
+    answer = (converted["boolean"] if return_format == "json"
+              else converted.getElementsByTagName("boolean")[0].firstChild.nodeValue == "true")
+    assert answer is True
+
+
+@pytest.mark.parametrize("return_format", ["json", "xml", "csv", "tsv"])
+def test_rdflib_sparqlstore_in_every_results_format(server: Server, return_format: str) -> None:
+    from rdflib.plugins.stores.sparqlstore import SPARQLStore
+
+    graph = rdflib.Graph(store=SPARQLStore(f"{server.url}/sparql", returnFormat=return_format))
+    labels = [row[0] for row in graph.query(LABELS)]  # type: ignore[index]
+    assert all(isinstance(label, rdflib.Literal) for label in labels)
+    if return_format == "csv":  # no language tags in CSV
+        assert [str(label) for label in labels] == [text for text, _ in _labels_here()]
+        return
+    assert [(str(label), cast(rdflib.Literal, label).language) for label in labels] == _labels_here()
+
+
+def test_rdflib_sparqlstore_construct(server: Server) -> None:
+    from rdflib.plugins.stores.sparqlstore import SPARQLStore
+
+    graph = rdflib.Graph(store=SPARQLStore(f"{server.url}/sparql"))
+    result = graph.query(f"CONSTRUCT WHERE {{ <{PREDNISONE}> <http://www.w3.org/2000/01/rdf-schema#label> ?o }}")
+    assert result.graph is not None
+    assert {(str(o), o.language) for o in result.graph.objects() if isinstance(o, rdflib.Literal)} == set(
+        _labels_here())
 
 
 def test_plain_http_get_and_post(server: Server) -> None:

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from typing import Literal
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
@@ -375,3 +376,54 @@ def test_responses_name_their_exact_results_type(server: Server) -> None:
     reply = _get(server, [("query", "SELECT * { } ")], "application/json")
     assert reply.headers["content-type"] == RESULTS_JSON and json.loads(reply.body)["results"]["bindings"] == [{}]
     assert reply.headers["x-content-type-options"] == "nosniff"
+
+
+# ── format parameters repeated, as SPARQLWrapper sends them (issue 17) ──
+
+def _format_of(url: bytes) -> str | None:
+    from iimkg.endpoint.protocol import parse_request
+
+    operation = parse_request("GET", None, url, b"")
+    assert operation is not None
+    return operation.format
+
+
+@pytest.mark.parametrize(("url", "form", "expected"), [
+    (b"format=tsv&format=text/tab-separated-values", "select", "TSV"),
+    (b"format=tsv&output=tsv&results=tsv", "select", "TSV"),
+    (b"format=rdf%2Bxml&format=application/rdf%2Bxml", "graph", "RDFXML"),
+    (b"format=json-ld&format=application/ld%2Bjson%2Capplication/x-json%2Bld", "graph", "JSONLD"),
+    (b"format=xml&format=application/sparql-results%2Bxml", "select", "XML"),
+    (b"format=json&output=application/sparql-results%2Bjson", "graph", "JSONLD"),
+    (b"format=rdf%2Bxml&format=", "graph", "RDFXML"),
+])
+def test_equivalent_format_parameters_are_one_request(url: bytes, form: Literal["select", "ask", "graph"],
+                                                     expected: str) -> None:
+    from iimkg.endpoint.protocol import ResultFormat, choose
+
+    assert choose(form, None, _format_of(b"query=ASK%7B%7D&" + url)) is ResultFormat[expected]
+
+
+@pytest.mark.parametrize("url", [
+    b"format=json&format=xml",
+    b"format=csv&output=tsv",
+    b"format=csv&results=turtle",
+    b"format=text/csv&format=application/sparql-results%2Bjson",
+    b"output=png",
+])
+def test_format_parameters_that_disagree_are_a_400(url: bytes) -> None:
+    from iimkg.endpoint.protocol import ProtocolError
+
+    with pytest.raises(ProtocolError) as error:
+        _format_of(b"query=ASK%7B%7D&" + url)
+    assert error.value.status == 400
+
+
+def test_output_alone_names_the_format(server: Server) -> None:
+    reply = _get(server, [("query", "SELECT * { ?s ?p ?o } LIMIT 1"), ("output", "tsv")], RESULTS_JSON)
+    assert reply.status == 200 and reply.media_type == "text/tab-separated-values"
+
+
+def test_repeated_format_parameters_that_disagree_are_a_400_from_the_server(server: Server) -> None:
+    reply = _get(server, [("query", "SELECT * { ?s ?p ?o } LIMIT 1"), ("format", "csv"), ("format", "json")])
+    assert reply.status == 400 and "two formats" in reply.text

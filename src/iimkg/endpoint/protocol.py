@@ -9,8 +9,12 @@ What the protocol leaves open is decided here, once:
   holds and are never fetched. When either is given, the two lists are the whole dataset, replacing any
   ``FROM``/``FROM NAMED`` of the query (SPARQL 1.1 Protocol §2.1.4).
 - Text must be UTF-8: a ``charset`` other than UTF-8 is a 415, bytes that are not UTF-8 a 400.
-- ``format`` (``json``, ``xml``, ``csv``, ``tsv``, ``turtle``, ``ntriples``, ``rdfxml``, ``jsonld``) overrides
-  ``Accept``, as SPARQLWrapper and browsers' download links expect; ``output`` and ``results`` are ignored.
+- ``format`` (``json``, ``xml``, ``csv``, ``tsv``, ``turtle``, ``ntriples``, ``rdfxml``, ``jsonld``, or a media
+  type such as ``text/tab-separated-values``) overrides ``Accept``, as SPARQLWrapper and browsers' download links
+  expect. ``output`` and ``results`` are its synonyms (other endpoints read one or the other). SPARQLWrapper sends
+  its return format in all three, and for TSV, RDF/XML and JSON-LD twice, as a name and as media types
+  (``format=tsv&format=text/tab-separated-values``): values that mean the same are one request, empty values are
+  no request, and only values that mean different formats are a 400.
 """
 
 from __future__ import annotations
@@ -26,17 +30,20 @@ from iimkg.endpoint.jobs import Dataset
 __all__ = [
     "ASK_FORMATS",
     "FORMAT_NAMES",
+    "FORMAT_PARAMETERS",
     "GRAPH_FORMATS",
     "SELECT_FORMATS",
     "Operation",
     "ProtocolError",
     "ResultFormat",
     "choose",
+    "format_meaning",
     "media_type",
     "negotiate",
     "parse_accept",
     "parse_params",
     "parse_request",
+    "requested_format",
 ]
 
 FORM = "application/x-www-form-urlencoded"
@@ -226,11 +233,63 @@ def _query(text: str, params: Sequence[tuple[str, str]]) -> Operation:
     if any(k in {"using-graph-uri", "using-named-graph-uri"} for k, _ in params):
         raise ProtocolError(400, "using-graph-uri and using-named-graph-uri belong to updates; "
                                  "a query names its dataset with default-graph-uri and named-graph-uri")
-    fmt = _one(params, "format")
-    if fmt is not None and fmt.lower() not in FORMAT_NAMES:
-        raise ProtocolError(400, f"unknown format {fmt!r}; use one of {', '.join(FORMAT_NAMES)}, or an Accept header")
-    return Operation("query", text, _dataset(params, "default-graph-uri", "named-graph-uri"),
-                     fmt.lower() if fmt else None)
+    return Operation("query", text, _dataset(params, "default-graph-uri", "named-graph-uri"), requested_format(params))
+
+
+# The parameters that name a response format: SPARQLWrapper sends all three, Virtuoso reads format, sparqler output.
+FORMAT_PARAMETERS = ("format", "output", "results")
+# What a format request means: (for SELECT/ASK, for CONSTRUCT/DESCRIBE); None where it names nothing.
+FormatMeaning = tuple[ResultFormat | None, ResultFormat | None]
+
+
+def format_meaning(value: str) -> FormatMeaning | None:
+    """What one ``format`` value asks for, per query form, or None if it names no format we know.
+
+    A value is a name of :data:`FORMAT_NAMES` or one or more media types separated by commas (SPARQLWrapper sends
+    its JSON-LD Accept list this way); for a list, each form takes the first type it can be answered in.
+
+    >>> format_meaning("text/tab-separated-values") == (ResultFormat.TSV, None)
+    True
+    >>> format_meaning("application/ld+json,application/x-json+ld") == (None, ResultFormat.JSONLD)
+    True
+    """
+    name = value.strip().lower()
+    if name in FORMAT_NAMES:
+        return FORMAT_NAMES[name]
+    types = [media_type(item)[0] for item in name.split(",")]
+    for_results = next((f for t in types for m, f in SELECT_FORMATS if m == t), None)
+    for_graphs = next((f for t in types for m, f in GRAPH_FORMATS if m == t), None)
+    if for_results is None and for_graphs is None:
+        return None
+    return for_results, for_graphs
+
+
+def _agree(one: FormatMeaning, other: FormatMeaning) -> bool:
+    """Two requests are one if they name a format for a common query form, and the same one wherever both do."""
+    shared = [(a, b) for a, b in zip(one, other, strict=True) if a is not None and b is not None]
+    return bool(shared) and all(a == b for a, b in shared)
+
+
+def requested_format(params: Sequence[tuple[str, str]]) -> str | None:
+    """The one format the ``format``/``output``/``results`` parameters ask for, as the value that says the most.
+
+    :raises ProtocolError: 400 for a value that names no format, or two values that name different formats.
+    """
+    asked: list[tuple[str, FormatMeaning]] = []
+    for key, value in params:
+        if key not in FORMAT_PARAMETERS or not value.strip():
+            continue
+        meaning = format_meaning(value)
+        if meaning is None:
+            raise ProtocolError(400, f"unknown {key} {value!r}; use one of {', '.join(FORMAT_NAMES)}, "
+                                     "a media type, or an Accept header")
+        for earlier, earlier_meaning in asked:
+            if not _agree(earlier_meaning, meaning):
+                raise ProtocolError(400, f"the request asks for two formats, {earlier!r} and {value!r}; send one")
+        asked.append((value.strip().lower(), meaning))
+    if not asked:
+        return None
+    return max(asked, key=lambda item: sum(f is not None for f in item[1]))[0]
 
 
 def _update(text: str, params: Sequence[tuple[str, str]]) -> Operation:
@@ -294,9 +353,11 @@ def negotiate(header: str | None, offers: Sequence[tuple[str, ResultFormat]]) ->
 
 
 def choose(form: Literal["select", "ask", "graph"], accept: str | None, fmt: str | None) -> ResultFormat | None:
-    """The format to answer a query of ``form`` in: ``?format=`` if given, else what ``Accept`` prefers."""
-    if fmt:
-        for_results, for_graphs = FORMAT_NAMES[fmt]
+    """The format to answer a query of ``form`` in: ``fmt`` (from :func:`requested_format`) if given, else what
+    ``Accept`` prefers; None if the query can't be answered in it."""
+    meaning = format_meaning(fmt) if fmt else None
+    if meaning is not None:
+        for_results, for_graphs = meaning
         chosen = for_graphs if form == "graph" else for_results
         if form == "ask" and chosen not in {ResultFormat.JSON, ResultFormat.XML}:
             return None
