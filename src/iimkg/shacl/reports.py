@@ -1,4 +1,7 @@
-"""Write a validation result for people (text), programs (JSON), CI (JUnit XML) or RDF tools (the SHACL report)."""
+"""Write a validation result for people (text), programs (JSON), CI (JUnit XML, SARIF) or RDF tools (the SHACL report).
+
+SARIF 2.1.0 is what code-scanning services (GitHub's upload-sarif) read, so findings show on a pull request.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from iimkg.core.prefixes import compress
+from iimkg.core.vocab import IIM
 from iimkg.shacl.findings import Finding, Rule, Severity, ValidationResult
 
-__all__ = ["ReportFormat", "render_report"]
+__all__ = ["SARIF_SCHEMA", "ReportFormat", "render_report", "sarif_log"]
 
 _IRI = re.compile(r"(?:https?|file|urn):[^\s\"<>]*[^\s\"<>;,.)]")
 
@@ -22,6 +27,7 @@ class ReportFormat(str, enum.Enum):
     JSON = "json"
     JUNIT = "junit"
     TURTLE = "turtle"
+    SARIF = "sarif"
 
 
 def render_report(result: ValidationResult, fmt: ReportFormat | str = ReportFormat.TEXT) -> str:
@@ -31,7 +37,8 @@ def render_report(result: ValidationResult, fmt: ReportFormat | str = ReportForm
     rule, message and source (for the quality gate also the focus node; for plans the statement IDs), then a
     summary. ``json``: ``{"conforms", "findings": [...], "summary": {...}}`` with full IRIs.
     ``junit``: one ``testsuite`` per file and one ``testcase`` per rule, failing where the rule has findings at or
-    above the fail-on level. ``turtle``: the SHACL validation report graph(s).
+    above the fail-on level. ``turtle``: the SHACL validation report graph(s). ``sarif``: SARIF 2.1.0, one result
+    per finding (see :func:`_sarif`).
     """
     fmt = ReportFormat(fmt)
     if fmt is ReportFormat.JSON:
@@ -40,6 +47,8 @@ def render_report(result: ValidationResult, fmt: ReportFormat | str = ReportForm
         return _junit(result)
     if fmt is ReportFormat.TURTLE:
         return str(result.graph.serialize(format="turtle"))
+    if fmt is ReportFormat.SARIF:
+        return json.dumps(sarif_log(result), indent=2, ensure_ascii=False) + "\n"
     return _text(result)
 
 
@@ -231,3 +240,94 @@ def _finding_line(finding: Finding) -> str:
     if finding.value is not None:
         line += f" (value {show_value(finding.value)})"
     return line + (f" [{finding.source}]" if finding.source else "")
+
+
+# ── SARIF 2.1.0 ──
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVELS = {Severity.VIOLATION: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+# Relative artifact URIs are resolved against this base, which GitHub's code scanning takes as the repository root.
+SRCROOT = "%SRCROOT%"
+
+
+def sarif_log(result: ValidationResult) -> dict[str, Any]:
+    """The result as a SARIF 2.1.0 log: one run of iimkg, its rules in ``tool.driver.rules``, one result per finding.
+
+    A result's ``ruleId`` is the rule's name and its ``level`` follows the severity (violation → error, warning →
+    warning, info → note). Its location is the file the finding was read from, as a URI relative to the working
+    directory (``%SRCROOT%``) when the file lies inside it, else an absolute ``file:`` URI; the focus node (a plan, a
+    resource, an ontology term) is its logical location. The findings model carries no line numbers (RDF parsers do
+    not report where a triple was read), so no ``region`` is given.
+    """
+    rules = _rules_for(result.rules, result.findings)
+    index = {rule.name: position for position, rule in enumerate(rules)}
+    run: dict[str, Any] = {
+        "tool": {"driver": {
+            "name": "iimkg",
+            "informationUri": IIM,
+            "rules": [_sarif_rule(rule) for rule in rules],
+        }},
+        "results": [_sarif_result(finding, index[finding.rule]) for finding in result.findings],
+        "columnKind": "unicodeCodePoints",
+        "properties": {"conforms": result.conforms, **_summary(result)},
+    }
+    version = _version()
+    if version:
+        run["tool"]["driver"]["version"] = version
+    if any(_artifact(file).get("uriBaseId") for file in result.files):
+        run["originalUriBaseIds"] = {SRCROOT: {"uri": Path.cwd().as_uri() + "/"}}
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("iimkg")
+    except PackageNotFoundError:
+        return None
+
+
+def _sarif_rule(rule: Rule) -> dict[str, Any]:
+    """A ``reportingDescriptor``: the rule's label as its short description, the comment and source as its help."""
+    help_lines = [rule.label]
+    if rule.comment:
+        help_lines.append(rule.comment)
+    if rule.statements:
+        help_lines.append(f"Enforces: {', '.join(rule.statements)}")
+    if rule.source:
+        help_lines.append(f"Source: {rule.source}")
+    descriptor: dict[str, Any] = {
+        "id": rule.name,
+        "name": rule.name,
+        "shortDescription": {"text": rule.label},
+        "fullDescription": {"text": rule.comment or rule.label},
+        "help": {"text": "\n\n".join(help_lines)},
+        "defaultConfiguration": {"level": SARIF_LEVELS[rule.severity]},
+        "properties": {"kind": rule.kind.value, "tags": [rule.kind.value]},
+    }
+    return descriptor
+
+
+def _artifact(file: str) -> dict[str, str]:
+    """An ``artifactLocation``: relative to ``%SRCROOT%`` when ``file`` is a relative path, else a ``file:`` URI."""
+    path = Path(file)
+    if path.is_absolute():
+        return {"uri": path.as_uri()}
+    return {"uri": path.as_posix(), "uriBaseId": SRCROOT}
+
+
+def _sarif_result(finding: Finding, rule_index: int) -> dict[str, Any]:
+    properties = {key: value for key, value in finding.to_json().items()
+                  if key not in {"severity", "rule", "message", "file"} and value is not None}
+    return {
+        "ruleId": finding.rule,
+        "ruleIndex": rule_index,
+        "level": SARIF_LEVELS[finding.severity],
+        "message": {"text": finding.message},
+        "locations": [{
+            "physicalLocation": {"artifactLocation": _artifact(finding.file)},
+            "logicalLocations": [{"fullyQualifiedName": finding.focus}],
+        }],
+        "properties": properties,
+    }
