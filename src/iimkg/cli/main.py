@@ -6,7 +6,7 @@ import argparse
 import enum
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import import_module
 from pathlib import Path
 
@@ -55,11 +55,19 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("query", help="run a named competency query (`iimkg query list` shows them)")
 
-    sparql = sub.add_parser("sparql", help="run any SPARQL query over the graph (plus optional data files)")
+    sparql = sub.add_parser(
+        "sparql", help="run any SPARQL query over the graph (plus optional data files)",
+        description="Run a SPARQL query over the graph (plus --data files). Nothing reaches the network: SERVICE "
+                    "and FROM <http…>/<file…> are refused unless --allow-service; the query is stopped after "
+                    "--timeout seconds (exit 2) and on Ctrl-C (exit 130). See docs/security.md.")
     sparql.add_argument("query", help="the query text, or a file that holds it")
     sparql.add_argument("--data", nargs="+", type=Path, default=[], metavar="FILE",
                         help="RDF files to add to the graph (Turtle, N-Triples, JSON-LD, RDF/XML by extension)")
+    sparql.add_argument("--allow-service", action="store_true",
+                        help="let the query call other hosts (SERVICE, and FROM graphs fetched by the rdflib engine); "
+                             "off by default, as a query from elsewhere could reach any host this machine can")
     _output_options(sparql)
+    _limit_options(sparql)
     sparql.set_defaults(handler=_sparql)
 
     # Commands that live in their own module: each module has `register(subparsers)`, which adds its
@@ -81,6 +89,102 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", type=Engine, choices=list(Engine), default=Engine.OXIGRAPH,
                         metavar=f"{{{_choices(Engine, ',')}}}",
                         help=f"SPARQL engine (default: {Engine.OXIGRAPH.value})")
+
+
+DEFAULT_TIMEOUT = 30.0
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return int(text)
+
+
+def _limit_options(parser: argparse.ArgumentParser, *, inputs: bool = True) -> None:
+    """``--timeout`` and the input policy's flags (:mod:`iimkg.core.limits`), which raise its defaults."""
+    from iimkg.core.limits import Limits
+
+    defaults = Limits()
+    parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"stop the query after this long, exit 2 (default: {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--max-depth", type=_count, default=None, metavar="N",
+                        help=f"deepest bracket nesting of a query (default: {defaults.max_depth})")
+    if inputs:
+        parser.add_argument("--max-input-mb", type=_count, default=None, metavar="MB",
+                            help=f"largest --data file (default: {defaults.max_input_bytes // 1_048_576})")
+
+
+def _apply_limits(ns: argparse.Namespace) -> None:
+    from iimkg.core.limits import configure
+
+    mb = getattr(ns, "max_input_mb", None)
+    configure(max_depth=ns.max_depth, max_input_bytes=mb * 1_048_576 if mb else None)
+
+
+def _bounded(work: Callable[[], str], timeout: float) -> int:
+    """Run ``work`` in a child process and print what it returns; stop it at ``timeout`` or on Ctrl-C.
+
+    A query runs inside Rust (pyoxigraph) or deep in rdflib, where neither a timer nor Ctrl-C can stop it; a
+    child process can always be killed. The child ignores Ctrl-C (the terminal sends it to both): the parent
+    kills it and exits 130. Its errors come back as one line and an exit code, never a traceback; no output is
+    written until the whole result is there.
+    """
+    import multiprocessing
+    import signal
+
+    if sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods():
+        sys.stdout.write(work())
+        return EXIT_OK
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def child() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            reply: tuple[int, str] = (EXIT_OK, work())
+        except IimkgError as error:
+            reply = (error.exit_code, f"iimkg: error: {error}")
+        except MemoryError:
+            reply = (EXIT_ERROR, "iimkg: error: the query needs more memory than this machine gives it")
+        except RecursionError:
+            reply = (EXIT_ERROR, "iimkg: error: the query is nested too deeply to evaluate (see --max-depth)")
+        except Exception as error:  # a bug: one line, not a traceback
+            reply = (EXIT_ERROR, f"iimkg: error: internal error: {type(error).__name__}: {str(error)[:300]}")
+        sender.send(reply)
+
+    process = context.Process(target=child, name="iimkg-query", daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout):
+            print(f"iimkg: error: the query ran longer than {timeout:g} s and was stopped "
+                  "(raise the limit with --timeout SECONDS)", file=sys.stderr)
+            return EXIT_ERROR
+        try:
+            code, text = receiver.recv()
+        except EOFError:
+            process.join(1)
+            print(f"iimkg: error: the query stopped without an answer (exit {process.exitcode})", file=sys.stderr)
+            return EXIT_ERROR
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+    if code == EXIT_OK:
+        sys.stdout.write(text)
+    else:
+        print(text, file=sys.stderr)
+    return int(code)
 
 
 def _choices(kind: type[enum.Enum], separator: str = "|") -> str:
@@ -121,29 +225,50 @@ def _reason(ns: argparse.Namespace) -> int:
 
 def _sparql(ns: argparse.Namespace) -> int:
     from iimkg.core.errors import InputError
-    from iimkg.core.kinds import Engine
-    from iimkg.graph.loading import load, oxigraph_store
-    from iimkg.queries.output import render
-    from iimkg.queries.run import run_sparql
 
+    _apply_limits(ns)
     text = ns.query
     candidate = Path(text)
     if "\n" not in text and len(text) < 4096 and candidate.suffix in {".rq", ".sparql"}:
         if not candidate.is_file():
             raise InputError("no such query file", path=candidate)
         text = candidate.read_text(encoding="utf-8")
+
+    def work() -> str:
+        try:
+            return _run_sparql_text(text, ns)
+        except InputError as error:
+            if str(error.path) == "<query>" and candidate.suffix in {".rq", ".sparql"}:
+                raise InputError(error.detail, path=candidate, line=error.line, column=error.column) from None
+            raise
+
+    return _bounded(work, ns.timeout)
+
+
+def _run_sparql_text(text: str, ns: argparse.Namespace) -> str:
+    """The rendered result of ``iimkg sparql``; the network guard first, unless ``--allow-service``."""
+    from iimkg.core.kinds import Engine
+    from iimkg.core.limits import RefusedError, check_query_depth
+    from iimkg.graph.loading import load, oxigraph_store
+    from iimkg.queries.output import render
+    from iimkg.queries.run import run_sparql
+
+    check_query_depth(text)
+    if not ns.allow_service:
+        import rdflib.plugins.sparql
+
+        from iimkg.endpoint.guard import network_refusal
+
+        rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False  # a FROM <http…> graph is never fetched by rdflib
+        refusal = network_refusal(text, remote_from=True)
+        if refusal is not None:
+            raise RefusedError(refusal + " (iimkg sparql --allow-service lets it call other hosts)")
     engine: Engine = ns.engine
-    try:
-        if engine is Engine.OXIGRAPH:
-            result = run_sparql(text, engine=engine, store=oxigraph_store(ns.data) if ns.data else None)
-        else:
-            result = run_sparql(text, engine=engine, graph=load(ns.data) if ns.data else None)
-    except InputError as error:
-        if str(error.path) == "<query>" and candidate.suffix in {".rq", ".sparql"}:
-            raise InputError(error.detail, path=candidate, line=error.line, column=error.column) from None
-        raise
-    sys.stdout.write(render(result, ns.format))
-    return EXIT_OK
+    if engine is Engine.OXIGRAPH:
+        result = run_sparql(text, engine=engine, store=oxigraph_store(ns.data) if ns.data else None)
+    else:
+        result = run_sparql(text, engine=engine, graph=load(ns.data) if ns.data else None)
+    return render(result, ns.format)
 
 
 def _query_command(args: list[str]) -> int:
@@ -170,14 +295,14 @@ def _query_command(args: list[str]) -> int:
         parser.add_argument(f"--{parameter.name}", required=not parameter.optional, metavar="TERM",
                             help=parameter.description + (" (optional)" if parameter.optional else ""))
     _output_options(parser)
+    _limit_options(parser, inputs=False)
     ns = parser.parse_args(args[1:])
+    _apply_limits(ns)
     from iimkg.queries.output import render
     from iimkg.queries.run import query
 
     values = {p.name: getattr(ns, p.name) for p in named.parameters}
-    result = query(named.name, engine=ns.engine, **values)
-    sys.stdout.write(render(result, ns.format))
-    return EXIT_OK
+    return _bounded(lambda: render(query(named.name, engine=ns.engine, **values), ns.format), ns.timeout)
 
 
 def _print_query_list(queries: Sequence[object]) -> None:

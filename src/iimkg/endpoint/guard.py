@@ -1,9 +1,14 @@
 """What a client's SPARQL may not do here: call other services (``SERVICE``) or change anything (updates).
 
-pyoxigraph evaluates ``SERVICE <http://…>`` by calling that host, and an update's ``LOAD`` fetches a URL.
-The endpoint is read-only and calls nobody, so a query is refused if its text holds the ``SERVICE`` keyword
-anywhere outside strings, IRIs and comments, and an update is never run: it is only parsed (by rdflib's
-parser, which evaluates nothing) so that a malformed one still gets the protocol's 400.
+pyoxigraph and rdflib evaluate ``SERVICE <http://…>`` by calling that host, an update's ``LOAD`` fetches a
+URL, and rdflib loads a ``FROM <http://…>`` graph from the web. The endpoint and ``iimkg sparql`` call nobody
+(unless ``iimkg sparql --allow-service``), so :func:`network_refusal` decides on the *parsed* query: rdflib's
+SPARQL parser (which builds a tree and evaluates nothing) reads the text, and the tree is walked for every
+``ServiceGraphPattern`` and, where asked, every ``FROM``/``FROM NAMED`` IRI that is not a graph held here. A
+text that mentions ``service`` in any spelling but does not parse is refused too (fail closed: the two engines'
+parsers differ at the edges, and what one reads as a keyword the other may read as a name). The keyword scan
+below backs the parse: a query is refused if either finds ``SERVICE``. An update is never run: it is only
+parsed so that a malformed one still gets the protocol's 400.
 
 The keyword scan reads the text twice, as written and with ``\\uXXXX`` escapes decoded (SPARQL 1.1 Query
 §19.2 lets a processor decode them before parsing), and refuses if either reading finds the keyword: a
@@ -15,9 +20,17 @@ workers also run in a network namespace of their own where the kernel allows it 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-__all__ = ["decode_escapes", "keywords", "update_syntax_error", "uses_keyword", "uses_service"]
+from iimkg.core.limits import check_query_depth
+
+__all__ = ["decode_escapes", "keywords", "network_refusal", "parse_tree", "update_syntax_error", "uses_keyword",
+           "uses_service"]
+
+_T = TypeVar("_T")
 
 _TOKEN = re.compile(
     r"""
@@ -30,7 +43,8 @@ _TOKEN = re.compile(
       | '(?:[^'\\\n\r]|\\.)*'
       )
     | (?P<variable>[?$][^\s(){}\[\],;.<>=!|&+*/^"'#]*)
-    | (?P<name>[A-Za-z_0-9\u00C0-\uFFFF][\w.\-\u00B7\u00C0-\uFFFF]*:[^\s(){}\[\],;<>"'#]*|:[^\s(){}\[\],;<>"'#]*)
+    | (?P<name>[A-Za-z_0-9\u00C0-\uFFFF][\w.\-\u00B7\u00C0-\uFFFF]*:(?:\\.|[^\s(){}\[\],;<>"'#\\])*
+              |:(?:\\.|[^\s(){}\[\],;<>"'#\\])*)
     | (?P<word>[A-Za-z]+)
     | (?P<other>.)
     """,
@@ -92,6 +106,127 @@ def uses_service(text: str) -> bool:
     return uses_keyword(text, "SERVICE", glued=True)
 
 
+def _deep(parse: Callable[[], _T]) -> _T:
+    """Run a parse with room for rdflib's recursive descent (about 25 Python frames per bracket).
+
+    The depth of the text is bounded first (:func:`iimkg.core.limits.check_query_depth`), so the room needed is
+    bounded too; the parse runs in a thread with a large stack so that the raised recursion limit is safe.
+    """
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = parse()
+        except BaseException as error:  # re-raised in the caller's thread
+            box["error"] = error
+
+    old_limit, old_stack = sys.getrecursionlimit(), threading.stack_size()
+    sys.setrecursionlimit(max(old_limit, 60_000))
+    try:
+        threading.stack_size(64 * 1024 * 1024)
+        thread = threading.Thread(target=run, name="sparql-parse")
+        thread.start()
+    finally:
+        threading.stack_size(old_stack)
+    thread.join()
+    sys.setrecursionlimit(old_limit)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def parse_tree(text: str) -> Any:
+    """rdflib's parse tree of a query (nothing is evaluated), after the depth check.
+
+    :raises QuerySyntaxError: if the text nests too deep.
+    :raises pyparsing.ParseBaseException: if it does not parse.
+    """
+    from rdflib.plugins.sparql.parser import parseQuery
+
+    check_query_depth(text)
+    return _deep(lambda: parseQuery(text))
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    """Every node of an rdflib parse tree (CompValues, ParseResults, lists, terms), without recursion."""
+    from pyparsing import ParseResults
+
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        yield item
+        if isinstance(item, dict):  # CompValue is an OrderedDict of its parameters
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, ParseResults)):
+            stack.extend(item)
+
+
+def _mentions_service(text: str) -> bool:
+    """Whether the letters of ``service`` appear anywhere, in any case and through any escape: without them no
+    parser can read the keyword, so a query that lacks them needs no parse."""
+    return "service" in decode_escapes(text).casefold() or uses_service(text)
+
+
+_FETCHED_SCHEMES = ("http:", "https:", "ftp:", "file:")
+
+
+def network_refusal(text: str, *, remote_from: bool = False) -> str | None:
+    """Why running the query would reach the network (or a file), or None if it would not.
+
+    :param remote_from: also refuse a ``FROM``/``FROM NAMED`` IRI with a scheme an engine could fetch (``http``,
+        ``https``, ``ftp``, ``file``): rdflib loads such a graph by default. The endpoint leaves this off, as
+        pyoxigraph resolves those IRIs in its own dataset and never fetches them.
+    :raises QuerySyntaxError: if the text nests brackets deeper than the limit.
+    """
+    from pyparsing import ParseBaseException
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    check_query_depth(text)
+    service = _mentions_service(text)
+    dataset = remote_from and "from" in decode_escapes(text).casefold()
+    if not service and not dataset:
+        return None
+    try:
+        tree = parse_tree(text)
+    except (ParseBaseException, ValueError, TypeError, RecursionError) as error:
+        if service:
+            return ("refused: SERVICE (federated query) is not allowed here, and this query mentions it but does "
+                    f"not parse for the check ({_clip(str(error), 200)})")
+        return None  # no SERVICE and a FROM that rdflib cannot parse: the engine will report the syntax error
+    for node in _walk(tree):
+        if not isinstance(node, CompValue):
+            continue
+        if node.name == "ServiceGraphPattern":
+            return (f"refused: SERVICE {_clip(str(node.get('term')), 200)} (federated query) is not allowed here; "
+                    "this calls no other service. Run the query against the graph alone.")
+        if node.name == "DatasetClause" and remote_from:
+            iri = node.get("default") if node.get("default") is not None else node.get("named")
+            if iri is not None and _fetchable(iri):
+                return (f"refused: FROM {_clip(str(iri), 200)} would be fetched from the network (or a file); "
+                        "load data with --data FILE instead")
+    if uses_service(text):
+        return ("refused: SERVICE (federated query) is not allowed here; this calls no other service. "
+                "Run the query against the graph alone.")
+    return None
+
+
+def _fetchable(iri: Any) -> bool:
+    """Whether an engine could fetch a ``FROM`` IRI: a fetched scheme, and (failing closed) a prefixed name or a
+    relative IRI, which the query's ``PREFIX``/``BASE`` may resolve to anything."""
+    from rdflib import URIRef
+
+    text = str(iri).lower()
+    return not isinstance(iri, URIRef) or text.startswith(_FETCHED_SCHEMES) or not _SCHEME.match(text)
+
+
+_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*:")
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most ``limit`` characters of a text a client sent, so an error never echoes a huge input."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def update_syntax_error(text: str) -> str | None:
     """The parser's message if ``text`` is not a SPARQL 1.1 update, else None; nothing is evaluated.
 
@@ -100,8 +235,13 @@ def update_syntax_error(text: str) -> str | None:
     from pyparsing import ParseBaseException
     from rdflib.plugins.sparql.parser import parseUpdate
 
+    from iimkg.core.errors import QuerySyntaxError
+
     try:
-        parseUpdate(text)
+        check_query_depth(text)
+        _deep(lambda: parseUpdate(text))
+    except QuerySyntaxError as error:
+        return f"line {error.line}, column {error.column}: {error.detail}"
     except ParseBaseException as error:
         return f"line {error.lineno}, column {error.col}: {error.msg}"
     except (ValueError, TypeError, RecursionError) as error:

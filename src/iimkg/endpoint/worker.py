@@ -24,9 +24,10 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import pyoxigraph as ox
 
+from iimkg.core.errors import QuerySyntaxError
 from iimkg.core.prefixes import prefix_map
 from iimkg.core.rdfterms import Term, from_oxigraph
-from iimkg.endpoint.guard import update_syntax_error, uses_keyword, uses_service
+from iimkg.endpoint.guard import network_refusal, update_syntax_error, uses_keyword
 from iimkg.endpoint.jobs import (
     BAD_REQUEST,
     NOT_ACCEPTABLE,
@@ -140,9 +141,12 @@ def run_job(job: Any, state: State) -> Reply:
 
 def _execute(text: str, state: State, dataset: Any = None) -> Any:
     """``store.query`` with the protocol's dataset; a :class:`Failure` for what may not or cannot run."""
-    if uses_service(text):
-        return Failure(REFUSED, "refused: SERVICE (federated query) is not allowed here; this endpoint calls no "
-                                "other service. Run the query against the graph alone.")
+    try:
+        refusal = network_refusal(text)
+    except QuerySyntaxError as error:  # nested deeper than any parser here may safely recurse
+        return Failure(BAD_REQUEST, f"malformed query: {error}")
+    if refusal is not None:
+        return Failure(REFUSED, refusal)
     options: dict[str, Any] = {}
     if dataset is not None:
         options["default_graph"] = [ox.NamedNode(g) for g in dataset.default_graphs]

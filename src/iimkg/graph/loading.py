@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pyoxigraph as ox
 
 from iimkg.core.errors import InputError, require_file
+from iimkg.core.limits import check_file_size, check_no_xml_entities
 from iimkg.core.resources import ontology_file
 from iimkg.graph.mappings import mapping_quads, mappings_beside, read_mappings
 
@@ -72,10 +73,17 @@ def rdf_format_for(path: Path, explicit: str | None = None) -> ox.RdfFormat:
 def parse_rdf_file(path: Path, *, input_format: str | None = None) -> list[ox.Quad]:
     """Parse a whole RDF file, so that a syntax error leaves nothing half-loaded.
 
-    :raises InputError: if the file is missing, empty of syntax, or does not parse (with line and column).
+    The input policy (:mod:`iimkg.core.limits`) is applied first, before the parser allocates anything: the
+    file's size, and for RDF/XML the absence of entity declarations.
+
+    :raises InputError: if the file is missing, too large, declares XML entities, or does not parse (with line
+        and column).
     """
     require_file(path)
     fmt = rdf_format_for(path, input_format)
+    check_file_size(path)
+    if fmt == ox.RdfFormat.RDF_XML:
+        check_no_xml_entities(path)
     try:
         return list(ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri()))
     except SyntaxError as error:

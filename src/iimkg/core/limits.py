@@ -1,0 +1,154 @@
+"""The one input policy of every entry point: how large, how deeply nested and how expanding an input may be.
+
+An attacker (or a careless user) controls the files and queries that ``iimkg validate``, ``sparql --data``,
+``serve --data``, the plan readers and the endpoint read. Each limit here is checked *before* a parser sees the
+input, because the parsers themselves are the risk: an RDF/XML internal entity that refers to others ten times
+over ("billion laughs") makes the XML parser allocate gigabytes, and ten thousand nested parentheses overflow
+the recursive descent of both SPARQL parsers (a RecursionError in rdflib, a segfault in pyoxigraph).
+
+The defaults fit real data with room to spare (the shipped ontology is a few MB; the named queries nest fewer
+than ten brackets deep); :func:`configure` raises them, and the CLI's ``--max-input-mb`` and ``--max-depth``
+flags call it. See ``docs/security.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from iimkg.core.errors import IimkgError, InputError, QuerySyntaxError
+
+__all__ = ["Limits", "RefusedError", "check_file_size", "check_no_xml_entities", "check_query_depth", "configure",
+           "current", "nesting_depth"]
+
+
+class RefusedError(IimkgError):
+    """An input asks for something the policy forbids (a query reaching the network); exit 2, one line."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits in force. ``max_input_bytes`` bounds one input file; ``max_depth`` the brackets of a query."""
+
+    max_input_bytes: int = 512 * 1024 * 1024
+    max_depth: int = 128
+
+
+_current = Limits()
+
+
+def current() -> Limits:
+    """The limits in force in this process (the defaults unless :func:`configure` changed them)."""
+    return _current
+
+
+def configure(*, max_input_bytes: int | None = None, max_depth: int | None = None) -> Limits:
+    """Raise (or lower) limits for this process, e.g. from a CLI flag; None leaves a limit as it is."""
+    global _current
+    if max_input_bytes is not None:
+        _current = replace(_current, max_input_bytes=max_input_bytes)
+    if max_depth is not None:
+        _current = replace(_current, max_depth=max_depth)
+    return _current
+
+
+def check_file_size(path: Path, limits: Limits | None = None) -> None:
+    """Refuse a file larger than ``max_input_bytes`` before reading any of it.
+
+    :raises InputError: naming the file, its size and the flag that raises the limit.
+    """
+    limit = (limits or _current).max_input_bytes
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        return  # a missing file is the reader's to report, with its own message
+    if size > limit:
+        raise InputError(f"the file is {_mb(size)}, more than the limit of {_mb(limit)}; "
+                         "raise it with --max-input-mb if the file is meant to be this large", path=path)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_048_576:.1f} MB"
+
+
+_ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_CHUNK = 1 << 20
+
+
+def check_no_xml_entities(path: Path) -> None:
+    """Refuse an XML file that declares entities (``<!DOCTYPE … [<!ENTITY …>]>``), before any XML parser runs.
+
+    Entities are how "billion laughs" expands a few hundred bytes into gigabytes, and how XXE reads local
+    files; RDF/XML has no need of them. The file is read in chunks (with an overlap so that a declaration split
+    between two chunks is still found), so the check itself is bounded in memory.
+
+    :raises InputError: naming the file and the line and column of the first ``<!ENTITY``.
+    """
+    seen_doctype = False
+    tail = b""
+    line = 1  # the line of data[0]
+    last_newline = -1  # absolute offset of the last newline before data[0]
+    data_start = 0  # absolute offset of data[0]
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                data = tail + chunk
+                seen_doctype = seen_doctype or _DOCTYPE.search(data) is not None
+                found = _ENTITY.search(data) if seen_doctype else None
+                if found is not None:
+                    at = found.start()
+                    newline = data.rfind(b"\n", 0, at)
+                    column = at - newline if newline >= 0 else data_start + at - last_newline
+                    raise InputError("the XML declares an entity (<!ENTITY); entity declarations are refused "
+                                     "because they can expand without bound", path=path,
+                                     line=line + data.count(b"\n", 0, at), column=column)
+                keep = min(len(data), 16)
+                done = len(data) - keep
+                line += data.count(b"\n", 0, done)
+                newline = data.rfind(b"\n", 0, done)
+                if newline >= 0:
+                    last_newline = data_start + newline
+                data_start += done
+                tail = data[done:]
+    except OSError:
+        return  # the reader reports a file it cannot open
+
+
+_OPEN = {"(": ")", "{": "}", "[": "]"}
+_CLOSE = frozenset(_OPEN.values())
+
+
+def nesting_depth(text: str) -> tuple[int, int, int]:
+    """The deepest bracket nesting of a query text, and the line and column where it is first reached.
+
+    Every ``(``, ``{`` and ``[`` counts, also inside strings and comments: the count may only overstate
+    the nesting, never understate it, and it takes one pass with no recursion whatever the input.
+    """
+    depth = deepest = 0
+    line, column = 1, 0
+    where = (1, 1)
+    for char in text:
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        elif char in _OPEN:
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, (line, column)
+        elif char in _CLOSE and depth > 0:
+            depth -= 1
+    return deepest, where[0], where[1]
+
+
+def check_query_depth(text: str, limits: Limits | None = None) -> None:
+    """Refuse a query nested deeper than ``max_depth`` brackets before any SPARQL parser sees it.
+
+    :raises QuerySyntaxError: with the line and column where the limit is passed.
+    """
+    limit = (limits or _current).max_depth
+    deepest, line, column = nesting_depth(text)
+    if deepest > limit:
+        raise QuerySyntaxError(f"the query nests brackets {deepest} deep, more than the limit of {limit} "
+                               "(raise it with --max-depth)", path="<query>", line=line, column=column)

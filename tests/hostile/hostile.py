@@ -1,0 +1,61 @@
+"""Helpers of the hostile-input tests: a local listener that records any connection, and a bounded CLI run.
+
+No test here may reach the network: every URL a hostile input names points at :class:`Listener`, a socket on
+127.0.0.1 that only counts who connects, so a test can assert that nothing did.
+"""
+
+from __future__ import annotations
+
+import resource
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+
+MEMORY_CAP = 3 * 1024**3  # address space of a CLI run under test: far above real use, far below an expansion
+
+
+@dataclass
+class Listener:
+    """A TCP socket on 127.0.0.1 that accepts and counts connections (and answers nothing)."""
+
+    sock: socket.socket
+    connections: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+
+    def serve(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+
+
+
+def _cap_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``iimkg ARGS`` in a child with a memory cap and a time limit (the test fails, not hangs, past either)."""
+    return subprocess.run([sys.executable, "-m", "iimkg.cli.main", *args], capture_output=True, text=True,
+                          check=False, timeout=timeout, preexec_fn=_cap_memory)
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], *, code: int = 2) -> str:
+    """Exit ``code``, one line on stderr that starts ``iimkg: error:``, no traceback, nothing on stdout."""
+    assert done.returncode == code, (done.returncode, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("iimkg: error:"), done.stderr[-2000:]
+    assert done.stdout == ""
+    return lines[0]
