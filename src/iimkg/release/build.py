@@ -61,6 +61,7 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
     from iimkg.release import serializers
     from iimkg.release.changes import changelog, check_stability, diff_terms, diff_tsv, release_history, terms_tsv
     from iimkg.release.classify import inferred_subclass_axioms
+    from iimkg.release.fhir_terminology import fhir_terminology_files
     from iimkg.release.graph import (
         DCTERMS,
         OWL_VERSION_INFO,
@@ -124,6 +125,9 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
     license_iri = graph.header_value(ox.NamedNode(DCTERMS + "license"))
     files["iim.sssom.tsv"] = mapping_set_tsv(rows, version=version, license_iri=license_iri,
                                              title=title).encode("utf-8")
+
+    step("writing fhir/: a CodeSystem of our terms and a ConceptMap per target code system")
+    files.update(fhir_terminology_files(terms, rows, version=version, title=title))
 
     step("writing terms.tsv, diff.tsv, CHANGELOG.md")
     earlier = [r for r in history if r.version < version]
