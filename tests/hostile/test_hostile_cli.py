@@ -122,3 +122,8 @@ def test_a_file_over_the_size_limit_is_refused_and_the_flag_raises_it(tmp_path: 
     assert "--max-input-mb" in line and str(data) in line
     done = run_cli("sparql", "ASK { <urn:a> ?p ?o }", "--data", str(data), "--max-input-mb", "3")
     assert done.returncode == 0, done.stderr
+
+
+def test_a_100_kb_parameter_is_not_echoed_whole() -> None:
+    line = assert_one_line_error(run_cli("query", "adverse-effects", "--drug", "x" * 100_000))
+    assert len(line) <= 1000 and line.endswith("…")

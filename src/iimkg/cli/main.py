@@ -30,12 +30,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_ERROR
         return int(ns.handler(ns))
     except IimkgError as error:
-        print(f"iimkg: error: {error}", file=sys.stderr)
+        print(_clip(f"iimkg: error: {error}"), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+
+
+MAX_ERROR_CHARS = 1000
+
+
+def _clip(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """An error message cut to ``limit`` characters (with an ellipsis): messages quote what the user gave, and a
+    100 kB parameter must not come back whole."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -153,7 +162,7 @@ def _bounded(work: Callable[[], str], timeout: float) -> int:
         try:
             reply: tuple[int, str] = (EXIT_OK, work())
         except IimkgError as error:
-            reply = (error.exit_code, f"iimkg: error: {error}")
+            reply = (error.exit_code, _clip(f"iimkg: error: {error}"))
         except MemoryError:
             reply = (EXIT_ERROR, "iimkg: error: the query needs more memory than this machine gives it")
         except RecursionError:

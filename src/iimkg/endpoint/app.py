@@ -51,6 +51,7 @@ from iimkg.endpoint.protocol import (
     ASK_FORMATS,
     GRAPH_FORMATS,
     SELECT_FORMATS,
+    SPARQL_METHODS,
     ProtocolError,
     ResultFormat,
     negotiate,
@@ -133,7 +134,10 @@ def create_app(config: ServeConfig, dataset: ServedDataset, *,
     handlers = _Handlers(config, dataset, state)
     routes = [
         Route("/", handlers.index, methods=["GET"]),
-        Route("/sparql", handlers.sparql, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        # every method reaches the handler, so that one place answers OPTIONS and any other method with the
+        # Allow header of what this endpoint does (Starlette's own 405 would list the route's methods)
+        Route("/sparql", handlers.sparql,
+              methods=["GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT"]),
         Route("/queries", handlers.queries, methods=["GET"]),
         Route("/queries/{name}", handlers.named, methods=["GET"]),
         Route("/openapi.json", handlers.openapi, methods=["GET"]),
@@ -197,6 +201,8 @@ class _Handlers:
     # ── /sparql ──
 
     async def sparql(self, request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": SPARQL_METHODS})
         try:
             body = await self._body(request) if request.method == "POST" else b""
             operation = parse_request(request.method, request.headers.get("content-type"),
@@ -256,7 +262,7 @@ class _Handlers:
             if isinstance(reply, Table):
                 results = render_table(reply, download=query)
             elif isinstance(reply, Failure):
-                results, status = render_error(reply.status, reply.message), reply.status
+                results, status = render_error(reply.status, clip(reply.message)), reply.status
         page = render_page(
             query=query or (_examples()[0].sparql if _examples() else ""), results=results, examples=_examples(),
             downloads=DOWNLOADS, endpoint=str(request.url_for("sparql")) if _has_host(request) else "/sparql",
@@ -338,12 +344,25 @@ def _has_host(request: Request) -> bool:
     return bool(request.headers.get("host"))
 
 
+MAX_ERROR_CHARS = 1000
+
+
+def clip(message: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """At most ``limit`` characters of an error message, ending in an ellipsis when cut.
+
+    Messages quote what the client sent (a parameter's value, the parser's view of the query); a 100 kB
+    parameter must not come back whole, nor fill the log.
+    """
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return PlainTextResponse(message.rstrip("\n") + "\n", status_code=status, headers=headers)
+    return PlainTextResponse(clip(message.rstrip("\n")) + "\n", status_code=status, headers=headers)
 
 
 def _json_error(status: int, message: str, details: dict[str, list[str]] | None = None) -> Response:
-    return JSONResponse({"error": message, **(details or {})}, status_code=status,
+    details = {key: [clip(v, 200) for v in values[:20]] for key, values in (details or {}).items()}
+    return JSONResponse({"error": clip(message), **details}, status_code=status,
                         headers={"Retry-After": "1"} if status == 503 else None)
 
 
@@ -500,11 +519,34 @@ def serve(config: ServeConfig) -> None:
     """
     import uvicorn
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    log.addHandler(handler)
+    from iimkg.endpoint.resilience import GuardedH11Protocol, LogDrain
+
+    # Logging never blocks serving: records go to a bounded queue that one thread writes to stderr (dropped and
+    # counted when the reader stalls), uvicorn's own loggers included.
+    drain = LogDrain(sys.stderr)
+    drain.attach(log, "uvicorn", "uvicorn.error", formatter=logging.Formatter("%(asctime)s %(message)s"))
     log.setLevel(logging.INFO)
-    log.propagate = False
+    drain.start()
+    try:
+        _serve(config, uvicorn.Server, GuardedH11Protocol)
+    finally:
+        drain.stop()
+
+
+def _raise_open_files_limit() -> None:
+    """Let this process hold as many sockets as the system allows it (slow clients cost one each)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else max(soft, 65_536),
+                                                    hard))
+
+
+def _serve(config: ServeConfig, server_class: Any, protocol: Any) -> None:
+    import uvicorn
+
+    _raise_open_files_limit()
     dataset = build_dataset(config.data, input_format=config.input_format)
     sock = _listen(config.host, config.port)
     host, port = sock.getsockname()[:2]
@@ -517,10 +559,13 @@ def serve(config: ServeConfig) -> None:
               f"network isolation {'on' if pool.isolated else 'off'})", flush=True)
 
     app = create_app(config, dataset, on_ready=ready)
-    server = uvicorn.Server(uvicorn.Config(
-        app, http="h11", lifespan="on", log_level="warning", access_log=False, timeout_keep_alive=5,
-        limit_concurrency=1024, h11_max_incomplete_event_size=max(65_536, config.max_request_bytes + 16_384),
-        server_header=False))
+    # Slow clients: a connection has GuardedH11Protocol.head_timeout seconds to send its request head, and one
+    # address holds at most GuardedH11Protocol.per_client_waiting connections waiting to; idle keep-alive ends
+    # after 5 s; a shutdown (SIGTERM, Ctrl-C) waits at most 3 s for requests under way.
+    server = server_class(uvicorn.Config(
+        app, http=protocol, lifespan="on", log_level="warning", log_config=None, access_log=False,
+        timeout_keep_alive=5, timeout_graceful_shutdown=3, limit_concurrency=1024,
+        h11_max_incomplete_event_size=max(65_536, config.max_request_bytes + 16_384), server_header=False))
     try:
         asyncio.run(server.serve(sockets=[sock]))
     finally:

@@ -33,6 +33,7 @@ __all__ = [
     "FORMAT_PARAMETERS",
     "GRAPH_FORMATS",
     "SELECT_FORMATS",
+    "SPARQL_METHODS",
     "Operation",
     "ProtocolError",
     "ResultFormat",
@@ -189,6 +190,9 @@ def _dataset(params: Sequence[tuple[str, str]], default: str, named: str) -> Dat
     return Dataset(_graphs(params, default), _graphs(params, named))
 
 
+SPARQL_METHODS = "GET, HEAD, POST, OPTIONS"  # the Allow header of /sparql: what it answers
+
+
 def parse_request(method: str, content_type: str | None, query_string: bytes, body: bytes) -> Operation | None:
     """The operation a protocol request asks for, or None for a GET without one (the service description).
 
@@ -204,7 +208,7 @@ def parse_request(method: str, content_type: str | None, query_string: bytes, bo
         return _query(text, url_params)
     if method != "POST":
         raise ProtocolError(405, f"{method} is not a SPARQL protocol method; use GET or POST",
-                            {"Allow": "GET, HEAD, POST, OPTIONS"})
+                            {"Allow": SPARQL_METHODS})
     kind, params = media_type(content_type)
     if kind == FORM:
         if params.get("charset") not in {None, "utf-8", "utf8"}:
