@@ -127,3 +127,16 @@ def test_a_file_over_the_size_limit_is_refused_and_the_flag_raises_it(tmp_path: 
 def test_a_100_kb_parameter_is_not_echoed_whole() -> None:
     line = assert_one_line_error(run_cli("query", "adverse-effects", "--drug", "x" * 100_000))
     assert len(line) <= 1000 and line.endswith("…")
+
+
+def test_serve_refuses_an_entity_declaring_data_file(tmp_path: Path) -> None:
+    data = billion_laughs(tmp_path / "laughs.owl")
+    line = assert_one_line_error(run_cli("serve", "--port", "0", "--data", str(data)))
+    assert f"{data}:3:1:" in line and "ENTITY" in line
+
+
+def test_serve_has_the_input_size_flag(tmp_path: Path) -> None:
+    data = tmp_path / "big.nt"
+    data.write_text("<urn:a> <urn:b> \"" + "x" * (2 * 1_048_576) + "\" .\n", encoding="utf-8")
+    line = assert_one_line_error(run_cli("serve", "--port", "0", "--data", str(data), "--max-input-mb", "1"))
+    assert "--max-input-mb" in line

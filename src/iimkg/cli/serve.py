@@ -48,6 +48,8 @@ def register(subparsers: Any) -> None:
                         help="RDF files to serve with the graph (Turtle, N-Triples, N-Quads, TriG, JSON-LD, RDF/XML)")
     parser.add_argument("--input-format", metavar="FORMAT",
                         help="RDF syntax of the --data files when the extension does not tell")
+    parser.add_argument("--max-input-mb", type=_positive(int), default=None, metavar="MB",
+                        help="largest --data file read (default: 512; see docs/security.md)")
     parser.add_argument("--timeout", type=_positive(float), default=10.0, metavar="SECONDS",
                         help="longest a query may run; then its worker is stopped (default: 10)")
     parser.add_argument("--max-results", type=_positive(int), default=100_000, metavar="N",
@@ -69,8 +71,11 @@ def register(subparsers: Any) -> None:
 
 
 def _serve(ns: argparse.Namespace) -> int:
+    from iimkg.core.limits import configure
     from iimkg.endpoint.app import ServeConfig, serve
 
+    if ns.max_input_mb is not None:
+        configure(max_input_bytes=ns.max_input_mb * 1_048_576)
     options: dict[str, Any] = {}
     if ns.workers is not None:
         options["workers"] = ns.workers
