@@ -1,5 +1,8 @@
 """Helpers of the hostile-input tests: a local listener that records any connection, and a bounded CLI run.
 
+The ``listener`` fixture lives here, not in a ``conftest.py``: the suite's tests import ``conftest`` by name, and
+a second one would shadow it. Test modules import the fixture (``from hostile import listener_fixture``).
+
 No test here may reach the network: every URL a hostile input names points at :class:`Listener`, a socket on
 127.0.0.1 that only counts who connects, so a test can assert that nothing did.
 """
@@ -11,7 +14,10 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+import pytest
 
 MEMORY_CAP = 3 * 1024**3  # address space of a CLI run under test: far above real use, far below an expansion
 
@@ -59,3 +65,18 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], *, code: int =
     assert len(lines) == 1 and lines[0].startswith("iimkg: error:"), done.stderr[-2000:]
     assert done.stdout == ""
     return lines[0]
+
+
+@pytest.fixture(name="listener")
+def listener_fixture() -> Iterator[Listener]:
+    """A :class:`Listener` for one test, closed after it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    spy = Listener(sock)
+    thread = threading.Thread(target=spy.serve, daemon=True)
+    thread.start()
+    yield spy
+    spy.stop.set()
+    thread.join(2)
+    sock.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile import Listener, assert_one_line_error, run_cli
+from hostile import Listener, assert_one_line_error, listener_fixture, run_cli  # noqa: F401 (the fixture)
 
 CARTESIAN = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # the graph's size cubed: hours
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from iimkg.core.errors import QuerySyntaxError
 from iimkg.endpoint.guard import network_refusal
 
-from hostile import Listener
+from hostile import Listener, listener_fixture  # noqa: F401 (the fixture)
 
 LOCAL = "http://127.0.0.1:9/"  # the discard port: nothing listens, and nothing may try
 CASES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
