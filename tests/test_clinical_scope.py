@@ -247,8 +247,9 @@ def test_hepatitis_b_prophylaxis_for_everyone_is_qualified_by_the_markers_that_c
 def test_pneumocystis_prophylaxis_for_everyone_is_qualified_by_the_glucocorticoid_threshold(engine: Engine) -> None:
     rows = [r for r in query("infection-prevention", drug="prednisone", engine=engine)
             if value(r, "statement") == stmt("S18")]
-    assert {(value(r, "qualifiedBy"), value(r, "thresholdDailyDoseMg"), value(r, "thresholdDurationDays"))
-            for r in rows} == {(stmt("R055"), "15", "14")}
+    # "more than 15 mg/day" (strict), for at least 14 days
+    assert {(value(r, "qualifiedBy"), value(r, "thresholdAboveDailyDoseMg"), value(r, "thresholdDailyDoseMg"),
+             value(r, "thresholdDurationDays")) for r in rows} == {(stmt("R055"), "15", None, "14")}
     assert {value(r, "measure") for r in rows} == {TMP_SMX} and {value(r, "infection") for r in rows} == {PJP}
 
 

@@ -208,9 +208,9 @@ def test_ivig_needs_no_infection_prophylaxis_because_it_is_not_immunosuppressive
 @pytest.mark.parametrize("engine", ENGINES)
 def test_pneumocystis_prophylaxis_threshold_for_glucocorticoids(engine: Engine) -> None:
     rows = query("infection-prevention", drug="prednisone", engine=engine)
-    # EULAR 2022: prednisolone >15-30 mg/day for >2-4 weeks
-    assert cells(rows, "infection", "statement", "minDailyDoseMg", "minDurationDays") >= {
-        (PJP, stmt("R055"), "15", "14")}
+    # EULAR 2022: prednisolone >15-30 mg/day for >2-4 weeks: more than 15 mg (not "at least"), from 14 days
+    assert cells(rows, "infection", "statement", "aboveDailyDoseMg", "minDailyDoseMg", "minDurationDays") >= {
+        (PJP, stmt("R055"), "15", None, "14")}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
