@@ -10,6 +10,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,13 +30,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def _p50(server: Server, count: int = 15) -> tuple[float, list[int]]:
+    median, statuses, _ = _timed(server, count)
+    return median, statuses
+
+
+def _timed(server: Server, count: int) -> tuple[float, list[int], float]:
+    """The median and the longest time of ``count`` simple queries, and their statuses."""
     times, statuses = [], []
     for _ in range(count):
         started = time.perf_counter()
         reply = server.sparql(SIMPLE)
         times.append(time.perf_counter() - started)
         statuses.append(reply.status)
-    return statistics.median(times), statuses
+    return statistics.median(times), statuses, max(times)
 
 
 def test_options_lists_only_the_methods_it_answers(server: Server) -> None:
@@ -100,3 +107,23 @@ def test_a_stalled_log_reader_neither_stops_serving_nor_sigterm(tmp_path: Path) 
         process.wait(15)
         if process.stderr is not None:
             process.stderr.close()
+
+
+def test_two_runaway_queries_do_not_stall_other_clients(tmp_path: Path) -> None:
+    """Two cartesian products hold both workers; a spare worker answers the other clients meanwhile."""
+    runaway = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+    with running_server(tmp_path, "--workers", "2", "--timeout", "4") as busy:
+        baseline, _ = _p50(busy, 5)
+        results: list[int] = []
+        threads = [threading.Thread(target=lambda: results.append(busy.sparql(runaway).status)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)  # both runaways hold a worker
+        during, statuses, longest = _timed(busy, 15)
+        for thread in threads:
+            thread.join(30)
+    assert statuses == [200] * len(statuses), statuses
+    assert results == [500, 500]  # the runaways themselves were stopped at the timeout
+    print(f"p50 of {SIMPLE!r}: {baseline * 1000:.1f} ms alone, {during * 1000:.1f} ms beside two runaway queries "
+          f"(longest {longest * 1000:.0f} ms, while a spare worker started)")
+    assert during < 1.0 and longest < 3.0  # without the spare, the first waits for a runaway's 4 s timeout

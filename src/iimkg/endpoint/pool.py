@@ -5,6 +5,11 @@ waits for the answer with ``Connection.poll(timeout)``. If none comes in time, t
 (SIGKILL: a pyoxigraph query can't be interrupted any other way) and a new one is started in the
 background; the client gets a 500 saying the query ran out of time. A worker that dies (a crash, the
 memory cap) is replaced the same way. Waiting for a free worker is bounded by the same timeout (then 503).
+
+Runaway queries must not stall everyone else (issue 15: two cartesian products held both workers, and every
+other client waited for their timeout). A job that finds no worker free within ``overflow_after`` seconds
+starts a spare worker (at most ``spare`` beyond ``size``); a spare is stopped again when it comes back and
+nobody is waiting, so the pool returns to ``size`` once the runaways have been stopped.
 """
 
 from __future__ import annotations
@@ -71,14 +76,20 @@ class _Worker:
 class WorkerPool:
     """``size`` worker processes holding the dataset; :meth:`run` answers one job on one of them."""
 
-    def __init__(self, setup: WorkerSetup, *, size: int, timeout: float, start_timeout: float = 120.0) -> None:
+    def __init__(self, setup: WorkerSetup, *, size: int, timeout: float, start_timeout: float = 120.0,
+                 spare: int | None = None, overflow_after: float = 0.5) -> None:
         self.setup = setup
         self.size = size
         self.timeout = timeout
         self.start_timeout = start_timeout
+        self.spare = size if spare is None else spare
+        self.overflow_after = overflow_after
         self.isolated = False
         self._context = multiprocessing.get_context("spawn")
-        self._threads = ThreadPoolExecutor(max_workers=size + 2, thread_name_prefix="iimkg-pool")
+        # a thread per running job, per worker starting, and a few for stopping them
+        self._threads = ThreadPoolExecutor(max_workers=2 * (size + self.spare) + 2, thread_name_prefix="iimkg-pool")
+        self._starting = 0
+        self._waiting = 0
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._all: set[_Worker] = set()
         self._background: set[asyncio.Future[Any]] = set()
@@ -103,10 +114,7 @@ class WorkerPool:
         :raises WorkerTimedOut: if the job ran longer than the timeout (its worker is replaced).
         :raises WorkerDied: if the worker ended while running it (it is replaced).
         """
-        try:
-            worker = await asyncio.wait_for(self._idle.get(), self.timeout)
-        except asyncio.TimeoutError:
-            raise Busy(f"every query worker stayed busy for {self.timeout:g} s; try again shortly") from None
+        worker = await self._next_worker()
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._threads, worker.roundtrip, job, self.timeout)
         try:
@@ -117,14 +125,63 @@ class WorkerPool:
         except PoolError:
             self._replace(worker)
             raise
-        self._idle.put_nowait(worker)
+        self._give_back(worker)
         return reply
+
+    async def _next_worker(self) -> _Worker:
+        """An idle worker; past ``overflow_after`` seconds of waiting, a spare is started for this job.
+
+        :raises Busy: if none became free within the timeout.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        self._waiting += 1
+        try:
+            try:
+                return await asyncio.wait_for(self._idle.get(), min(self.overflow_after, self.timeout))
+            except asyncio.TimeoutError:
+                self._grow()
+            try:
+                return await asyncio.wait_for(self._idle.get(), max(deadline - loop.time(), 0.001))
+            except asyncio.TimeoutError:
+                raise Busy(f"every query worker stayed busy for {self.timeout:g} s; try again shortly") from None
+        finally:
+            self._waiting -= 1
+
+    def _grow(self) -> None:
+        """Start one spare worker in the background, unless the pool is at ``size + spare`` already."""
+        if self._closed or len(self._all) + self._starting >= self.size + self.spare:
+            return
+        self._starting += 1
+        task = asyncio.get_running_loop().run_in_executor(self._threads, self._spawn_logged)
+        self._background.add(task)
+
+        def started(done: asyncio.Future[Any]) -> None:
+            self._starting -= 1
+            self._started(done)
+
+        task.add_done_callback(started)
+
+    def _spawn_logged(self) -> _Worker | None:
+        try:
+            return self._spawn()
+        except RuntimeError as error:
+            log.error("iimkg serve: a spare query worker did not start: %s", error)
+            return None
+
+    def _give_back(self, worker: _Worker) -> None:
+        """An idle worker goes back to the queue; a spare beyond ``size`` is stopped if nobody waits for one."""
+        if len(self._all) > self.size and self._waiting == 0 and not self._closed:
+            self._all.discard(worker)
+            asyncio.get_running_loop().run_in_executor(self._threads, worker.stop)
+            return
+        self._idle.put_nowait(worker)
 
     def _release(self, worker: _Worker, done: asyncio.Future[Any]) -> None:
         if done.cancelled() or done.exception() is not None:
             self._replace(worker)
         else:
-            self._idle.put_nowait(worker)
+            self._give_back(worker)
 
     def _replace(self, worker: _Worker) -> None:
         self._all.discard(worker)
