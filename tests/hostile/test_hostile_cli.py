@@ -140,3 +140,9 @@ def test_serve_has_the_input_size_flag(tmp_path: Path) -> None:
     data.write_text("<urn:a> <urn:b> \"" + "x" * (2 * 1_048_576) + "\" .\n", encoding="utf-8")
     line = assert_one_line_error(run_cli("serve", "--port", "0", "--data", str(data), "--max-input-mb", "1"))
     assert "--max-input-mb" in line
+
+
+def test_a_query_past_its_memory_cap_is_stopped_with_one_line() -> None:
+    """60 MB of address space is less than the child already holds: its next allocation fails, and it says so."""
+    line = assert_one_line_error(run_cli("sparql", "SELECT * { ?s ?p ?o }", "--max-memory-mb", "60"))
+    assert "--max-memory-mb" in line

@@ -7,6 +7,7 @@ import enum
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from contextlib import suppress as _suppress
 from importlib import import_module
 from pathlib import Path
 
@@ -101,6 +102,7 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 
 
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MEMORY_MB = 4096
 
 
 def _seconds(text: str) -> float:
@@ -126,6 +128,9 @@ def _limit_options(parser: argparse.ArgumentParser, *, inputs: bool = True) -> N
     defaults = Limits()
     parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"stop the query after this long, exit 2 (default: {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--max-memory-mb", type=_count, default=DEFAULT_MEMORY_MB, metavar="MB",
+                        help=f"address space the query may use; past it the query is stopped, exit 2 "
+                             f"(default: {DEFAULT_MEMORY_MB})")
     parser.add_argument("--max-depth", type=_count, default=None, metavar="N",
                         help=f"deepest bracket nesting of a query (default: {defaults.max_depth})")
     if inputs:
@@ -140,8 +145,9 @@ def _apply_limits(ns: argparse.Namespace) -> None:
     configure(max_depth=ns.max_depth, max_input_bytes=mb * 1_048_576 if mb else None)
 
 
-def _bounded(work: Callable[[], str], timeout: float) -> int:
-    """Run ``work`` in a child process and print what it returns; stop it at ``timeout`` or on Ctrl-C.
+def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = None) -> int:
+    """Run ``work`` in a child process and print what it returns; stop it at ``timeout`` or on Ctrl-C, and cap
+    its address space at ``memory_mb`` (a CONSTRUCT that multiplies triples grows by ~90 MB/s otherwise).
 
     A query runs inside Rust (pyoxigraph) or deep in rdflib, where neither a timer nor Ctrl-C can stop it; a
     child process can always be killed. The child ignores Ctrl-C (the terminal sends it to both): the parent
@@ -159,12 +165,14 @@ def _bounded(work: Callable[[], str], timeout: float) -> int:
 
     def child() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if memory_mb is not None:
+            _cap_address_space(memory_mb * 1_048_576)
         try:
             reply: tuple[int, str] = (EXIT_OK, work())
         except IimkgError as error:
             reply = (error.exit_code, _clip(f"iimkg: error: {error}"))
         except MemoryError:
-            reply = (EXIT_ERROR, "iimkg: error: the query needs more memory than this machine gives it")
+            reply = (EXIT_ERROR, "iimkg: error: the query needs more memory than --max-memory-mb allows")
         except RecursionError:
             reply = (EXIT_ERROR, "iimkg: error: the query is nested too deeply to evaluate (see --max-depth)")
         except Exception as error:  # a bug: one line, not a traceback
@@ -182,8 +190,9 @@ def _bounded(work: Callable[[], str], timeout: float) -> int:
         try:
             code, text = receiver.recv()
         except EOFError:
-            process.join(1)
-            print(f"iimkg: error: the query stopped without an answer (exit {process.exitcode})", file=sys.stderr)
+            process.join(5)
+            print(f"iimkg: error: the query stopped without an answer (exit {process.exitcode}); it may have needed "
+                  "more memory than --max-memory-mb allows", file=sys.stderr)
             return EXIT_ERROR
     finally:
         if process.is_alive():
@@ -194,6 +203,15 @@ def _bounded(work: Callable[[], str], timeout: float) -> int:
     else:
         print(text, file=sys.stderr)
     return int(code)
+
+
+def _cap_address_space(limit: int) -> None:
+    """Lower this process's address-space limit to ``limit`` bytes (never raise it above the hard limit)."""
+    import resource
+
+    with _suppress(ValueError, OSError):
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
 
 
 def _choices(kind: type[enum.Enum], separator: str = "|") -> str:
@@ -251,7 +269,7 @@ def _sparql(ns: argparse.Namespace) -> int:
                 raise InputError(error.detail, path=candidate, line=error.line, column=error.column) from None
             raise
 
-    return _bounded(work, ns.timeout)
+    return _bounded(work, ns.timeout, ns.max_memory_mb)
 
 
 def _run_sparql_text(text: str, ns: argparse.Namespace) -> str:
@@ -311,7 +329,8 @@ def _query_command(args: list[str]) -> int:
     from iimkg.queries.run import query
 
     values = {p.name: getattr(ns, p.name) for p in named.parameters}
-    return _bounded(lambda: render(query(named.name, engine=ns.engine, **values), ns.format), ns.timeout)
+    return _bounded(lambda: render(query(named.name, engine=ns.engine, **values), ns.format), ns.timeout,
+                    ns.max_memory_mb)
 
 
 def _print_query_list(queries: Sequence[object]) -> None:
