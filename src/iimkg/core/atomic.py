@@ -11,6 +11,16 @@ from iimkg.core.errors import OutputError
 __all__ = ["write_text_atomically"]
 
 
+def _mode_for(path: Path) -> int:
+    """The permission bits of the file at ``path``, or those of a new file under the current umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_text_atomically(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder, then rename it into place.
 
@@ -33,6 +43,9 @@ def write_text_atomically(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        # the temporary file is created 0600; the written file gets the mode any new file gets here (0666 less
+        # the umask), or keeps the mode of the file it replaces
+        os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
         temporary = None
     except OSError as error:
