@@ -657,3 +657,38 @@ def test_plans_and_qc_files_are_not_mixed(capsys: pytest.CaptureFixture[str]) ->
     assert main(["validate", str(EXAMPLES[0]), "--qc", str(ontology_file())]) == 2
     assert "not both" in capsys.readouterr().err
 
+
+
+NEW_VACCINE_STATEMENT = """
+iim:IIM_0000198 a owl:Class ;
+    rdfs:label "testivirus vaccine"@en ;
+    obo:IAO_0000115 "A vaccine made up for a test."@en ;
+    rdfs:subClassOf iim:IIM_0000160 ;
+    rdfs:isDefinedBy <https://w3id.org/iimkg/> .
+
+iim:statement-R998 a iim:InfectionPreventionStatement , owl:NamedIndividual ;
+    rdfs:label "testivirus vaccine against infection (R998)"@en ;
+    dcterms:identifier "R998" ;
+    iim:drug iim:IIM_0000100 ;
+    iim:infection iim:Infection ;
+    iim:intervention iim:IIM_0000198 ;
+    iim:measureKind iim:Vaccination ;
+    iim:statementText "A statement made up for a test."@en ;
+    iim:evidenceLevel iim:WeakEvidence ;
+    dcterms:source <https://example.org/test-source> .
+"""
+
+
+def test_a_statement_added_to_the_graph_is_read_by_its_rule_and_cited_by_the_finding(tmp_path: Path) -> None:
+    """Adding one vaccination statement, and nothing else, makes the vaccine rule ask for it on a complete plan, and
+    the finding carries the new statement although the rule's iimplan:enforces list does not name it."""
+    plan = ROOT / "examples" / "plans" / "conforming-dermatomyositis.ttl"
+    before = validate_plans([plan])
+    assert before.findings == []
+    ontology = tmp_path / "iim.ttl"
+    ontology.write_text(ontology_file().read_text(encoding="utf-8") + NEW_VACCINE_STATEMENT, encoding="utf-8")
+    after = validate_plans([plan], ontology=ontology)
+    assert {f.rule for f in after.findings} == {"recommended_vaccines"}
+    (finding,) = after.findings
+    assert "testivirus vaccine" in finding.message and "R998" in finding.message
+    assert finding.statements == "R998"

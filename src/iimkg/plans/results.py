@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Outcome", "PlanResult", "attribute", "findings_of", "plan_names", "report_graph", "shown"]
 
+_WORD = re.compile(r"[A-Za-z0-9]+")  # statement IDs (S17, R073a) are word-like tokens of a message
 SEED_ID = re.compile(r"S\d+")  # the seed page's statements, S01-S35 (the others: R001... from other sources)
 Term = ox.NamedNode | ox.BlankNode | ox.Literal
 
@@ -102,14 +103,20 @@ def plan_names(outcome: Outcome) -> dict[PlanNode, str]:
             for plan in plans}
 
 
-def findings_of(results: Iterable[PlanResult], rules: Sequence[Rule], names: Mapping[PlanNode, str]) -> list[Finding]:
-    """Findings for people and CI: each with its rule's name, source and statements, its plan's name and its file."""
+def findings_of(results: Iterable[PlanResult], rules: Sequence[Rule], names: Mapping[PlanNode, str],
+                known_statements: Collection[str] = ()) -> list[Finding]:
+    """Findings for people and CI: each with its rule's name, source and statements, its plan's name and its file.
+
+    :param known_statements: the IDs of the graph's statements (``R073a``), so that a finding carries a statement its
+        message cites even when the rule's ``iimplan:enforces`` list does not name it (a statement added since).
+    """
     by_iri = {rule.iri: rule for rule in rules}
+    known = frozenset(known_statements)
     findings = []
     for result in results:
         rule = by_iri.get(result.shape)
         messages = sorted(result.messages)
-        cited = _cited(rule.statements, messages[0]) if rule and messages else ()
+        cited = _cited(rule.statements, messages[0], known) if rule and messages else ()
         findings.append(Finding(
             severity=Severity.from_iri(result.severity),
             rule=rule.name if rule else rule_name(result.shape),
@@ -127,11 +134,14 @@ def findings_of(results: Iterable[PlanResult], rules: Sequence[Rule], names: Map
     return findings
 
 
-def _cited(statements: Sequence[str], message: str) -> tuple[str, ...]:
-    """The statements a finding is about: those of its rule that its message cites (the ones that apply to this
-    patient, such as R073a for an adult's zoster vaccine), or all of the rule's when the message cites none."""
-    named = tuple(s for s in statements if re.search(rf"(?<![\w]){re.escape(s)}(?![\w])", message))
-    return named or tuple(statements)
+def _cited(statements: Sequence[str], message: str, known: frozenset[str]) -> tuple[str, ...]:
+    """The statements a finding is about: the statements its message cites (the ones that apply to this patient, such
+    as R073a for an adult's zoster vaccine), the rule's first in the rule's order, then any other statement of the
+    graph in the order cited; all of the rule's when the message cites none."""
+    words = _WORD.findall(message)
+    named = [s for s in statements if s in words]
+    named += [w for w in dict.fromkeys(words) if w in known and w not in named]
+    return tuple(named) or tuple(statements)
 
 
 def shown(term: Term) -> str:

@@ -103,7 +103,8 @@ def validate_plans(
     shapes_rdf = shapes_graph(shapes_text)
     if shapes:
         check_shapes_are_shacl(shapes_rdf, shapes)
-    rules = rules_of(shapes_rdf, _statement_ids(graph_file), default_kind=CheckKind.STRUCTURAL)
+    statement_ids = _statement_ids(graph_file)
+    rules = rules_of(shapes_rdf, statement_ids, default_kind=CheckKind.STRUCTURAL)
     if engine is Engine.RDFLIB:
         outcome = check_with_pyshacl(files, shapes_text, input_format, fail_on, graph_file, intake.joined())
     else:
@@ -112,7 +113,7 @@ def validate_plans(
         detail, where, line, column = outcome.error
         raise InputError(detail, path=where, line=line, column=column)
     shown = [display_path(p) for p in files]
-    findings = findings_of(outcome.results, rules, plan_names(outcome)) + intake.findings
+    findings = findings_of(outcome.results, rules, plan_names(outcome), statement_ids.values()) + intake.findings
     rules = sorted([*rules, *intake.rules])
     order = {name: i for i, name in enumerate(shown)}
     findings = sorted(dict.fromkeys(findings), key=lambda f: (order.get(f.file, len(order)), *f.sort_key()))
