@@ -10,7 +10,7 @@ import pytest
 
 from iimkg.core.errors import InputError
 from iimkg.endpoint.dataset import SHIPPED_GRAPH, build_dataset, data_graph_name
-from iimkg.endpoint.guard import update_syntax_error, uses_keyword, uses_service
+from iimkg.endpoint.guard import network_refusal, update_syntax_error, uses_keyword, uses_service
 from iimkg.endpoint.jobs import Dataset, Failure, NamedJob, Ok, PageJob, QueryJob, Table, UpdateJob
 from iimkg.endpoint.protocol import SELECT_FORMATS, ProtocolError, ResultFormat, choose, negotiate, parse_request
 from iimkg.endpoint.worker import State, run_job
@@ -50,6 +50,16 @@ def test_every_way_of_writing_service_is_refused(text: str) -> None:
 @pytest.mark.parametrize("text", NOT_SERVICE)
 def test_the_word_service_in_data_is_not_a_service_call(text: str) -> None:
     assert not uses_service(text)
+
+
+@pytest.mark.parametrize("text", SERVICE_QUERIES)
+def test_the_parsed_guard_refuses_every_way_of_writing_service(text: str) -> None:
+    assert network_refusal(text) is not None
+
+
+@pytest.mark.parametrize("text", NOT_SERVICE)
+def test_the_parsed_guard_lets_the_word_service_in_data_pass(text: str) -> None:
+    assert network_refusal(text) is None
 
 
 def test_update_syntax_is_checked_without_running_it() -> None:
