@@ -127,3 +127,23 @@ def test_two_runaway_queries_do_not_stall_other_clients(tmp_path: Path) -> None:
     print(f"p50 of {SIMPLE!r}: {baseline * 1000:.1f} ms alone, {during * 1000:.1f} ms beside two runaway queries "
           f"(longest {longest * 1000:.0f} ms, while a spare worker started)")
     assert during < 1.0 and longest < 3.0  # without the spare, the first waits for a runaway's 4 s timeout
+
+
+def test_a_slow_head_and_a_slow_body_are_cut_off_at_the_request_timeout(tmp_path: Path) -> None:
+    with running_server(tmp_path, "--workers", "1", "--request-timeout", "1.5") as quick:
+        head = socket.create_connection(("127.0.0.1", quick.port), timeout=10)
+        body = socket.create_connection(("127.0.0.1", quick.port), timeout=10)
+        try:
+            started = time.monotonic()
+            head.sendall(b"GET /sparql?query=ASK HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+            body.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+                         b"Content-Length: 100\r\n\r\nASK")  # 3 of 100 bytes
+            assert head.recv(1024) == b""  # closed by the server, with nothing said
+            reply = body.recv(65536)
+            took = time.monotonic() - started
+        finally:
+            head.close()
+            body.close()
+        assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+        assert 1.0 < took < 6.0
+        assert quick.sparql(SIMPLE).status == 200

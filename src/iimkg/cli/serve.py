@@ -52,6 +52,9 @@ def register(subparsers: Any) -> None:
                         help="largest --data file read (default: 512; see docs/security.md)")
     parser.add_argument("--timeout", type=_positive(float), default=10.0, metavar="SECONDS",
                         help="longest a query may run; then its worker is stopped (default: 10)")
+    parser.add_argument("--request-timeout", type=_positive(float), default=10.0, metavar="SECONDS",
+                        help="longest a client may take to send a request's head, and then its body; then the "
+                             "connection is closed (default: 10)")
     parser.add_argument("--max-results", type=_positive(int), default=100_000, metavar="N",
                         help="most rows (or triples) a query may return; more is refused (default: 100000)")
     parser.add_argument("--max-request-bytes", type=_positive(int), default=1_048_576, metavar="N",
@@ -81,5 +84,6 @@ def _serve(ns: argparse.Namespace) -> int:
         options["workers"] = ns.workers
     serve(ServeConfig(host=ns.host, port=ns.port, data=tuple(ns.data), timeout=ns.timeout,
                       max_results=ns.max_results, max_request_bytes=ns.max_request_bytes, cors=ns.cors,
-                      worker_memory_mb=ns.worker_memory, input_format=ns.input_format, **options))
+                      worker_memory_mb=ns.worker_memory, input_format=ns.input_format,
+                      request_timeout=ns.request_timeout, **options))
     return 0

@@ -107,6 +107,7 @@ class ServeConfig:
     cors: str | None = "*"
     worker_memory_mb: int = 2048
     input_format: str | None = None
+    request_timeout: float = 10.0
 
 
 def create_app(config: ServeConfig, dataset: ServedDataset, *,
@@ -175,12 +176,22 @@ class _Handlers:
             if int(declared) > limit:
                 raise ProtocolError(413, f"the request body has {declared} bytes; at most {limit} are read "
                                          "(--max-request-bytes)")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ProtocolError(413, f"the request body has more than {limit} bytes (--max-request-bytes)")
-            chunks.append(chunk)
+        chunks: list[bytes] = []
+
+        async def read() -> None:
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ProtocolError(413, f"the request body has more than {limit} bytes (--max-request-bytes)")
+                chunks.append(chunk)
+
+        # a body sent a byte at a time holds a connection as a slow head would: it gets the same deadline
+        try:
+            await asyncio.wait_for(read(), self.config.request_timeout)
+        except asyncio.TimeoutError:
+            raise ProtocolError(408, f"the request body did not arrive within {self.config.request_timeout:g} s "
+                                     "(--request-timeout)", {"Connection": "close"}) from None
         return b"".join(chunks)
 
     def _query_string(self, request: Request) -> bytes:
@@ -547,6 +558,7 @@ def _serve(config: ServeConfig, server_class: Any, protocol: Any) -> None:
     import uvicorn
 
     _raise_open_files_limit()
+    protocol.head_timeout = config.request_timeout
     dataset = build_dataset(config.data, input_format=config.input_format)
     sock = _listen(config.host, config.port)
     host, port = sock.getsockname()[:2]
