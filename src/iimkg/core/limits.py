@@ -19,8 +19,8 @@ from pathlib import Path
 
 from iimkg.core.errors import IimkgError, InputError, QuerySyntaxError
 
-__all__ = ["Limits", "RefusedError", "check_file_size", "check_no_xml_entities", "check_query_depth", "configure",
-           "current", "nesting_depth"]
+__all__ = ["Limits", "RefusedError", "check_file_size", "check_json_depth", "check_no_xml_entities",
+           "check_query_depth", "configure", "current", "json_depth", "nesting_depth"]
 
 
 class RefusedError(IimkgError):
@@ -120,8 +120,9 @@ _OPEN = {"(": ")", "{": "}", "[": "]"}
 _CLOSE = frozenset(_OPEN.values())
 
 
-def nesting_depth(text: str) -> tuple[int, int, int]:
-    """The deepest bracket nesting of a query text, and the line and column where it is first reached.
+def nesting_depth(text: str, stop_above: int | None = None) -> tuple[int, int, int]:
+    """The deepest bracket nesting of a query text, and the line and column where it is first reached (or, with
+    ``stop_above``, the first depth past it and its place: the scan stops there).
 
     Every ``(``, ``{`` and ``[`` counts, also inside strings and comments: the count may only overstate
     the nesting, never understate it, and it takes one pass with no recursion whatever the input.
@@ -137,6 +138,8 @@ def nesting_depth(text: str) -> tuple[int, int, int]:
             depth += 1
             if depth > deepest:
                 deepest, where = depth, (line, column)
+                if stop_above is not None and depth > stop_above:
+                    break
         elif char in _CLOSE and depth > 0:
             depth -= 1
     return deepest, where[0], where[1]
@@ -148,7 +151,52 @@ def check_query_depth(text: str, limits: Limits | None = None) -> None:
     :raises QuerySyntaxError: with the line and column where the limit is passed.
     """
     limit = (limits or _current).max_depth
-    deepest, line, column = nesting_depth(text)
+    deepest, line, column = nesting_depth(text, limit)
     if deepest > limit:
-        raise QuerySyntaxError(f"the query nests brackets {deepest} deep, more than the limit of {limit} "
+        raise QuerySyntaxError(f"the query nests brackets deeper than the limit of {limit} "
                                "(raise it with --max-depth)", path="<query>", line=line, column=column)
+
+
+def json_depth(text: str, stop_above: int | None = None) -> tuple[int, int, int]:
+    """The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count), and the
+    line and column where it is first reached (with ``stop_above``: as :func:`nesting_depth`); one pass, no
+    recursion, whatever the input."""
+    depth = deepest = 0
+    line, column = 1, 0
+    where = (1, 1)
+    in_string = escaped = False
+    for char in text:
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, (line, column)
+                if stop_above is not None and depth > stop_above:
+                    break
+        elif char in "]}" and depth > 0:
+            depth -= 1
+    return deepest, where[0], where[1]
+
+
+def check_json_depth(text: str, path: Path | str, limits: Limits | None = None, *, line_offset: int = 0) -> None:
+    """Refuse JSON nested deeper than ``max_depth`` before :mod:`json` recurses into it (a RecursionError at
+    about 1,000 levels, and a traceback).
+
+    :raises InputError: naming the file, with the line and column where the limit is passed.
+    """
+    limit = (limits or _current).max_depth
+    deepest, line, column = json_depth(text, limit)
+    if deepest > limit:
+        raise InputError(f"the JSON nests arrays and objects deeper than the limit of {limit} "
+                         "(raise it with --max-depth)", path=path, line=line + line_offset, column=column)
