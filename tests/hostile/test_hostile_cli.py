@@ -146,3 +146,9 @@ def test_a_query_past_its_memory_cap_is_stopped_with_one_line() -> None:
     """60 MB of address space is less than the child already holds: its next allocation fails, and it says so."""
     line = assert_one_line_error(run_cli("sparql", "SELECT * { ?s ?p ?o }", "--max-memory-mb", "60"))
     assert "--max-memory-mb" in line
+
+
+def test_the_quality_gate_refuses_an_entity_declaring_ontology(tmp_path: Path) -> None:
+    data = billion_laughs(tmp_path / "laughs.owl")
+    line = assert_one_line_error(run_cli("validate", "--qc", str(data)))
+    assert f"{data}:3:1:" in line and "ENTITY" in line
