@@ -50,6 +50,10 @@ def register(subparsers: Any) -> None:
                           help="processes for checking many plan files (default: one per CPU for large inputs)")
     validate.add_argument("--strict", action="store_true",
                           help="FHIR input: report resources the converter could not map as violations, not warnings")
+    validate.add_argument("--max-input-mb", type=int, metavar="MB",
+                          help="largest input file read, in MB (default: the input policy's, docs/security.md)")
+    validate.add_argument("--max-depth", type=int, metavar="N",
+                          help="deepest nesting of JSON (FHIR) or brackets read (default: the input policy's)")
     validate.add_argument("--output", type=Path, metavar="FILE",
                           help="write the report to FILE (complete or not at all) instead of standard output")
     validate.set_defaults(handler=run)
@@ -64,6 +68,12 @@ def run(ns: argparse.Namespace) -> int:
         raise IimkgError("give plan files or --qc ontology files, not both: they are checked against different shapes")
     if ns.workers is not None and ns.workers < 1:
         raise IimkgError("--workers takes a number of processes from 1 up")
+    for flag, value in (("--max-input-mb", ns.max_input_mb), ("--max-depth", ns.max_depth)):
+        if value is not None and value < 1:
+            raise IimkgError(f"{flag} takes a number from 1 up")
+    from iimkg.core.limits import configure
+
+    configure(max_depth=ns.max_depth, max_input_bytes=ns.max_input_mb * 1_048_576 if ns.max_input_mb else None)
     if ns.plans:
         from iimkg.validation import validate_plans
 

@@ -147,6 +147,10 @@ def _one_dosage(dosage: dict[str, Any], strength: Strength | None
         given = f' (given only as text: "{text}")' if text else ""
         return None, "", f"no dose quantity{given}; daily dose not stated", None
     value = _number(quantity.get("value"))
+    if value is None and quantity.get("value") is not None:
+        shown = str(quantity.get("value"))
+        shown = shown if len(shown) <= 20 else shown[:20] + "…"
+        return None, "", f"the dose quantity's value {shown} is not a dose (out of range); daily dose not stated", None
     if value is None or value <= 0:
         return None, "", "the dose quantity has no positive value; daily dose not stated", None
     unit = _unit(quantity)
@@ -260,17 +264,26 @@ def _unit(quantity: Any) -> str:
     return unit.strip().lower() if isinstance(unit, str) else ""
 
 
+_MAX_EXPONENT = 9
+
+
 def _number(value: Any) -> Decimal | None:
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, Decimal)):
-        return Decimal(value)
-    if isinstance(value, (float, str)):
-        try:
-            return Decimal(str(value))
-        except InvalidOperation:
+    try:
+        if isinstance(value, (int, Decimal)):
+            number = Decimal(value)
+        elif isinstance(value, (float, str)):
+            number = Decimal(str(value))
+        else:
             return None
-    return None
+    except InvalidOperation:
+        return None
+    # A dose or duration outside 1e-9..1e9 is a typing or unit error, not a dose; left unread (and so reported), it
+    # can't overflow the arithmetic (1E+999999999 mg times a unit factor raised decimal.Overflow).
+    if not number.is_finite() or (number != 0 and abs(number.adjusted()) > _MAX_EXPONENT):
+        return None
+    return number
 
 
 def _tidy(value: Decimal) -> Decimal:

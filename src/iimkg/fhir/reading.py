@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from iimkg.core.errors import InputError, require_file
+from iimkg.core.limits import check_json_depth
 from iimkg.plans.model import Located
 
 __all__ = ["NDJSON_SUFFIXES", "is_fhir_file", "read_fhir", "read_fhir_text"]
@@ -38,7 +39,7 @@ def is_fhir_file(path: Path) -> bool:
     if suffix != ".json":
         return False
     try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
             head = handle.read(_SNIFF_CHARS)
     except OSError:
         return False
@@ -86,7 +87,10 @@ def read_fhir_text(text: str, path: Path) -> list[Located]:
         raise _json_error(error, path, line_offset=0) from None
     lines = _LineIndex(text)
     places = _resource_places(text, document, lines)
-    return list(_resources(document, path, places, where="", full_url=None))
+    found = list(_resources(document, path, places, where="", full_url=None))
+    if not found:
+        raise InputError("the Bundle holds no resource; nothing to convert or check", path=path, line=1, column=1)
+    return found
 
 
 def _read_ndjson(text: str, path: Path) -> list[Located]:
@@ -111,9 +115,16 @@ def _read_ndjson(text: str, path: Path) -> list[Located]:
 
 
 def _loads(text: str, path: Path, *, line_offset: int = 0) -> Any:
-    """Parse JSON with exact decimals; NaN and Infinity, which Python's parser accepts, are not JSON."""
+    """Parse JSON with exact decimals; NaN and Infinity, which Python's parser accepts, are not JSON.
+
+    The nesting depth is checked first (:func:`iimkg.core.limits.check_json_depth`): :mod:`json` recurses, and a
+    document nested 100,000 deep would otherwise end in a RecursionError.
+    """
+    check_json_depth(text, path, line_offset=line_offset)
     try:
         return _DECODER.decode(text)
+    except RecursionError:
+        raise InputError("the JSON nests too deep to read (lower --max-depth)", path=path) from None
     except _NotJson as error:
         found = re.search(rf"(?<![\w\"]){re.escape(error.name)}(?![\w\"])", text)
         line, column = _LineIndex(text).place(found.start()) if found else (None, None)

@@ -17,6 +17,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
+from iimkg.core.limits import check_file_size, check_no_xml_entities
 from iimkg.core.resources import data_dir
 from iimkg.core.vocab import DCTERMS, IIM, ONTOLOGY_GRAPH_URN, PLAN_CONTEXT_IRI, RDFS_SUBCLASS_OF
 from iimkg.graph.loading import ontology_quads, rdf_format_for, syntax_message
@@ -54,6 +55,9 @@ def load_plan_file(store: ox.Store, path: Path, graph: ox.NamedNode, input_forma
         store.load(converted, format=ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri(), to_graph=graph)
         return
     fmt = rdf_format_for(path, input_format)
+    check_file_size(path)
+    if fmt == ox.RdfFormat.RDF_XML:
+        check_no_xml_entities(path)  # before any XML parser can expand them (billion laughs, XXE)
     base = path.resolve().as_uri()
     try:
         if fmt == ox.RdfFormat.JSON_LD:

@@ -1,0 +1,70 @@
+"""``iimkg validate`` given hostile FHIR and plan files: one line naming the file (line, column), exit 2, no
+traceback, no report written; or, for a value that is no dose, a note on that resource and no exception."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import ROOT
+from hostile import assert_one_line_error, run_cli
+
+PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "1970-03-01"}
+
+
+def _bundle(*resources: dict[str, object]) -> dict[str, object]:
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+
+
+def test_a_fhir_document_nested_100000_deep_is_one_line_not_a_recursion_error(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"resourceType": "Bundle", "entry": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    output = tmp_path / "report.txt"
+    line = assert_one_line_error(run_cli("validate", str(deep), "--output", str(output)))
+    assert "deep.json:1:" in line and "--max-depth" in line
+    assert not output.exists()
+
+
+def test_an_empty_bundle_is_an_input_error_not_a_pass(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps(_bundle()), encoding="utf-8")
+    assert "holds no resource" in assert_one_line_error(run_cli("validate", str(empty)))
+
+
+def test_a_dose_of_1e999999999_is_a_note_on_its_resource_not_an_overflow(tmp_path: Path) -> None:
+    request = {"resourceType": "MedicationRequest", "id": "rx1", "status": "active", "intent": "order",
+               "subject": {"reference": "Patient/p1"}, "authoredOn": "2024-01-10",
+               "medicationCodeableConcept": {"coding": [
+                   {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "8640"}]},
+               "dosageInstruction": [{"doseAndRate": [{"doseQuantity": {
+                   "value": 1, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}}]}]}
+    huge = tmp_path / "huge.json"
+    huge.write_text(json.dumps(_bundle(PATIENT, request)).replace('"value": 1,', '"value": 1E+999999999,'),
+                    encoding="utf-8")
+    done = run_cli("validate", str(huge), "--format", "json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    notes = [f for f in json.loads(done.stdout)["findings"] if f["rule"] == "fhir_unmapped"]
+    assert any("MedicationRequest/rx1" in f["message"] and "out of range" in f["message"] for f in notes)
+
+
+def test_a_fhir_file_with_a_byte_order_mark_is_read_as_fhir(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.json"
+    bom.write_text(json.dumps(_bundle(PATIENT)), encoding="utf-8-sig")
+    done = run_cli("validate", str(bom), "--format", "json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert {f["rule"] for f in json.loads(done.stdout)["findings"]} == {"plan_diagnosis"}  # read, not refused
+
+
+def test_an_rdf_xml_plan_file_declaring_entities_is_refused_before_parsing(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.rdf"
+    plan.write_text('<?xml version="1.0"?>\n<!DOCTYPE r [\n<!ENTITY a "aaaaaaaaaa">\n]>\n'
+                    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>\n', encoding="utf-8")
+    line = assert_one_line_error(run_cli("validate", str(plan)))
+    assert "plan.rdf:3:" in line and "entity" in line
+
+
+def test_the_input_size_flag_of_validate_refuses_a_larger_plan_file(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.ttl"
+    plan.write_text((ROOT / "examples" / "plans" / "several-findings.ttl").read_text(encoding="utf-8")
+                    + "#" * 1_100_000 + "\n", encoding="utf-8")
+    assert "--max-input-mb" in assert_one_line_error(run_cli("validate", str(plan), "--max-input-mb", "1"))
