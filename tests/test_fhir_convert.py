@@ -450,7 +450,7 @@ def test_fields_of_the_wrong_shape_are_reported_never_raised(tmp_path: Path) -> 
     assert {n.text for n in conversion.unmapped()} == {
         "Patient/p: gender ['female'] has no value in the plan vocabulary (female, male); sex not stated",
         "Patient/p: birthDate 1960 is not a date; not used",
-        "MedicationRequest/m: prednisone: the dose quantity has no positive value; daily dose not stated",
+        "MedicationRequest/m: prednisone: the dose quantity's value abc is not a usable number; daily dose not stated",
         "Condition/c: names no patient (subject); not checked",
     }
 

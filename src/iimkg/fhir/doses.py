@@ -150,7 +150,7 @@ def _one_dosage(dosage: dict[str, Any], strength: Strength | None
     if value is None and quantity.get("value") is not None:
         shown = str(quantity.get("value"))
         shown = shown if len(shown) <= 20 else shown[:20] + "…"
-        return None, "", f"the dose quantity's value {shown} is not a dose (out of range); daily dose not stated", None
+        return None, "", f"the dose quantity's value {shown} is not a usable number; daily dose not stated", None
     if value is None or value <= 0:
         return None, "", "the dose quantity has no positive value; daily dose not stated", None
     unit = _unit(quantity)
