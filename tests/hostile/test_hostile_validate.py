@@ -44,7 +44,8 @@ def test_a_dose_of_1e999999999_is_a_note_on_its_resource_not_an_overflow(tmp_pat
     done = run_cli("validate", str(huge), "--format", "json")
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     notes = [f for f in json.loads(done.stdout)["findings"] if f["rule"] == "fhir_unmapped"]
-    assert any("MedicationRequest/rx1" in f["message"] and "1E+999999999 is not a usable number" in f["message"] for f in notes)
+    assert any("MedicationRequest/rx1" in f["message"] and "1E+999999999 is not a usable number" in f["message"]
+               for f in notes)
 
 
 def test_a_fhir_file_with_a_byte_order_mark_is_read_as_fhir(tmp_path: Path) -> None:
