@@ -41,6 +41,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from iimkg.core.errors import IimkgError
+from iimkg.core.vocab import IIM, OWL, SD, VOID
 from iimkg.endpoint.dataset import ServedDataset, build_dataset
 from iimkg.endpoint.description import service_description
 from iimkg.endpoint.jobs import Failure, NamedJob, Ok, PageJob, QueryJob, Table, UpdateJob, WorkerSetup
@@ -251,7 +252,7 @@ class _Handlers:
             endpoint = None
         triples = service_description(endpoint, self.dataset, timeout=self.config.timeout,
                                       max_results=self.config.max_results)
-        prefixes = {"sd": "http://www.w3.org/ns/sparql-service-description#", "void": "http://rdfs.org/ns/void#"}
+        prefixes = {"sd": SD, "void": VOID}
         body = ox.serialize(triples, format=_RDF[fmt], prefixes=prefixes if fmt is ResultFormat.TURTLE else None)
         return Response(body, media_type=fmt.value + ("; charset=utf-8" if fmt is ResultFormat.TURTLE else ""),
                         headers={"Vary": "Accept"})
@@ -382,8 +383,8 @@ def _version_info() -> tuple[str, str]:
     """The shipped graph's ``owl:versionInfo`` and ``owl:versionIRI``."""
     from iimkg.graph.loading import shipped_quads
 
-    owl = "http://www.w3.org/2002/07/owl#"
-    version, iri = "unknown", "https://w3id.org/iimkg/"
+    owl = OWL
+    version, iri = "unknown", IIM
     for quad in shipped_quads():
         if quad.predicate.value == owl + "versionInfo" and isinstance(quad.object, ox.Literal):
             version = quad.object.value

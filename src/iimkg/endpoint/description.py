@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
+from iimkg.core.vocab import DCTERMS, FORMATS, RDF, RDFS, SD, VOID, XSD
 from iimkg.endpoint.dataset import ServedDataset
 
 __all__ = ["service_description"]
 
-SD = "http://www.w3.org/ns/sparql-service-description#"
-FORMATS = "http://www.w3.org/ns/formats/"
-VOID = "http://rdfs.org/ns/void#"
-RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-RDFS_COMMENT = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#comment")
-DCTERMS_SOURCE = ox.NamedNode("http://purl.org/dc/terms/source")
+RDF_TYPE = ox.NamedNode(RDF + "type")
+RDFS_COMMENT = ox.NamedNode(RDFS + "comment")
+DCTERMS_SOURCE = ox.NamedNode(DCTERMS + "source")
 RESULT_FORMATS = ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
                   "Turtle", "N-Triples", "RDF_XML", "JSON-LD")
 
@@ -47,7 +45,7 @@ def service_description(endpoint: str | None, dataset: ServedDataset, *, timeout
     triples.append(ox.Triple(described, _sd("defaultGraph"), default))
     triples.append(ox.Triple(default, RDF_TYPE, _sd("Graph")))
     triples.append(ox.Triple(default, ox.NamedNode(VOID + "triples"), ox.Literal(str(dataset.default_triples),
-                   datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))))
+                   datatype=ox.NamedNode(XSD + "integer"))))
     for position, graph in enumerate(dataset.graphs):
         if graph.name.startswith("_:"):  # a blank-node graph of a TriG file has no name to give
             continue
@@ -60,5 +58,5 @@ def service_description(endpoint: str | None, dataset: ServedDataset, *, timeout
         triples.append(ox.Triple(content, RDF_TYPE, _sd("Graph")))
         triples.append(ox.Triple(content, DCTERMS_SOURCE, ox.Literal(graph.source)))
         triples.append(ox.Triple(content, ox.NamedNode(VOID + "triples"), ox.Literal(str(graph.triples),
-                       datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))))
+                       datatype=ox.NamedNode(XSD + "integer"))))
     return triples

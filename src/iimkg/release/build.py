@@ -57,13 +57,13 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
     import pyoxigraph as ox
 
     from iimkg.core.resources import data_dir, ontology_file
+    from iimkg.core.vocab import DCTERMS
     from iimkg.graph.loading import shipped_quads
     from iimkg.release import serializers
     from iimkg.release.changes import changelog, check_stability, diff_terms, diff_tsv, release_history, terms_tsv
     from iimkg.release.classify import inferred_subclass_axioms
     from iimkg.release.fhir_terminology import fhir_terminology_files
     from iimkg.release.graph import (
-        DCTERMS,
         OWL_VERSION_INFO,
         ReleaseGraph,
         base_subset,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from iimkg.core.vocab import OWL, RDFS
 from iimkg.graph.reason import OWL_NOTHING, java_version
-from iimkg.release.graph import OWL, RDFS, ReleaseError
+from iimkg.release.graph import ReleaseError
 
 __all__ = ["inferred_subclass_axioms"]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from iimkg.core.prefixes import prefixes
-from iimkg.core.vocab import IIM, IIMFHIR, ONTOLOGY_IRI
+from iimkg.core.vocab import IIM, IIMFHIR, OBO, ONTOLOGY_IRI
 from iimkg.graph.mappings import Mapping
 from iimkg.release.graph import ReleaseError, Term
 
@@ -44,7 +44,6 @@ INACTIVE = "http://hl7.org/fhir/concept-properties#inactive"
 # The table of FHIR system URIs ↔ CURIE prefixes the FHIR intake reads codes with; the first row of a prefix is the
 # URI HL7's terminology uses. (Read as data: release sits below plans/ and does not import it.)
 _CODE_SYSTEMS = Path(__file__).resolve().parent.parent / "plans" / "code-systems.tsv"
-_OBO = "http://purl.obolibrary.org/obo/"
 
 
 def target_systems() -> dict[str, str]:
@@ -67,7 +66,7 @@ def _code(curie: str) -> str:
     terminology writes them; other systems use the local identifier (``M33.2``, ``D003882``)."""
     prefix, _, local = curie.partition(":")
     known = prefixes().get(prefix)
-    return curie if known is not None and known.uri_prefix.startswith(_OBO) else local
+    return curie if known is not None and known.uri_prefix.startswith(OBO) else local
 
 
 def _name(text: str) -> str:

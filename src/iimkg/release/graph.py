@@ -13,6 +13,7 @@ from functools import cached_property
 import pyoxigraph as ox
 
 from iimkg.core.errors import IimkgError
+from iimkg.core.vocab import DCTERMS, IIM, OBO, ONTOLOGY_IRI, OWL, RDF, RDFS, SKOS, XSD
 
 __all__ = [
     "IIM",
@@ -29,17 +30,6 @@ __all__ = [
     "with_header",
 ]
 
-IIM = "https://w3id.org/iimkg/"
-ONTOLOGY_IRI = IIM + "iim.owl"
-
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-OWL = "http://www.w3.org/2002/07/owl#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
-SKOS = "http://www.w3.org/2004/02/skos/core#"
-DCTERMS = "http://purl.org/dc/terms/"
-OBO = "http://purl.obolibrary.org/obo/"
-OBOINOWL = "http://www.geneontology.org/formats/oboInOwl#"
 
 RDF_TYPE = ox.NamedNode(RDF + "type")
 RDFS_LABEL = RDFS + "label"

@@ -15,20 +15,9 @@ from collections.abc import Sequence
 import pyoxigraph as ox
 
 from iimkg.core.prefixes import compress
+from iimkg.core.vocab import DCTERMS, IIM, OBO, OBOINOWL, OWL, RDF, RDFS, SKOS
 from iimkg.release.changes import plural
-from iimkg.release.graph import (
-    DCTERMS,
-    IIM,
-    KIND_ORDER,
-    OBO,
-    OBOINOWL,
-    OWL,
-    RDF,
-    RDFS,
-    SKOS,
-    ReleaseGraph,
-    Term,
-)
+from iimkg.release.graph import KIND_ORDER, ReleaseGraph, Term
 
 __all__ = ["documentation_page"]
 

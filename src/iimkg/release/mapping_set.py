@@ -13,8 +13,9 @@ from pathlib import Path
 
 from iimkg.core.errors import InputError
 from iimkg.core.prefixes import prefixes
+from iimkg.core.vocab import IIM
 from iimkg.graph.mappings import Mapping, mappings_beside, read_mappings
-from iimkg.release.graph import IIM, ReleaseError
+from iimkg.release.graph import ReleaseError
 
 __all__ = ["Mapping", "external_labels", "mapping_set_tsv", "mappings"]
 

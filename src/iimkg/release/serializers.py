@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import pyoxigraph as ox
 
 from iimkg.core.prefixes import compact, prefix_map
-from iimkg.release.graph import DCTERMS, OBO, OBOINOWL, OWL, RDF, RDFS, SKOS, XSD, nt
+from iimkg.core.vocab import DCTERMS, OBO, OBOINOWL, OWL, RDF, RDFS, SKOS, XSD
+from iimkg.release.graph import nt
 
 __all__ = ["context", "jsonld", "ntriples", "rdfxml", "turtle"]
 
