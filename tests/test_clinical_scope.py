@@ -259,3 +259,13 @@ def test_bisphosphonate_with_glucocorticoids_is_qualified_by_the_fracture_risk_r
             if value(r, "statement") == stmt("S31a")]
     assert {value(r, "qualifiedBy") for r in rows} == {stmt("R086")}
     assert {value(r, "thresholdPopulation") for r in rows} == {ADULTS}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_topical_glucocorticoid_for_jdm_skin_is_not_a_claim_about_prednisolone(engine: Engine) -> None:
+    """SHARE's topical steroids for localised skin lesions (R165b) stay with topical use: prednisolone's profile
+    does not inherit them, and no systemic glucocorticoid rule (doses, bone, infections) reads them."""
+    profile = query("drug-profile", drug="prednisolone", engine=engine)
+    assert stmt("R165b") not in {value(r, "statement") for r in profile}
+    juvenile = query("treatments", disease="juvenile dermatomyositis", engine=engine)
+    assert stmt("R165b") in {value(r, "statement") for r in juvenile}
