@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pyoxigraph as ox
 
 from iimkg.core.errors import InputError, require_file
+from iimkg.core.kinds import InputFormat
 from iimkg.core.limits import check_file_size, check_no_xml_entities
 from iimkg.core.resources import ontology_file
 from iimkg.graph.mappings import mapping_quads, mappings_beside, read_mappings
@@ -35,19 +36,14 @@ _EXTENSIONS = {
     ".n3": ox.RdfFormat.N3,
 }
 
-_FORMAT_NAMES = {
-    "turtle": ox.RdfFormat.TURTLE,
-    "ttl": ox.RdfFormat.TURTLE,
-    "nt": ox.RdfFormat.N_TRIPLES,
-    "ntriples": ox.RdfFormat.N_TRIPLES,
-    "n-triples": ox.RdfFormat.N_TRIPLES,
-    "rdfxml": ox.RdfFormat.RDF_XML,
-    "rdf/xml": ox.RdfFormat.RDF_XML,
-    "xml": ox.RdfFormat.RDF_XML,
-    "jsonld": ox.RdfFormat.JSON_LD,
-    "json-ld": ox.RdfFormat.JSON_LD,
-    "trig": ox.RdfFormat.TRIG,
-    "nquads": ox.RdfFormat.N_QUADS,
+_SYNTAX = {
+    InputFormat.TURTLE: ox.RdfFormat.TURTLE,
+    InputFormat.NTRIPLES: ox.RdfFormat.N_TRIPLES,
+    InputFormat.NQUADS: ox.RdfFormat.N_QUADS,
+    InputFormat.TRIG: ox.RdfFormat.TRIG,
+    InputFormat.RDFXML: ox.RdfFormat.RDF_XML,
+    InputFormat.JSONLD: ox.RdfFormat.JSON_LD,
+    InputFormat.N3: ox.RdfFormat.N3,
 }
 
 
@@ -57,11 +53,11 @@ def rdf_format_for(path: Path, explicit: str | None = None) -> ox.RdfFormat:
     :raises InputError: if neither names a syntax we read.
     """
     if explicit:
-        fmt = _FORMAT_NAMES.get(explicit.lower())
-        if fmt is None:
-            raise InputError(f"unknown input format {explicit!r}; use one of {', '.join(sorted(_FORMAT_NAMES))}",
+        named = InputFormat.parse(explicit)
+        if named is None:
+            raise InputError(f"unknown input format {explicit!r}; use one of {', '.join(f.value for f in InputFormat)}",
                              path=path)
-        return fmt
+        return _SYNTAX[named]
     fmt = _EXTENSIONS.get(path.suffix.lower())
     if fmt is None:
         raise InputError(
