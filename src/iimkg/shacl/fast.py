@@ -265,10 +265,66 @@ def _rule_update(prefixes: str, construct: str, target: tuple[str, ...], shape: 
     if where is None:
         raise ShapesError(f"the rule of shape {_show(shape)} has no WHERE clause after its template")
     template = text[start.end():end]
-    body_start = where.end()
+    body_end = _matching_brace(text, where.end() - 1)
+    body = text[where.end():body_end]
     union = " UNION ".join(target) if target else "{ }"
-    return (prefixes + text[:start.start()] + f"INSERT {{ GRAPH <{DERIVED_GRAPH.value}> {{{template}}} }}\n{{USING}}\n"
-            + f"WHERE {{\n{{ {union} }}\n" + text[body_start:])
+    head = prefixes + text[:start.start()] + f"INSERT {{ GRAPH <{DERIVED_GRAPH.value}> {{{template}}} }}\n{{USING}}\n"
+    point = _focus_join_point(body) if target else None
+    if point is not None:
+        # pyoxigraph joins in the written order: the rule's leading plain patterns (written to start from the
+        # graph's few statements, then the focus node) are more selective than "every focus node", so the targets
+        # join right after them; before any OPTIONAL, BIND or FILTER, so the solutions are the same.
+        return head + f"WHERE {{{body[:point]}\n{{ {union} }}\n{body[point:]}" + text[body_end:]
+    return head + f"WHERE {{\n{{ {union} }}\n" + text[where.end():]
+
+
+_KEYWORD = re.compile(r"(?<![\w:])(?:OPTIONAL|UNION|MINUS|BIND|VALUES|SERVICE|GRAPH|SELECT|FILTER|EXISTS|NOT)\b",
+                      re.IGNORECASE)
+_FOCUS = re.compile(r"\?this\b")
+
+
+def _focus_join_point(body: str) -> int | None:
+    """Where in a rule's WHERE ``body`` the targets can join: after its leading plain part, if that binds ``?this``.
+
+    The leading plain part is the groups and triples blocks before the first OPTIONAL, BIND, FILTER, UNION...
+    (groups holding nothing but triple patterns). When one of them names ``?this``, every solution of that part
+    binds it, so joining the targets there gives the solutions of joining them first. Anything not plainly a triple
+    pattern (strings, lists, blank node brackets) stops the scan. ``None``: keep the targets first.
+    """
+    text = _blank_comments(body)
+    i, bound = 0, False
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+        elif text[i] == "{":
+            end = _matching_brace(text, i)
+            inner = text[i + 1:end]
+            if (_KEYWORD.search(inner) or re.search(r"[{}()\[\]\"']", inner)
+                    or re.match(r"\s*UNION\b", text[end + 1:], re.IGNORECASE)):
+                break
+            bound = bound or _FOCUS.search(inner) is not None
+            i = end + 1
+        else:
+            block_end = text.find("{", i)
+            block = text[i:] if block_end < 0 else text[i:block_end]
+            keyword = _KEYWORD.search(block)
+            plain = block if keyword is None else block[:keyword.start()]
+            if re.search(r"[()\[\]\"']", plain):
+                break
+            bound = bound or _FOCUS.search(plain) is not None
+            if keyword is not None or block_end < 0:
+                i += len(plain)
+                break
+            i = block_end
+    return i if bound else None
+
+
+def _blank_comments(text: str) -> str:
+    """``text`` with each ``#`` comment (outside IRIs and strings) blanked out, so that positions stay the same."""
+    def blank(match: re.Match[str]) -> str:
+        return match.group(1) + " " * (len(match.group(0)) - len(match.group(1)))
+
+    return re.sub(r"(?m)^([^#\"'<\n]*(?:(?:<[^>\n]*>|\"[^\"\n]*\"|'[^'\n]*')[^#\"'<\n]*)*)#.*$", blank, text)
 
 
 def _matching_brace(text: str, open_at: int) -> int:
@@ -366,16 +422,24 @@ def _format_message(message: str, substitutions: Mapping[str, Any]) -> str:
     Where pyshacl would fail (a value that is not a valid replacement template, such as a label with a backslash),
     iimkg's pyshacl path fills only ``$this``, ``?value`` and ``?path``; so does this one.
     """
+    texts = {name: _text(term) for name, term in substitutions.items()}
+    if not any("\\" in text or "{" in text for text in texts.values()):
+        # no value that re.sub would read as a template, nor one holding a placeholder a later substitution would
+        # fill: one pass gives the same text, and a report has tens of thousands of messages
+        return _PLACEHOLDER.sub(lambda match: texts.get(match.group(1), match.group(0)), message)
     try:
-        for name, term in substitutions.items():
-            message = re.sub("{[?$]" + re.escape(name) + "}", _text(term), message)
+        for name, text in texts.items():
+            message = re.sub("{[?$]" + re.escape(name) + "}", text, message)
         return message
     except re.error:
         def fill(match: re.Match[str]) -> str:
             term = substitutions.get(match.group(1)) if match.group(1) in {"this", "value", "path"} else None
             return _text(term) if term is not None else "another term"
 
-        return re.sub(r"\{[?$](\w+)\}", fill, message)
+        return _PLACEHOLDER.sub(fill, message)
+
+
+_PLACEHOLDER = re.compile(r"\{[?$](\w+)\}")
 
 
 def _text(term: Any) -> str:
