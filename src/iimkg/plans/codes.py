@@ -9,17 +9,16 @@ term when one of the term's names appears in it (``prednisone 20 MG Oral Tablet`
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
 
+from iimkg.core.code_systems import code_systems
 from iimkg.core.prefixes import prefixes
 from iimkg.core.vocab import IIM
 from iimkg.graph.internal import select_internal
@@ -36,7 +35,6 @@ __all__ = [
     "phrase",
 ]
 
-_HERE = Path(__file__).resolve().parent
 DISEASE, DRUG, CONDITION = IIM + "Disease", IIM + "Drug", IIM + "Condition"
 TEST, NON_DRUG = IIM + "ClinicalTest", IIM + "NonDrugIntervention"
 CONDITION_KINDS = frozenset({DISEASE, CONDITION})
@@ -52,29 +50,6 @@ _TEST_HEADS = frozenset({"test", "testing", "measurement", "assessment", "screen
 # CVX and product names rarely say "vaccine": "influenza, injectable, quadrivalent" names an influenza vaccine,
 # "zoster vaccine, live" a live vaccine. A vaccine's name without "vaccine" is also looked for inside a text.
 _VACCINE_HEAD = "vaccine"
-
-
-@dataclass(frozen=True)
-class CodeSystem:
-    """A FHIR code system: its CURIE prefix, and whether its display texts may be matched against names.
-
-    ``display`` is ``match``, or ``code`` for a classification whose codes say everything (ICD-10): a code the
-    graph does not carry is not a term of the graph, whatever its display says ("Myositis, unspecified", M60.9, is
-    not an idiopathic inflammatory myopathy).
-    """
-
-    system: str
-    prefix: str
-    display: str
-    note: str
-
-
-@cache
-def code_systems() -> dict[str, CodeSystem]:
-    """FHIR code system URIs (and OIDs) by URI, with the CURIE prefix of ``ontology/prefixes.tsv`` they use."""
-    with (_HERE / "code-systems.tsv").open(encoding="utf-8", newline="") as handle:
-        return {row["system"]: CodeSystem(row["system"], row["prefix"], row["display"], row["note"])
-                for row in csv.DictReader(handle, delimiter="\t")}
 
 
 def phrase(text: str) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ by the FHIR world. Both come from the same rows of ``ontology/mappings.sssom.tsv
   the local part of the IRI (``IIM_0000102``), display = the English label; deprecated terms are ``inactive``.
   Its canonical URL is the ontology IRI, as HL7's terminology names OBO ontologies (``…/mondo.owl``).
 - ``fhir/ConceptMap-iim-to-<prefix>.json``: one per target code system, the system URI HL7 uses for it where
-  ``plans/code-systems.tsv`` (the table the FHIR intake reads codes with) names one, else the prefix's IRI base.
+  ``core/code-systems.tsv`` (the table the FHIR intake reads codes with) names one, else the prefix's IRI base.
   The equivalence follows the SKOS predicate as sssom-py's FHIR export has it: exactMatch → equivalent,
   closeMatch → inexact, broadMatch → wider, narrowMatch → narrower, relatedMatch → relatedto. FHIR R4 asks for a
   comment on inexact and narrower maps; it says which predicate and curation the row has.
@@ -15,13 +15,12 @@ by the FHIR world. Both come from the same rows of ``ontology/mappings.sssom.tsv
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
+from iimkg.core.code_systems import hl7_system_uris
 from iimkg.core.prefixes import prefixes
 from iimkg.core.vocab import IIM, IIMFHIR, OBO, ONTOLOGY_IRI
 from iimkg.graph.mappings import Mapping
@@ -41,20 +40,11 @@ EQUIVALENCE = {
 # The kinds of term a FHIR coding can name (properties, statements and sources are the graph's own structure).
 CODED_KINDS = frozenset({"class", "controlled value", "individual"})
 INACTIVE = "http://hl7.org/fhir/concept-properties#inactive"
-# The table of FHIR system URIs ↔ CURIE prefixes the FHIR intake reads codes with; the first row of a prefix is the
-# URI HL7's terminology uses. (Read as data: release sits below plans/ and does not import it.)
-_CODE_SYSTEMS = Path(__file__).resolve().parent.parent / "plans" / "code-systems.tsv"
 
 
 def target_systems() -> dict[str, str]:
-    """The FHIR system URI of each CURIE prefix: HL7's where ``code-systems.tsv`` names one, else the IRI base."""
-    systems = {prefix: known.uri_prefix for prefix, known in prefixes().items()}
-    with _CODE_SYSTEMS.open(encoding="utf-8", newline="") as handle:
-        hl7: dict[str, str] = {}
-        for row in csv.DictReader(handle, delimiter="\t"):
-            if not row["system"].startswith("urn:oid:"):
-                hl7.setdefault(row["prefix"], row["system"])
-    return systems | hl7
+    """The FHIR system URI of each CURIE prefix: HL7's where ``core/code-systems.tsv`` names one, else the IRI base."""
+    return {prefix: known.uri_prefix for prefix, known in prefixes().items()} | hl7_system_uris()
 
 
 def _local(iri: str) -> str:
