@@ -116,8 +116,6 @@ def check_no_xml_entities(path: Path) -> None:
         return  # the reader reports a file it cannot open
 
 
-_OPEN = {"(": ")", "{": "}", "[": "]"}
-_CLOSE = frozenset(_OPEN.values())
 
 
 def nesting_depth(text: str, stop_above: int | None = None) -> tuple[int, int, int]:
@@ -127,22 +125,7 @@ def nesting_depth(text: str, stop_above: int | None = None) -> tuple[int, int, i
     Every ``(``, ``{`` and ``[`` counts, also inside strings and comments: the count may only overstate
     the nesting, never understate it, and it takes one pass with no recursion whatever the input.
     """
-    depth = deepest = 0
-    line, column = 1, 0
-    where = (1, 1)
-    for char in text:
-        column += 1
-        if char == "\n":
-            line, column = line + 1, 0
-        elif char in _OPEN:
-            depth += 1
-            if depth > deepest:
-                deepest, where = depth, (line, column)
-                if stop_above is not None and depth > stop_above:
-                    break
-        elif char in _CLOSE and depth > 0:
-            depth -= 1
-    return deepest, where[0], where[1]
+    return _scan(text, "({[", ")}]", stop_above, json_strings=False)
 
 
 def check_query_depth(text: str, limits: Limits | None = None) -> None:
@@ -161,6 +144,12 @@ def json_depth(text: str, stop_above: int | None = None) -> tuple[int, int, int]
     """The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count), and the
     line and column where it is first reached (with ``stop_above``: as :func:`nesting_depth`); one pass, no
     recursion, whatever the input."""
+    return _scan(text, "[{", "]}", stop_above, json_strings=True)
+
+
+def _scan(text: str, opening: str, closing: str, stop_above: int | None, *,
+          json_strings: bool) -> tuple[int, int, int]:
+    """The one depth scanner of both checks: brackets in ``opening``/``closing``, JSON strings skipped if asked."""
     depth = deepest = 0
     line, column = 1, 0
     where = (1, 1)
@@ -176,15 +165,15 @@ def json_depth(text: str, stop_above: int | None = None) -> tuple[int, int, int]
                 escaped = True
             elif char == '"':
                 in_string = False
-        elif char == '"':
+        elif json_strings and char == '"':
             in_string = True
-        elif char in "[{":
+        elif char in opening:
             depth += 1
             if depth > deepest:
                 deepest, where = depth, (line, column)
                 if stop_above is not None and depth > stop_above:
                     break
-        elif char in "]}" and depth > 0:
+        elif char in closing and depth > 0:
             depth -= 1
     return deepest, where[0], where[1]
 
