@@ -233,3 +233,26 @@ def test_the_access_log_has_a_line_per_request(strict: Server) -> None:
 def test_the_server_never_wrote_a_file(strict: Server, tmp_path: Path) -> None:
     # Every request above ran with the server's working folder unchanged; nothing may appear beside the log.
     assert [p.name for p in strict.log.parent.iterdir()] == [strict.log.name]
+
+
+# ── the depth limit reaches the workers ──
+
+def _nested(depth: int) -> str:
+    """An ASK whose FILTER nests ``depth - 1`` parentheses inside the braces of its pattern."""
+    return "ASK { FILTER(" + "(" * (depth - 2) + "true" + ")" * (depth - 2) + ") }"
+
+
+def test_max_depth_of_serve_reaches_the_query_workers(tmp_path: Path) -> None:
+    """Workers are spawned with core/limits' defaults (128): the flag must travel to them, both ways."""
+    from iimkg.core.limits import Limits
+
+    default = Limits().max_depth
+    deeper = default + 40
+    with running_server(tmp_path, "--workers", "1", "--max-depth", str(deeper + 10)) as server:
+        allowed = server.sparql(_nested(deeper))
+        assert allowed.status == 200 and allowed.json()["boolean"] is True, allowed.text
+        refused = server.sparql(_nested(deeper + 20))
+        assert refused.status == 400 and f"limit of {deeper + 10}" in refused.text, refused.text
+    with running_server(tmp_path, "--workers", "1", "--max-depth", "20") as server:
+        refused = server.sparql(_nested(30))
+        assert refused.status == 400 and "limit of 20" in refused.text, refused.text

@@ -34,6 +34,8 @@ def _port(text: str) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``serve`` to the ``iimkg`` command."""
+    from iimkg.core.limits import Limits
+
     parser = subparsers.add_parser(
         "serve", help="serve the graph as a read-only SPARQL 1.1 endpoint, with the named queries and a web page",
         description="Serve the graph (plus --data files) over the SPARQL 1.1 Protocol at /sparql, the named queries "
@@ -50,6 +52,9 @@ def register(subparsers: Any) -> None:
                         help="RDF syntax of the --data files when the extension does not tell")
     parser.add_argument("--max-input-mb", type=_positive(int), default=None, metavar="MB",
                         help="largest --data file read (default: 512; see docs/security.md)")
+    parser.add_argument("--max-depth", type=_positive(int), default=None, metavar="N",
+                        help=f"deepest bracket nesting of a query the workers parse (default: {Limits().max_depth}; "
+                             "see docs/security.md)")
     parser.add_argument("--timeout", type=_positive(float), default=10.0, metavar="SECONDS",
                         help="longest a query may run; then its worker is stopped (default: 10)")
     parser.add_argument("--request-timeout", type=_positive(float), default=10.0, metavar="SECONDS",
@@ -77,13 +82,14 @@ def _serve(ns: argparse.Namespace) -> int:
     from iimkg.core.limits import configure
     from iimkg.endpoint.app import ServeConfig, serve
 
-    if ns.max_input_mb is not None:
-        configure(max_input_bytes=ns.max_input_mb * 1_048_576)
+    # the HTTP process reads the --data files; the workers get --max-depth through ServeConfig (spawned processes
+    # start with the defaults)
+    configure(max_input_bytes=ns.max_input_mb * 1_048_576 if ns.max_input_mb else None, max_depth=ns.max_depth)
     options: dict[str, Any] = {}
     if ns.workers is not None:
         options["workers"] = ns.workers
     serve(ServeConfig(host=ns.host, port=ns.port, data=tuple(ns.data), timeout=ns.timeout,
                       max_results=ns.max_results, max_request_bytes=ns.max_request_bytes, cors=ns.cors,
                       worker_memory_mb=ns.worker_memory, input_format=ns.input_format,
-                      request_timeout=ns.request_timeout, **options))
+                      request_timeout=ns.request_timeout, max_depth=ns.max_depth, **options))
     return 0

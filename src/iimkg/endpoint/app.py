@@ -109,13 +109,15 @@ class ServeConfig:
     worker_memory_mb: int = 2048
     input_format: str | None = None
     request_timeout: float = 10.0
+    max_depth: int | None = None
 
 
 def create_app(config: ServeConfig, dataset: ServedDataset, *,
                on_ready: Callable[[WorkerPool], None] | None = None) -> Starlette:
     """The ASGI application; its lifespan starts the worker pool (and calls ``on_ready``) and stops it."""
     setup = WorkerSetup(dataset.nquads, config.max_results,
-                        config.worker_memory_mb * 1024 * 1024 if config.worker_memory_mb else None)
+                        config.worker_memory_mb * 1024 * 1024 if config.worker_memory_mb else None,
+                        config.max_depth)
     state: dict[str, WorkerPool] = {}
 
     @contextlib.asynccontextmanager

@@ -33,11 +33,16 @@ REFUSED = 500
 
 @dataclass(frozen=True)
 class WorkerSetup:
-    """What a worker needs to start: the whole served dataset as N-Quads, and its limits."""
+    """What a worker needs to start: the whole served dataset as N-Quads, and its limits.
+
+    ``max_depth`` is the bracket nesting a query may have (``iimkg serve --max-depth``): a worker is a spawned
+    process, which starts with :mod:`iimkg.core.limits`' defaults, so the HTTP process's limits travel here.
+    """
 
     nquads: bytes
     max_results: int
     memory_bytes: int | None = None
+    max_depth: int | None = None
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,10 @@ def main(conn: Connection, setup: WorkerSetup) -> None:
     isolated = _isolate_network()
     if setup.memory_bytes:
         _limit_memory(setup.memory_bytes)
+    if setup.max_depth is not None:
+        from iimkg.core.limits import configure
+
+        configure(max_depth=setup.max_depth)
     store = ox.Store()
     store.load(setup.nquads, format=ox.RdfFormat.N_QUADS)
     state = State(store, setup.max_results)
