@@ -16,7 +16,8 @@ from iimkg.core.errors import IimkgError
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-COMMAND_MODULES: tuple[str, ...] = ("iimkg.cli.validate", "iimkg.cli.serve", "iimkg.cli.release", "iimkg.cli.fhir")
+COMMAND_MODULES: tuple[str, ...] = ("iimkg.cli.validate", "iimkg.cli.serve", "iimkg.cli.release", "iimkg.cli.fhir",
+                                    "iimkg.cli.completion")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
