@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from iimkg.core.errors import OutputError
 
-__all__ = ["write_text_atomically"]
+__all__ = ["open_atomically", "write_text_atomically"]
 
 
 def _mode_for(path: Path) -> int:
@@ -29,6 +32,17 @@ def write_text_atomically(path: Path, text: str) -> None:
 
     :raises OutputError: if the folder is missing or not writable, or ``path`` is a folder.
     """
+    with open_atomically(path) as handle:
+        handle.write(text)
+
+
+@contextmanager
+def open_atomically(path: Path) -> Iterator[TextIO]:
+    """A text file (UTF-8) to write bit by bit, that appears at ``path`` whole when the block ends without an
+    exception, and not at all otherwise: output written as it is made (a streamed conversion) is never half there.
+
+    :raises OutputError: as :func:`write_text_atomically`.
+    """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
@@ -40,7 +54,7 @@ def write_text_atomically(path: Path, text: str) -> None:
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=f".{path.name}.",
                                          suffix=".tmp", delete=False) as handle:
             temporary = handle.name
-            handle.write(text)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         # the temporary file is created 0600; the written file gets the mode any new file gets here (0666 less
