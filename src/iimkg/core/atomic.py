@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import IO
 
 from iimkg.core.errors import OutputError
 
@@ -37,7 +37,7 @@ def write_text_atomically(path: Path, text: str) -> None:
 
 
 @contextmanager
-def open_atomically(path: Path) -> Iterator[TextIO]:
+def open_atomically(path: Path) -> Iterator[IO[str]]:
     """A text file (UTF-8) to write bit by bit, that appears at ``path`` whole when the block ends without an
     exception, and not at all otherwise: output written as it is made (a streamed conversion) is never half there.
 
