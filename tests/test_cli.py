@@ -88,9 +88,11 @@ def test_broken_extra_data_names_file_line_and_column(tmp_path: Path) -> None:
     assert f"{data}:2:" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_ask_prints_yes_or_no(capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_prints_true_or_false(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sparql", "ASK { <https://w3id.org/iimkg/IIM_0000002> ?p ?o }"]) == 0
-    assert capsys.readouterr().out == "yes\n"
+    assert capsys.readouterr().out == "true\n"
+    assert main(["sparql", "ASK { <https://w3id.org/iimkg/IIM_0000002> a <http://example.org/Nothing> }"]) == 0
+    assert capsys.readouterr().out == "false\n"
 
 
 def test_reason_without_java_exits_2_and_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
@@ -103,7 +105,7 @@ def test_reason_without_java_exits_2_and_says_what_to_install(monkeypatch: pytes
     assert "HermiT needs Java" in err and "default-jre-headless" in err
 
 
-@pytest.mark.parametrize("fmt", list(OutputFormat))
+@pytest.mark.parametrize("fmt", [f for f in OutputFormat if not f.is_graph])
 def test_query_writes_every_output_format(fmt: OutputFormat, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["query", "subtypes", "--format", fmt.value]) == 0
     assert "dermatomyositis" in capsys.readouterr().out

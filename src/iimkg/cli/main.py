@@ -16,8 +16,8 @@ from iimkg.core.errors import IimkgError
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-COMMAND_MODULES: tuple[str, ...] = ("iimkg.cli.validate", "iimkg.cli.serve", "iimkg.cli.release", "iimkg.cli.fhir",
-                                    "iimkg.cli.completion")
+COMMAND_MODULES: tuple[str, ...] = ("iimkg.cli.sparql", "iimkg.cli.validate", "iimkg.cli.serve", "iimkg.cli.release",
+                                    "iimkg.cli.fhir", "iimkg.cli.completion")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,21 +66,6 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("query", help="run a named competency query (`iimkg query list` shows them)")
 
-    sparql = sub.add_parser(
-        "sparql", help="run any SPARQL query over the graph (plus optional data files)",
-        description="Run a SPARQL query over the graph (plus --data files). Nothing reaches the network: SERVICE "
-                    "and FROM <http…>/<file…> are refused unless --allow-service; the query is stopped after "
-                    "--timeout seconds (exit 2) and on Ctrl-C (exit 130). See docs/security.md.")
-    sparql.add_argument("query", help="the query text, or a file that holds it")
-    sparql.add_argument("--data", nargs="+", type=Path, default=[], metavar="FILE",
-                        help="RDF files to add to the graph (Turtle, N-Triples, JSON-LD, RDF/XML by extension)")
-    sparql.add_argument("--allow-service", action="store_true",
-                        help="let the query call other hosts (SERVICE, and FROM graphs fetched by the rdflib engine); "
-                             "off by default, as a query from elsewhere could reach any host this machine can")
-    _output_options(sparql)
-    _limit_options(sparql)
-    sparql.set_defaults(handler=_sparql)
-
     # Commands that live in their own module: each module has `register(subparsers)`, which adds its
     # parser and handler; its heavy imports stay inside the handler so that `iimkg --help` stays fast.
     for module in COMMAND_MODULES:
@@ -90,16 +75,40 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
-    """``--format`` and ``--engine``, whose choices are the values of the enums that ``render`` and ``query`` take."""
+    """``--format``, ``--engine`` (choices: the values of the enums that ``render`` and ``query`` take) and
+    ``--endpoint``, where the query runs instead of a local engine."""
     from iimkg.core.kinds import Engine
     from iimkg.queries.output import OutputFormat
 
-    parser.add_argument("--format", type=OutputFormat, choices=list(OutputFormat), default=OutputFormat.TABLE,
+    parser.add_argument("--format", type=OutputFormat, choices=list(OutputFormat), default=None,
                         metavar=f"{{{_choices(OutputFormat, ',')}}}",
-                        help=f"output format (default: {OutputFormat.TABLE.value})")
-    parser.add_argument("--engine", type=Engine, choices=list(Engine), default=Engine.OXIGRAPH,
+                        help=f"output format (default: {OutputFormat.TABLE.value}; {OutputFormat.TURTLE.value} for "
+                             "a CONSTRUCT or DESCRIBE graph); json, xml, csv, tsv are the W3C SPARQL results formats")
+    parser.add_argument("--engine", type=Engine, choices=list(Engine), default=None,
                         metavar=f"{{{_choices(Engine, ',')}}}",
-                        help=f"SPARQL engine (default: {Engine.OXIGRAPH.value})")
+                        help=f"local SPARQL engine (default: {Engine.OXIGRAPH.value})")
+    parser.add_argument("--endpoint", metavar="URL", type=_endpoint_url,
+                        help="run on this SPARQL 1.1 endpoint holding the iimkg release (an Oxigraph server, "
+                             "Virtuoso, QLever…) instead of the local graph; names resolve here as for a local run, "
+                             "and --timeout bounds the wait (see docs/scale.md)")
+
+
+def _endpoint_url(text: str) -> str:
+    from iimkg.core.errors import IimkgError
+    from iimkg.queries.remote import check_endpoint_url
+
+    try:
+        return check_endpoint_url(text)
+    except IimkgError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _engine_or_endpoint(ns: argparse.Namespace) -> None:
+    from iimkg.core.errors import InputError
+
+    if ns.endpoint is not None and ns.engine is not None:
+        raise InputError(f"--engine {ns.engine.value} chooses a local engine, but with --endpoint the query runs on "
+                         "the endpoint: give one of them")
 
 
 DEFAULT_TIMEOUT = 30.0
@@ -251,54 +260,6 @@ def _reason(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _sparql(ns: argparse.Namespace) -> int:
-    from iimkg.core.errors import InputError
-
-    _apply_limits(ns)
-    text = ns.query
-    candidate = Path(text)
-    if "\n" not in text and len(text) < 4096 and candidate.suffix in {".rq", ".sparql"}:
-        if not candidate.is_file():
-            raise InputError("no such query file", path=candidate)
-        text = candidate.read_text(encoding="utf-8")
-
-    def work() -> str:
-        try:
-            return _run_sparql_text(text, ns)
-        except InputError as error:
-            if str(error.path) == "<query>" and candidate.suffix in {".rq", ".sparql"}:
-                raise InputError(error.detail, path=candidate, line=error.line, column=error.column) from None
-            raise
-
-    return _bounded(work, ns.timeout, ns.max_memory_mb)
-
-
-def _run_sparql_text(text: str, ns: argparse.Namespace) -> str:
-    """The rendered result of ``iimkg sparql``; the network guard first, unless ``--allow-service``."""
-    from iimkg.core.kinds import Engine
-    from iimkg.core.limits import RefusedError, check_query_depth
-    from iimkg.graph.loading import load, oxigraph_store
-    from iimkg.queries.output import render
-    from iimkg.queries.run import run_sparql
-
-    check_query_depth(text)
-    if not ns.allow_service:
-        import rdflib.plugins.sparql
-
-        from iimkg.endpoint.guard import network_refusal
-
-        rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False  # a FROM <http…> graph is never fetched by rdflib
-        refusal = network_refusal(text, remote_from=True)
-        if refusal is not None:
-            raise RefusedError(refusal + " (iimkg sparql --allow-service lets it call other hosts)")
-    engine: Engine = ns.engine
-    if engine is Engine.OXIGRAPH:
-        result = run_sparql(text, engine=engine, store=oxigraph_store(ns.data) if ns.data else None)
-    else:
-        result = run_sparql(text, engine=engine, graph=load(ns.data) if ns.data else None)
-    return render(result, ns.format)
-
-
 def _query_command(args: list[str]) -> int:
     from iimkg.queries.run import list_queries, named_query
 
@@ -307,7 +268,7 @@ def _query_command(args: list[str]) -> int:
         from iimkg.queries.output import OutputFormat
 
         print(f"usage: iimkg query list | iimkg query NAME [--PARAM VALUE …] [--format {_choices(OutputFormat)}] "
-              f"[--engine {_choices(Engine)}]\n\nnamed queries:")
+              f"[--engine {_choices(Engine)} | --endpoint URL]\n\nnamed queries:")
         _print_query_list(list_queries())
         return EXIT_OK if args else EXIT_ERROR
     if args[0] == "list":
@@ -326,12 +287,15 @@ def _query_command(args: list[str]) -> int:
     _limit_options(parser, inputs=False)
     ns = parser.parse_args(args[1:])
     _apply_limits(ns)
+    _engine_or_endpoint(ns)
+    from iimkg.core.kinds import Engine
     from iimkg.queries.output import render
     from iimkg.queries.run import query
 
     values = {p.name: getattr(ns, p.name) for p in named.parameters}
-    return _bounded(lambda: render(query(named.name, engine=ns.engine, **values), ns.format), ns.timeout,
-                    ns.max_memory_mb)
+    engine = ns.engine or Engine.OXIGRAPH
+    return _bounded(lambda: render(query(named.name, engine=engine, endpoint=ns.endpoint, timeout=ns.timeout,
+                                         **values), ns.format), ns.timeout, ns.max_memory_mb)
 
 
 def _print_query_list(queries: Sequence[object]) -> None:

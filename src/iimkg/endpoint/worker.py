@@ -25,7 +25,6 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 import pyoxigraph as ox
 
 from iimkg.core.errors import QuerySyntaxError
-from iimkg.core.prefixes import prefix_map
 from iimkg.core.rdfterms import Term, from_oxigraph
 from iimkg.endpoint.guard import network_refusal, update_syntax_error, uses_keyword
 from iimkg.endpoint.jobs import (
@@ -45,7 +44,7 @@ from iimkg.endpoint.jobs import (
     WorkerSetup,
 )
 from iimkg.endpoint.protocol import ResultFormat, choose
-from iimkg.queries.output import OutputFormat
+from iimkg.queries.output import OutputFormat, graph_prefixes
 
 if TYPE_CHECKING:
     from iimkg.graph.terms import TermIndex
@@ -64,9 +63,6 @@ _GRAPHS = {
     ResultFormat.RDFXML: ox.RdfFormat.RDF_XML,
     ResultFormat.JSONLD: ox.RdfFormat.JSON_LD,
 }
-# Prefixes for Turtle and RDF/XML output (N-Triples and JSON-LD are written with full IRIs): a few from the one prefix
-# map, as pyoxigraph declares every prefix it is given.
-PREFIXES = {name: prefix_map()[name] for name in ("rdf", "rdfs", "owl", "xsd", "skos", "dcterms", "obo", "iim")}
 # The media type of each output format a named query is answered in (the table is for terminals only).
 _NAMED_MEDIA = {OutputFormat.JSON: ResultFormat.JSON, OutputFormat.CSV: ResultFormat.CSV,
                 OutputFormat.TSV: ResultFormat.TSV}
@@ -180,7 +176,7 @@ def _query(job: QueryJob, state: State) -> Reply:
             return Ok(_bytes(result.serialize(format=_RESULTS[fmt])), _content_type(fmt), 1)
         if isinstance(result, ox.QueryTriples):
             triples = _capped(result, state.max_results)
-            prefixes = PREFIXES if fmt in {ResultFormat.TURTLE, ResultFormat.RDFXML} else None
+            prefixes = graph_prefixes() if fmt in {ResultFormat.TURTLE, ResultFormat.RDFXML} else None
             body = _bytes(ox.serialize(triples, format=_GRAPHS[fmt], prefixes=prefixes))
             return Ok(body, _content_type(fmt), len(triples))
         return _solutions(result, fmt, state.max_results)

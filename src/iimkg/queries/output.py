@@ -1,55 +1,125 @@
-"""Write query results as an aligned table, CSV, TSV or W3C SPARQL 1.1 Query Results JSON."""
+"""Write query results: rows as an aligned table or a W3C SPARQL 1.1 results format, graphs as RDF.
+
+The W3C formats keep every term whole: JSON, XML and TSV carry IRIs, language tags and datatypes (``"prednisona"@es``,
+``"15"^^xsd:decimal``); CSV, as its specification says, carries plain strings. The JSON writer is ours (a
+:class:`~iimkg.core.rdfterms.Term` knows its JSON form); XML, CSV and TSV, and every RDF syntax, are written by
+pyoxigraph's serialisers, the same the endpoint answers with, so the CLI and the endpoint cannot drift apart.
+"""
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
 import json
 import shutil
+from collections.abc import Iterable
+from functools import cache
 from typing import TYPE_CHECKING
 
-from iimkg.core.prefixes import compress
-from iimkg.core.rdfterms import Term
+from iimkg.core.errors import IimkgError
+from iimkg.core.prefixes import compress, prefix_map
 
 if TYPE_CHECKING:
+    import pyoxigraph as ox
+
+    from iimkg.core.rdfterms import Term
     from iimkg.queries.run import QueryResult
 
-__all__ = ["OutputFormat", "render"]
+__all__ = ["OutputFormat", "OutputFormatError", "graph_bytes", "graph_prefixes", "render"]
 
 
 class OutputFormat(str, enum.Enum):
-    """How ``iimkg query`` and ``iimkg sparql`` write rows (``--format``); the endpoint writes JSON, CSV and TSV."""
+    """How ``iimkg query`` and ``iimkg sparql`` write a result (``--format``).
+
+    ``table`` is for people; ``json``, ``xml``, ``csv`` and ``tsv`` are the W3C SPARQL results formats of a
+    SELECT or ASK; ``turtle``, ``nt``, ``jsonld`` and ``rdfxml`` the RDF syntaxes of a CONSTRUCT or DESCRIBE graph
+    (for a graph, ``json`` means JSON-LD and ``xml`` RDF/XML, as the endpoint's ``?format=`` does).
+    """
 
     TABLE = "table"
     CSV = "csv"
     TSV = "tsv"
     JSON = "json"
+    XML = "xml"
+    TURTLE = "turtle"
+    NT = "nt"
+    JSONLD = "jsonld"
+    RDFXML = "rdfxml"
+
+    @property
+    def is_graph(self) -> bool:
+        """Whether this is an RDF syntax (for CONSTRUCT and DESCRIBE results only)."""
+        return self in _GRAPH_SYNTAXES
 
 
-def render(result: QueryResult, fmt: OutputFormat | str = OutputFormat.TABLE, *, width: int | None = None) -> str:
-    """The result as text in ``fmt``; CSV and TSV carry full IRIs, the table shows CURIEs."""
-    fmt = OutputFormat(fmt)
+_GRAPH_SYNTAXES = {OutputFormat.TURTLE: "TURTLE", OutputFormat.NT: "N_TRIPLES", OutputFormat.JSONLD: "JSON_LD",
+                   OutputFormat.RDFXML: "RDF_XML"}
+# What a results-format name means for a graph (the endpoint's FORMAT_NAMES agree: json is JSON-LD, xml RDF/XML).
+_FOR_GRAPHS = {OutputFormat.JSON: OutputFormat.JSONLD, OutputFormat.XML: OutputFormat.RDFXML}
+_RESULTS = {OutputFormat.XML: "XML", OutputFormat.CSV: "CSV", OutputFormat.TSV: "TSV"}
+
+
+
+@cache
+def graph_prefixes() -> dict[str, str]:
+    """The prefixes declared in Turtle and RDF/XML graphs (N-Triples and JSON-LD are written with full IRIs): a few
+    from the one prefix map, as pyoxigraph declares every prefix it is given. The endpoint's graphs use them too."""
+    return {name: prefix_map()[name] for name in ("rdf", "rdfs", "owl", "xsd", "skos", "dcterms", "obo", "oboInOwl",
+                                                   "iim")}
+
+
+class OutputFormatError(IimkgError):
+    """A result cannot be written in the format asked for (rows as Turtle, a graph as CSV); exit 2."""
+
+
+def render(result: QueryResult, fmt: OutputFormat | str | None = None, *, width: int | None = None) -> str:
+    """The result as text in ``fmt``: by default a table for rows and an answer, Turtle for a graph.
+
+    :raises OutputFormatError: for a graph in a rows-only format (CSV, TSV) or rows in an RDF syntax.
+    """
+    if result.graph:
+        return _graph(result, OutputFormat(fmt) if fmt is not None else OutputFormat.TURTLE)
+    fmt = OutputFormat(fmt) if fmt is not None else OutputFormat.TABLE
+    if fmt.is_graph:
+        kind = "an ASK query's answer is true or false" if result.boolean is not None else "a SELECT query's rows"
+        raise OutputFormatError(f"--format {fmt.value} writes a graph (CONSTRUCT or DESCRIBE), but {kind}: "
+                                "use table, json, xml, csv or tsv")
     if fmt is OutputFormat.JSON:
         return _json(result)
-    if result.boolean is not None and not result.columns:
-        if fmt is OutputFormat.TABLE:
-            return ("yes" if result.boolean else "no") + "\n"
-        return str(result.boolean).lower() + "\n"
     if fmt is OutputFormat.TABLE:
+        if result.boolean is not None and not result.columns:
+            return ("true" if result.boolean else "false") + "\n"
         return _table(result, width or shutil.get_terminal_size((160, 24)).columns)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter="," if fmt is OutputFormat.CSV else "\t", lineterminator="\n")
-    writer.writerow(result.columns)
-    for row in result.rows:
-        writer.writerow([_plain(row[c]) for c in result.columns])
-    return buffer.getvalue()
+    if result.boolean is not None and not result.columns and fmt is not OutputFormat.XML:
+        return ("true" if result.boolean else "false") + "\n"  # CSV and TSV have no boolean form: the answer itself
+    return _w3c(result, fmt)
 
 
-def _plain(term: Term | None) -> str:
-    if term is None:
-        return ""
-    return " ".join(term.value.split()) if term.kind == "literal" else term.value
+def _w3c(result: QueryResult, fmt: OutputFormat) -> str:
+    """XML, CSV or TSV, written by pyoxigraph from our JSON (which carries every term whole)."""
+    import pyoxigraph as ox
+
+    parsed = ox.parse_query_results(_json(result), format=ox.QueryResultsFormat.JSON)
+    written = parsed.serialize(format=getattr(ox.QueryResultsFormat, _RESULTS[fmt]))
+    return (written or b"").decode("utf-8") + ("\n" if fmt is OutputFormat.XML else "")
+
+
+def _graph(result: QueryResult, fmt: OutputFormat) -> str:
+    fmt = _FOR_GRAPHS.get(fmt, fmt)
+    if fmt is OutputFormat.TABLE:
+        return _table(result, shutil.get_terminal_size((160, 24)).columns)
+    if not fmt.is_graph:
+        raise OutputFormatError(f"a CONSTRUCT or DESCRIBE query's answer is a graph, which {fmt.value.upper()} "
+                                "can't hold: use --format turtle, nt, jsonld or rdfxml")
+    return graph_bytes(result.triples(), fmt).decode("utf-8")
+
+
+def graph_bytes(triples: Iterable[ox.Triple], fmt: OutputFormat) -> bytes:
+    """Triples in an RDF syntax; Turtle and RDF/XML declare :func:`graph_prefixes`."""
+    import pyoxigraph as ox
+
+    syntax = getattr(ox.RdfFormat, _GRAPH_SYNTAXES[fmt])
+    prefixes = graph_prefixes() if fmt in {OutputFormat.TURTLE, OutputFormat.RDFXML} else None
+    return ox.serialize(list(triples), format=syntax, prefixes=prefixes) or b""
 
 
 def _short(term: Term | None) -> str:

@@ -64,11 +64,25 @@ class Row(Mapping[str, Term | None]):
 
 @dataclass
 class QueryResult(Sequence[Row]):
-    """Rows in the query's ``ORDER BY`` order; ``columns`` as selected, plus a ``…Label`` column per IRI column."""
+    """Rows in the query's ``ORDER BY`` order; ``columns`` as selected, plus a ``…Label`` column per IRI column.
+
+    An ASK query's answer is ``boolean`` (no columns); a CONSTRUCT or DESCRIBE graph is ``graph=True`` with one
+    ``subject``/``predicate``/``object`` row per triple, so it can be shown as a table or written as RDF.
+    """
 
     columns: list[str]
     rows: list[Row] = field(default_factory=list)
     boolean: bool | None = None
+    graph: bool = False
+
+    def triples(self) -> list[ox.Triple]:
+        """A graph result's triples (see ``graph``), as pyoxigraph terms."""
+        triples = []
+        for row in self.rows:
+            subject, predicate, obj = row["subject"], row["predicate"], row["object"]
+            assert subject is not None and predicate is not None and obj is not None
+            triples.append(ox.Triple(to_oxigraph(subject), to_oxigraph(predicate), to_oxigraph(obj)))  # type: ignore[arg-type]
+        return triples
 
     def __getitem__(self, index: Any) -> Any:
         return self.rows[index]
@@ -94,8 +108,8 @@ def _rdflib_graph() -> rdflib.Graph:
     return load()
 
 
-def query(name: str, *, engine: Engine | str = Engine.OXIGRAPH, labels: bool = True,
-          **parameters: str | None) -> QueryResult:
+def query(name: str, *, engine: Engine | str = Engine.OXIGRAPH, labels: bool = True, endpoint: str | None = None,
+          timeout: float = 30.0, **parameters: str | None) -> QueryResult:
     """Run a named query on the shipped graph; parameter values are resolved to terms and bound, never pasted.
 
     >>> rows = query("adverse-effects", drug="prednisone")
@@ -105,6 +119,10 @@ def query(name: str, *, engine: Engine | str = Engine.OXIGRAPH, labels: bool = T
     :param name: the query file's stem, e.g. ``"adverse-effects"``.
     :param engine: ``oxigraph`` (default) or ``rdflib``; both give the same rows.
     :param labels: add a ``…Label`` column after each IRI column.
+    :param endpoint: the URL of a SPARQL 1.1 Protocol endpoint that holds the iimkg release (an Oxigraph server,
+        Virtuoso, QLever…) to run the query there instead; values are resolved here, as for a local run, and the
+        rows are the same. ``engine`` is then not used.
+    :param timeout: with ``endpoint``: how long to wait for the server to connect and to answer, in seconds.
     :param parameters: values for the parameters the query's header declares: a label or synonym in any
         language we carry, our CURIE or IRI, or an external CURIE such as ``MONDO:0016367``.
     :returns: the rows in the query's order.
@@ -112,11 +130,17 @@ def query(name: str, *, engine: Engine | str = Engine.OXIGRAPH, labels: bool = T
     :raises UnknownTermError: if a value names no term (with the closest matches).
     :raises AmbiguousTermError: if a value names several terms (with their IDs).
     :raises MissingParameterError: if a required parameter is missing or an unknown one is given.
+    :raises EndpointError: if ``endpoint`` can't be reached or does not answer with SPARQL results.
     """
     named = named_query(name)
     index = term_index()
     bindings = bind_parameters(named, parameters, index)
-    result = run_sparql(named.text, bindings=bindings, engine=Engine(engine))
+    if endpoint is not None:
+        from iimkg.queries.remote import run_remote
+
+        result = run_remote(named.text, endpoint, bindings=bindings, timeout=timeout)
+    else:
+        result = run_sparql(named.text, bindings=bindings, engine=Engine(engine))
     return with_labels(result, index) if labels else result
 
 
@@ -186,7 +210,7 @@ def _run_oxigraph(text: str, bindings: dict[str, Term], store: ox.Store) -> Quer
     if isinstance(solutions, ox.QueryTriples):
         rows = [Row({"subject": from_oxigraph(t.subject), "predicate": from_oxigraph(t.predicate),
                      "object": from_oxigraph(t.object)}) for t in solutions]
-        return QueryResult(["subject", "predicate", "object"], rows)
+        return QueryResult(["subject", "predicate", "object"], rows, graph=True)
     columns = [v.value for v in solutions.variables if v.value not in added]
     rows = []
     for solution in solutions:
@@ -233,7 +257,7 @@ def _run_rdflib(text: str, bindings: dict[str, Term], graph: rdflib.Graph) -> Qu
     if result.type in {"CONSTRUCT", "DESCRIBE"}:
         rows = [Row({"subject": from_rdflib(s), "predicate": from_rdflib(p), "object": from_rdflib(o)})
                 for s, p, o in result.graph or []]
-        return QueryResult(["subject", "predicate", "object"], rows)
+        return QueryResult(["subject", "predicate", "object"], rows, graph=True)
     columns = [str(v) for v in result.vars or []]
     rows = []
     for record in result:
@@ -255,7 +279,10 @@ def _syntax_error(message: str) -> QuerySyntaxError:
 
 
 def with_labels(result: QueryResult, index: TermIndex) -> QueryResult:
-    """Add an English ``…Label`` column right after each column that holds IRIs (unless it is selected already)."""
+    """Add an English ``…Label`` column right after each column that holds IRIs (unless it is selected already);
+    a graph is left as it is (its rows are triples)."""
+    if result.graph:
+        return result
     iri_columns = [c for c in result.columns
                    if any(r[c] is not None and r[c].kind == "uri" for r in result.rows)  # type: ignore[union-attr]
                    and f"{c}Label" not in result.columns]
@@ -276,4 +303,4 @@ def with_labels(result: QueryResult, index: TermIndex) -> QueryResult:
                 label = index.label(term.value) if term is not None and term.kind == "uri" else None
                 values[f"{column}Label"] = Term("literal", label, None, "en") if label else None
         rows.append(Row(values))
-    return QueryResult(columns, rows, result.boolean)
+    return QueryResult(columns, rows, result.boolean, result.graph)
