@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import itertools
+import shutil
 import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,14 @@ def register(subparsers: Any) -> None:
                          help="write the plans to FILE (complete or not at all) instead of standard output")
     convert.add_argument("--strict", action="store_true",
                          help="fail (exit 1, write nothing) if any resource or part of one could not be read")
+    convert.add_argument("--all-notes", action="store_true",
+                         help="list every resource that could not be read, not the first "
+                              "few of each kind and a count")
+    convert.add_argument("--max-input-mb", type=int, metavar="MB",
+                         help="largest input file (an NDJSON line, for Bulk Data) read, in MB "
+                              "(default: the input policy's, docs/security.md)")
+    convert.add_argument("--max-depth", type=int, metavar="N",
+                         help="deepest nesting of JSON read (default: the input policy's)")
     convert.set_defaults(handler=run_convert)
     fhir.set_defaults(handler=lambda ns: _usage(fhir))
 
@@ -44,39 +57,159 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def run_convert(ns: argparse.Namespace) -> int:
-    """Convert, write the plans, list what could not be read; exit 1 under ``--strict`` if anything was not."""
-    from iimkg.core.atomic import write_text_atomically
-    from iimkg.fhir import convert_files
-    from iimkg.plans.notes import NoteKind
-    from iimkg.plans.turtle import plan_turtle
+class _Discard(Exception):
+    """Raised inside the output block to throw the output made so far away (--strict found something unread)."""
 
-    conversion = convert_files(ns.files)
-    for note in conversion.notes:
-        level = "error" if ns.strict and note.kind is NoteKind.UNMAPPED else note.severity
-        print(f"{note.place}: {level}: {note.text}", file=sys.stderr)
-    unmapped = conversion.unmapped()
-    summary = _summary(conversion)
-    if ns.strict and unmapped:
-        print(f"iimkg fhir convert: {summary}; --strict: {len(unmapped)} could not be read, so nothing was written",
+
+def run_convert(ns: argparse.Namespace) -> int:
+    """Convert, write the plans, list what could not be read; exit 1 under ``--strict`` if anything was not.
+
+    A Bulk Data export (every file NDJSON) is streamed: read line by line, converted a batch of patients at a
+    time and written as it goes, so that memory stays bounded however large the export (:mod:`iimkg.fhir.bulk`).
+    What could not be read is listed for the first few of each kind, then counted (``--all-notes``: all)."""
+    from iimkg.core.errors import IimkgError
+    from iimkg.core.limits import configure
+    from iimkg.fhir.bulk import BulkExport, is_bulk_export
+    from iimkg.plans.model import Conversion
+
+    for flag, value in (("--max-input-mb", ns.max_input_mb), ("--max-depth", ns.max_depth)):
+        if value is not None and value < 1:
+            raise IimkgError(f"{flag} takes a number from 1 up")
+    configure(max_depth=ns.max_depth, max_input_bytes=ns.max_input_mb * 1_048_576 if ns.max_input_mb else None)
+    files = list(dict.fromkeys(Path(p) for p in ns.files))
+    progress = _Progress()
+    conversions: Iterable[Conversion]
+    if is_bulk_export(files):
+        export = BulkExport(files, progress=progress if progress.shown else None).index()
+        resources = export.resources
+        conversions = itertools.chain(export.conversions(), [Conversion([], export.skipped_notes(), files, 0)])
+    else:
+        from iimkg.fhir import convert_files
+
+        whole = convert_files(files)
+        resources, conversions = whole.resources, [whole]
+    notes = _NotePrinter(strict=ns.strict, every=ns.all_notes)
+    plans = 0
+    try:
+        with _plans_output(ns.output, strict=ns.strict) as write:
+            write(_HEADER.format(files=", ".join(map(str, files))))
+            for conversion in conversions:
+                for note in conversion.notes:
+                    notes.show(note)
+                if conversion.plans:
+                    plans += len(conversion.plans)
+                    write(_plan_blocks(conversion))
+            unmapped = notes.unmapped
+            if unmapped:
+                write(f"\n# {unmapped:,} resource(s) or part(s) of resources could not be read; `iimkg fhir convert` "
+                      "and `iimkg validate` list them.\n")
+            progress.clear()
+            summary = _summary(plans, resources, len(files), notes)
+            if ns.strict and unmapped:
+                raise _Discard(summary)
+    except _Discard:
+        notes.close()
+        print(f"iimkg fhir convert: {summary}; --strict: {unmapped:,} could not be read, so nothing was written",
               file=sys.stderr)
         return EXIT_UNMAPPED
-    text = plan_turtle(conversion)
+    finally:
+        progress.clear()
+    notes.close()
     if ns.output is not None:
-        write_text_atomically(ns.output, text)
         summary += f"; written to {ns.output}"
-    else:
-        sys.stdout.write(text)
     print(f"iimkg fhir convert: {summary}", file=sys.stderr)
     return EXIT_OK
 
 
-def _summary(conversion: Any) -> str:
-    from collections import Counter
+_HEADER = """# Treatment plans converted from HL7 FHIR R4 by `iimkg fhir convert` from {files}.
+# Each node names the FHIR resource it comes from (dcterms:identifier); comments give labels and places.
+# Check them with `iimkg validate` (shapes/treatment-plan.ttl). Not medical advice.
+"""
 
-    plans, files = len(conversion.plans), len(conversion.files)
-    counts = Counter(note.kind.value for note in conversion.notes)
-    parts = [f"{counts[kind]} {kind}" for kind in ("unmapped", "approximated", "excluded", "skipped") if counts[kind]]
-    text = (f"{plans} plan{'' if plans == 1 else 's'} from {conversion.resources} resources in {files} "
+
+def _plan_blocks(conversion: Any) -> str:
+    """The plans of a batch as Turtle: the writer's text, whose prefixes every batch repeats (Turtle allows it)
+    and whose header comment the output has once, at its start."""
+    from iimkg.plans.turtle import plan_turtle
+
+    text = plan_turtle(conversion)
+    prefixes = text.index("\n@prefix ")
+    return text[prefixes:]
+
+
+@contextmanager
+def _plans_output(output: Path | None, *, strict: bool) -> Iterator[Callable[[str], Any]]:
+    """Where the plans go as they are made: a file that appears whole or not at all, standard output, or (for
+    --strict to standard output, which may still be refused) a temporary file copied out at the end."""
+    from iimkg.core.atomic import open_atomically
+
+    if output is not None:
+        with open_atomically(output) as handle:
+            yield handle.write
+    elif not strict:
+        yield sys.stdout.write
+    else:
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+            yield spool.write
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout)
+
+
+class _NotePrinter:
+    """Lists notes on standard error as they come: the first few of each kind (all with ``every``), counted."""
+
+    def __init__(self, *, strict: bool, every: bool) -> None:
+        from iimkg.plans.notes import NoteTally
+
+        self.tally = NoteTally()
+        self.strict, self.every = strict, every
+
+    def show(self, note: Any) -> None:
+        from iimkg.plans.notes import NoteKind
+
+        if self.tally.add(note) or self.every:
+            level = "error" if self.strict and note.kind is NoteKind.UNMAPPED else note.severity
+            print(f"{note.place}: {level}: {note.text}", file=sys.stderr)
+
+    @property
+    def unmapped(self) -> int:
+        from iimkg.plans.notes import NoteKind
+
+        return self.tally.counts[NoteKind.UNMAPPED]
+
+    def close(self) -> None:
+        """Say how many notes of each kind were counted but not listed."""
+        if self.every:
+            return
+        for kind, count in self.tally.counts.items():
+            left = self.tally.left_out(kind)
+            if left:
+                print(f"iimkg fhir convert: {left:,} more {kind.value} notes not listed ({count:,} in all; "
+                      "--all-notes lists every one)", file=sys.stderr)
+
+
+class _Progress:
+    """A line on standard error, rewritten as reading goes, when standard error is a terminal."""
+
+    def __init__(self) -> None:
+        self.shown = sys.stderr.isatty()
+        self.written = False
+
+    def __call__(self, text: str) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K" + text)
+            sys.stderr.flush()
+            self.written = True
+
+    def clear(self) -> None:
+        if self.written:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.written = False
+
+
+def _summary(plans: int, resources: int, files: int, notes: _NotePrinter) -> str:
+    text = (f"{plans:,} plan{'' if plans == 1 else 's'} from {resources:,} resources in {files} "
             f"file{'' if files == 1 else 's'}")
-    return text + (f" ({', '.join(parts)})" if parts else "")
+    counted = notes.tally.counted()
+    return text + (f" ({counted})" if counted else "")

@@ -9,15 +9,17 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from iimkg.core.vocab import IIMFHIR
+from iimkg.fhir.bulk import BulkExport, is_bulk_export
 from iimkg.fhir.convert import convert_files
 from iimkg.fhir.reading import is_fhir_file
 from iimkg.plans.intake import Intake
 from iimkg.plans.model import Conversion, Plan
-from iimkg.plans.notes import Note, NoteKind
+from iimkg.plans.notes import Note, NoteKind, NoteTally
 from iimkg.plans.turtle import plan_turtle
 from iimkg.shacl.findings import CheckKind, Finding, Rule, Severity, display_path
 
-__all__ = ["SOURCE", "FhirAdapter", "FhirInput", "fhir_rules", "note_finding", "read_fhir_inputs", "split_fhir"]
+__all__ = ["SOURCE", "FhirAdapter", "FhirInput", "NoteFindings", "fhir_rules", "note_finding", "read_bulk_intake",
+           "read_fhir_inputs", "split_fhir"]
 
 SOURCE = "iimkg FHIR converter (docs/fhir.md)"
 _RULES = {
@@ -74,6 +76,74 @@ def read_fhir_inputs(paths: Sequence[Path], *, plans_per_part: int = 1000) -> Fh
     return FhirInput(conversion, turtle)
 
 
+def read_bulk_intake(paths: Sequence[Path], *, plans_per_part: int, strict: bool) -> Intake:
+    """A Bulk Data export (NDJSON) converted batch by batch (:class:`~iimkg.fhir.bulk.BulkExport`): no more than
+    one batch of parsed resources is held at a time; each plan's Turtle goes to its patient's file in parts of
+    ``plans_per_part`` plans. Notes become findings through :class:`NoteFindings` (the first few of each kind and
+    a count), so that they do not grow without bound either.
+
+    :raises InputError: at the first line that is not FHIR JSON (with file, line and column).
+    """
+    export = BulkExport(paths).index()
+    files = export.files
+    turtle: dict[Path, list[bytes]] = {path: [] for path in files}
+    pending: dict[Path, list[Plan]] = {path: [] for path in files}
+    notes = NoteFindings(strict=strict)
+
+    def flush(path: Path) -> None:
+        turtle[path].append(plan_turtle(Conversion(pending[path], [], [path], 0)).encode("utf-8"))
+        pending[path] = []
+
+    for conversion in export.conversions():
+        for note in conversion.notes:
+            notes.add(note)
+        for plan in conversion.plans:
+            path = conversion.file_of(plan)
+            pending.setdefault(path, []).append(plan)
+            turtle.setdefault(path, [])
+            if len(pending[path]) >= plans_per_part:
+                flush(path)
+    for note in export.skipped_notes():
+        notes.add(note)
+    for path, plans in pending.items():
+        if plans:
+            flush(path)
+    return Intake(turtle={path: parts or [b""] for path, parts in turtle.items()},
+                  findings=notes.findings(files[0]), rules=fhir_rules(strict=strict))
+
+
+class NoteFindings:
+    """Conversion notes as findings, bounded: every note is counted, the first
+    :data:`~iimkg.plans.notes.SAMPLE_PER_KIND` of each kind become findings, and one more finding per kind says how
+    many were left out (with the worst severity among them, so that ``--fail-on`` decides as it would on all)."""
+
+    def __init__(self, *, strict: bool) -> None:
+        self.strict = strict
+        self.tally = NoteTally()
+        self.kept: list[Finding] = []
+        self.worst: dict[NoteKind, Severity] = {}
+
+    def add(self, note: Note) -> None:
+        finding = note_finding(note, strict=self.strict)
+        if self.tally.add(note):
+            self.kept.append(finding)
+            return
+        worst = self.worst.get(note.kind)
+        if worst is None or finding.severity.rank > worst.rank:
+            self.worst[note.kind] = finding.severity
+
+    def findings(self, first_file: Path) -> list[Finding]:
+        """The findings kept, and one per kind for the notes left out."""
+        found = list(self.kept)
+        for kind, severity in self.worst.items():
+            left, count = self.tally.left_out(kind), self.tally.counts[kind]
+            found.append(Finding(
+                severity=severity, rule=_RULES[kind][0], focus="(more)", file=display_path(first_file),
+                source=SOURCE, message=f"{left:,} more {kind.value} notes like the ones above, not listed one by one "
+                                       f"({count:,} in all); `iimkg fhir convert --all-notes` lists every one"))
+        return found
+
+
 def note_finding(note: Note, *, strict: bool = False) -> Finding:
     """A conversion note as a validation finding: a warning or info, a violation for an unmapped one if strict."""
     severity = Severity(note.severity)
@@ -103,9 +173,13 @@ class FhirAdapter:
         return is_fhir_file(path)
 
     def read(self, paths: Sequence[Path], *, plans_per_part: int, strict: bool) -> Intake:
+        if is_bulk_export(paths):
+            return read_bulk_intake(paths, plans_per_part=plans_per_part, strict=strict)
         converted = read_fhir_inputs(paths, plans_per_part=plans_per_part)
+        notes = NoteFindings(strict=strict)
+        for note in converted.conversion.notes:
+            notes.add(note)
         return Intake(
             turtle={path: [text.encode("utf-8") for text in parts] or [b""]
                     for path, parts in converted.turtle.items()},
-            findings=[note_finding(note, strict=strict) for note in converted.conversion.notes],
-            rules=fhir_rules(strict=strict))
+            findings=notes.findings(Path(paths[0])), rules=fhir_rules(strict=strict))

@@ -14,7 +14,7 @@ from iimkg.core.errors import InputError, require_file
 from iimkg.core.limits import check_json_depth
 from iimkg.plans.model import Located
 
-__all__ = ["NDJSON_SUFFIXES", "is_fhir_file", "read_fhir", "read_fhir_text"]
+__all__ = ["NDJSON_SUFFIXES", "is_fhir_file", "read_fhir", "read_fhir_text", "read_ndjson_line"]
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 _RESOURCE_TYPE_KEY = re.compile(r'"resourceType"\s*:')
@@ -96,25 +96,36 @@ def read_fhir_text(text: str, path: Path) -> list[Located]:
 def _read_ndjson(text: str, path: Path) -> list[Located]:
     found: list[Located] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            document = _loads(line, path, line_offset=number - 1)
-        except json.JSONDecodeError as error:
-            raise _json_error(error, path, line_offset=number - 1) from None
-        column = len(line) - len(line.lstrip()) + 1
-        places = {id(document): (number, column)} if isinstance(document, dict) else {}
-        if isinstance(document, dict) and document.get("resourceType") == "Bundle":
-            lines = _LineIndex(line)
-            places = {key: (number, col) for key, (_, col) in _resource_places(line, document, lines).items()}
-        found.extend(_resources(document, path, places, where=f"line {number}", full_url=None, line=number,
-                                column=column))
+        found.extend(read_ndjson_line(line, path, number))
     if not found:
         raise InputError("the file holds no FHIR resource", path=path)
     return found
 
 
-def _loads(text: str, path: Path, *, line_offset: int = 0) -> Any:
+def read_ndjson_line(line: str, path: Path, number: int, *, exact: bool = True) -> list[Located]:
+    """The resources of line ``number`` of an NDJSON file: one resource, or the entries of a Bundle; none for a
+    blank line.
+
+    :param exact: read decimals exactly (as the converter needs doses); False reads them as floats, faster, for a
+        pass that only looks at types and references (:mod:`iimkg.fhir.bulk`).
+    :raises InputError: if the line is not JSON, or not FHIR (with file, line and column).
+    """
+    if not line.strip():
+        return []
+    try:
+        document = _loads(line, path, line_offset=number - 1, exact=exact)
+    except json.JSONDecodeError as error:
+        raise _json_error(error, path, line_offset=number - 1) from None
+    column = len(line) - len(line.lstrip()) + 1
+    places = {id(document): (number, column)} if isinstance(document, dict) else {}
+    if isinstance(document, dict) and document.get("resourceType") == "Bundle":
+        lines = _LineIndex(line)
+        places = {key: (number, col) for key, (_, col) in _resource_places(line, document, lines).items()}
+    return list(_resources(document, path, places, where=f"line {number}", full_url=None, line=number,
+                           column=column))
+
+
+def _loads(text: str, path: Path, *, line_offset: int = 0, exact: bool = True) -> Any:
     """Parse JSON with exact decimals; NaN and Infinity, which Python's parser accepts, are not JSON.
 
     The nesting depth is checked first (:func:`iimkg.core.limits.check_json_depth`): :mod:`json` recurses, and a
@@ -122,7 +133,7 @@ def _loads(text: str, path: Path, *, line_offset: int = 0) -> Any:
     """
     check_json_depth(text, path, line_offset=line_offset)
     try:
-        return _DECODER.decode(text)
+        return (_DECODER if exact else _FAST_DECODER).decode(text)
     except RecursionError:
         raise InputError("the JSON nests too deep to read (lower --max-depth)", path=path) from None
     except _NotJson as error:
@@ -143,6 +154,7 @@ def _reject_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+_FAST_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 

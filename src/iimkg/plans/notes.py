@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Note", "NoteKind", "place_in_file"]
+__all__ = ["SAMPLE_PER_KIND", "Note", "NoteKind", "NoteTally", "place_in_file"]
 
 
 def place_in_file(path: Path, line: int | None, column: int | None) -> str:
@@ -56,3 +56,39 @@ class Note:
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (str(self.path), self.line or 0, self.column or 0, self.text)
+
+
+# How many notes of each kind are kept as examples when notes are summarised: a large export can give millions of
+# notes (45 MB of them for 200 MB of Bulk Data), and a summary that kept them all would grow without bound.
+SAMPLE_PER_KIND = 20
+
+
+class NoteTally:
+    """Notes counted per kind, with the first :data:`SAMPLE_PER_KIND` of each kept as examples: memory bounded
+    however many notes a conversion gives. Whoever wants every note reads them as they are added (``on_note``)."""
+
+    def __init__(self, sample: int = SAMPLE_PER_KIND) -> None:
+        self.sample_size = sample
+        self.counts: dict[NoteKind, int] = dict.fromkeys(NoteKind, 0)
+        self.samples: dict[NoteKind, list[Note]] = {kind: [] for kind in NoteKind}
+
+    def add(self, note: Note) -> bool:
+        """Count ``note``; True if it is kept as an example (one of the first of its kind)."""
+        self.counts[note.kind] += 1
+        kept = self.samples[note.kind]
+        if len(kept) < self.sample_size:
+            kept.append(note)
+            return True
+        return False
+
+    def left_out(self, kind: NoteKind) -> int:
+        """How many notes of ``kind`` were counted but not kept."""
+        return self.counts[kind] - len(self.samples[kind])
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def counted(self) -> str:
+        """``12,345 unmapped, 3 approximated`` (kinds with no note left out)."""
+        return ", ".join(f"{count:,} {kind.value}" for kind, count in self.counts.items() if count)

@@ -1,0 +1,260 @@
+"""FHIR Bulk Data NDJSON in bounded memory: index every line by its patient, then convert a few patients at a time.
+
+A Bulk Data export is one file per resource type (Patient.ndjson, Condition.ndjson…, sometimes several per type),
+so the resources of one patient are spread over every file; reading them all before converting took 3.9 GB for a
+200 MB export. Here the first pass reads the files line by line (each line parsed, so that an input error stops the
+run before anything is written) and keeps, per line, only its patient, file, byte offset, length and line number
+(some 30 bytes a line); the second pass reads back the lines of one batch of patients at a time, in file order,
+converts them with :func:`iimkg.fhir.convert.convert`, and hands the batch's plans on. Memory is the index plus
+one batch, whatever the size of the export; time is linear (each line is read twice, parsed twice).
+
+Medications (referenced by ``medicationReference``) belong to no patient and are kept in memory for every batch;
+resource types no part of a plan comes from are counted, not indexed.
+"""
+
+from __future__ import annotations
+
+import gc
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+from iimkg.core.errors import InputError, require_file
+from iimkg.core.limits import current
+from iimkg.fhir.convert import READ_TYPES, convert
+from iimkg.fhir.reading import NDJSON_SUFFIXES, read_ndjson_line
+from iimkg.plans.codes import CodeMapper
+from iimkg.plans.model import Conversion, Located
+from iimkg.plans.notes import Note, NoteKind
+
+__all__ = ["BATCH_BYTES", "BulkExport", "is_bulk_export"]
+
+# A batch of patients is read back and converted once its lines reach this many bytes (parsed, some ten times as
+# much); a patient's resources are never split between batches.
+BATCH_BYTES = 4_000_000
+_BOM = b"\xef\xbb\xbf"
+_MEDICATION = "Medication"
+_NO_PATIENT = ""  # the group of resources that name no patient: converted (into notes) in batches of their own
+_SUBJECT_KEYS = ("subject", "patient")
+
+
+def is_bulk_export(paths: Sequence[Path]) -> bool:
+    """Whether every file is NDJSON by its extension (``.ndjson``, ``.jsonl``): then they are read as a Bulk Data
+    export, streamed. Bundles and single resources (``.json``) are read whole."""
+    return bool(paths) and all(Path(p).suffix.lower() in NDJSON_SUFFIXES for p in paths)
+
+
+def patient_group(located: Located, local_urls: dict[str, str] | None = None) -> str | None:
+    """The patient a resource belongs to, as the converter keys plans (``Patient/id``); ``""`` for a resource of
+    a read type that names no patient; ``Medication`` for a medication; None for a type that is not read.
+
+    The converter decides the same way (a reference ``…/Patient/id``, a ``urn:`` reference as it is, anything else
+    no patient), so that every resource of a plan lands in the same batch."""
+    kind = located.type
+    if kind not in READ_TYPES:
+        return None
+    if kind == _MEDICATION:
+        return _MEDICATION
+    if kind == "Patient":
+        return located.ref
+    resource = located.resource
+    reference = next((resource[key] for key in _SUBJECT_KEYS if isinstance(resource.get(key), dict)), None)
+    ref = reference.get("reference") if reference is not None else None
+    if not isinstance(ref, str) or not ref.strip():
+        return _NO_PATIENT
+    ref = ref.strip()
+    if local_urls and ref in local_urls:
+        return local_urls[ref]
+    parts = ref.split("/_history/")[0].rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == "Patient":
+        return f"Patient/{parts[-1]}"
+    return ref if ref.startswith("urn:") else _NO_PATIENT
+
+
+class BulkExport:
+    """An NDJSON export, indexed by patient (:meth:`index`), then converted batch by batch (:meth:`conversions`).
+
+    :param progress: called now and then with a line saying how far the reading has got (for a terminal).
+    """
+
+    def __init__(self, paths: Sequence[Path], *, mapper: CodeMapper | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.files = list(dict.fromkeys(Path(p) for p in paths))
+        self.mapper = mapper or CodeMapper.shipped()
+        self.progress = progress
+        self.resources = 0
+        self.plans = 0
+        self.medications: list[Located] = []
+        self.skipped: Counter[tuple[int, str]] = Counter()
+        self._keys: dict[str, int] = {}
+        self._key: array[int] = array("i")
+        self._file: array[int] = array("i")
+        self._offset: array[int] = array("q")
+        self._length: array[int] = array("i")
+        self._line: array[int] = array("i")
+        self._names: dict[int, str] = {}
+
+    # ── the first pass ──
+
+    def index(self) -> BulkExport:
+        """Read every file line by line: check each line is FHIR JSON, and note where each patient's lines are.
+
+        :raises InputError: at the first line that is not JSON or not FHIR, or longer than the input limit (with
+            file, line and column), or if no file holds a resource.
+        """
+        for path in self.files:
+            require_file(path)
+        for number, path in enumerate(self.files):
+            before = self.resources
+            self._index_file(number, path)
+            if self.resources == before:
+                raise InputError("the file is empty; expected a FHIR resource, a Bundle or NDJSON (one resource per "
+                                 "line)" if path.stat().st_size == 0 else "the file holds no FHIR resource", path=path)
+        return self
+
+    def _index_file(self, file_number: int, path: Path) -> None:
+        limit = current().max_input_bytes
+        try:
+            with path.open("rb") as handle:
+                offset, number = 0, 0
+                while raw := handle.readline(limit + 1):
+                    number += 1
+                    length = len(raw)
+                    if length > limit and not raw.endswith(b"\n"):
+                        raise InputError(f"the line is longer than the input limit of {limit / 1_048_576:.1f} MB; "
+                                         "raise it with --max-input-mb if it is meant to be this long",
+                                         path=path, line=number, column=1)
+                    start = offset
+                    if number == 1 and raw.startswith(_BOM):
+                        raw, start = raw[len(_BOM):], offset + len(_BOM)
+                    self._index_line(file_number, path, raw, start, number)
+                    offset += length
+                    if self.progress is not None and number % 50_000 == 0:
+                        self.progress(f"reading {path.name}: line {number:,}")
+        except OSError as error:
+            raise InputError(f"can't read the file: {error.strerror or error}", path=path) from None
+
+    def _index_line(self, file_number: int, path: Path, raw: bytes, offset: int, number: int) -> None:
+        found = read_ndjson_line(_decode(raw, path, number), path, number, exact=False)
+        self.resources += len(found)
+        groups: set[str] = set()
+        urls = {r.full_url: r.ref for r in found if r.full_url and r.type == "Patient"} if len(found) > 1 else None
+        for located in found:
+            group = patient_group(located, urls)
+            if group is None:
+                self.skipped[(file_number, located.type)] += 1
+            else:
+                groups.add(group)
+        if _MEDICATION in groups:
+            groups.discard(_MEDICATION)
+            # read again with exact decimals: the converter reads strengths from it
+            self.medications.extend(r for r in read_ndjson_line(_decode(raw, path, number), path, number)
+                                    if r.type == _MEDICATION)
+        for group in groups:
+            key = self._keys.setdefault(group, len(self._keys))
+            self._key.append(key)
+            self._file.append(file_number)
+            self._offset.append(offset)
+            self._length.append(len(raw))
+            self._line.append(number)
+
+    # ── the second pass ──
+
+    @property
+    def patients(self) -> int:
+        """How many patients (plan keys) the export names, the no-patient group aside."""
+        return len(self._keys) - (_NO_PATIENT in self._keys)
+
+    def conversions(self) -> Iterator[Conversion]:
+        """The export converted, one batch of patients at a time (in the order of their identifiers, resources
+        that name no patient last); each batch's notes come with it. :meth:`skipped_notes` follow at the end."""
+        ordered = sorted(self._keys, key=lambda name: (name == _NO_PATIENT, name))
+        rank = {self._keys[name]: i for i, name in enumerate(ordered)}
+        self._names = {number: name for name, number in self._keys.items()}
+        # one 64-bit number per line: its patient's rank, then the line's place in the index
+        order = array("q", sorted((rank[key] << 32) | line for line, key in enumerate(self._key)))
+        handles: dict[int, IO[bytes]] = {}
+        try:
+            batch: list[int] = []
+            size, done = 0, 0
+            for index, composite in enumerate(order):
+                line = composite & 0xFFFFFFFF
+                new_patient = index == 0 or (composite >> 32) != (order[index - 1] >> 32)
+                no_patient = self._name_of(self._key[line]) == _NO_PATIENT
+                if batch and size >= BATCH_BYTES and (new_patient or no_patient):
+                    yield self._convert(batch, handles)
+                    done += len(batch)
+                    if self.progress is not None:
+                        self.progress(f"converted {done:,} of {len(order):,} lines")
+                    batch, size = [], 0
+                batch.append(line)
+                size += self._length[line]
+            if batch:
+                yield self._convert(batch, handles)
+        finally:
+            for handle in handles.values():
+                handle.close()
+
+    def _name_of(self, key: int) -> str:
+        return self._names[key]
+
+    def _convert(self, lines: list[int], handles: dict[int, IO[bytes]]) -> Conversion:
+        """Read back the lines of a batch in file order and convert them (with every medication).
+
+        The cyclic garbage collector is paused meanwhile: parsed JSON and plans hold no cycles, and its passes
+        over each batch's new objects cost a quarter of the time (5.5 s -> 4.1 s for 10,000 patients)."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._read_and_convert(lines, handles)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _read_and_convert(self, lines: list[int], handles: dict[int, IO[bytes]]) -> Conversion:
+        wanted = {self._name_of(self._key[line]) for line in lines}
+        resources: list[Located] = []
+        seen: set[tuple[int, int]] = set()
+        for line in sorted(lines, key=lambda i: (self._file[i], self._offset[i])):
+            where = (self._file[line], self._offset[line])
+            if where in seen:
+                continue  # a line of several patients' resources (a Bundle), indexed under each
+            seen.add(where)
+            path = self.files[self._file[line]]
+            handle = handles.get(self._file[line])
+            if handle is None:
+                handle = handles[self._file[line]] = path.open("rb")
+            handle.seek(self._offset[line])
+            raw = handle.read(self._length[line])
+            found = read_ndjson_line(_decode(raw, path, self._line[line]), path, self._line[line])
+            if len(found) > 1:
+                urls = {r.full_url: r.ref for r in found if r.full_url and r.type == "Patient"}
+                found = [r for r in found if patient_group(r, urls) in wanted]
+            resources.extend(found)
+        conversion = convert([*self.medications, *resources], files=self.files, mapper=self.mapper)
+        self.plans += len(conversion.plans)
+        return conversion
+
+    def skipped_notes(self) -> list[Note]:
+        """One note per file and resource type that is not read (Encounter, Practitioner…), as the converter
+        writes them."""
+        notes = []
+        for (file_number, kind), count in sorted(self.skipped.items()):
+            noun = "resource" if count == 1 else "resources"
+            notes.append(Note(NoteKind.SKIPPED, "info", kind,
+                              f"{count} {noun} not read: no part of a treatment plan comes from {kind}",
+                              self.files[file_number]))
+        return notes
+
+
+def _decode(raw: bytes, path: Path, number: int) -> str:
+    """One line as text, without its line break (NDJSON lines end at ``\\n``, optionally ``\\r\\n``)."""
+    raw = raw.rstrip(b"\r\n")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"can't read the line as UTF-8 text: {error.reason}", path=path, line=number,
+                         column=len(raw[:error.start].decode("utf-8", errors="replace")) + 1) from None
+
