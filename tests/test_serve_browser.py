@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyoxigraph as ox
 import pytest
 
 from iimkg.queries.named import named_query
@@ -126,3 +127,61 @@ def test_the_page_links_the_downloads_and_the_api(server: Server, browser: Any) 
     links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#downloads a")}
     assert links == {name: f"{server.url}/download/{name}" for name in ("iim.ttl", "iim.owl", "iim.nt", "iim.jsonld")}
     assert browser.find_element(By.LINK_TEXT, "OpenAPI document").get_attribute("href") == f"{server.url}/openapi.json"
+
+
+# ── labels, and a phone's width ──
+
+PHONE = 390
+
+
+def _viewport(browser: Any, width: int, height: int, *, mobile: bool) -> None:
+    """Emulate a screen ``width`` CSS pixels wide (a phone: with the viewport meta tag honoured, as on a phone)."""
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+
+
+def _no_sideways_scroll(browser: Any) -> None:
+    width, inner = browser.execute_script(
+        "return [document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert width <= inner, f"the page is {width} px wide in a {inner} px window: it scrolls sideways"
+
+
+@pytest.mark.parametrize(("width", "height", "mobile"), [(PHONE, 844, True), (1280, 900, False)])
+def test_result_cells_show_labels_with_their_curie_at_phone_and_desktop_width(
+        server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory, width: int, height: int,
+        mobile: bool) -> None:
+    from urllib.parse import urlencode
+
+    from selenium.webdriver.common.by import By
+
+    from iimkg.core.prefixes import compress
+    from iimkg.graph.loading import shared_store
+
+    _viewport(browser, width, height, mobile=mobile)
+    try:
+        # a wide result: every IRI of the adverse-effects example, labelled, plus long literals
+        browser.get(server.url + "/")
+        browser.find_element(By.LINK_TEXT, "adverse-effects").click()
+        _table(browser)
+        _no_sideways_scroll(browser)
+        folder = tmp_path_factory.mktemp("screenshots")
+        browser.save_screenshot(str(folder / f"example-{width}.png"))
+        # a term of ours: its English label from the graph, its CURIE beside it, its IRI on hover
+        drug = "https://w3id.org/iimkg/IIM_0000102"
+        label = next(q.object.value for q in shared_store().quads_for_pattern(
+            ox.NamedNode(drug), ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label"), None)
+            if isinstance(q.object, ox.Literal) and q.object.language == "en")
+        browser.get(server.url + "/?" + urlencode({"query": f"SELECT ?drug ?other WHERE {{ VALUES (?drug ?other) "
+                                                            f"{{ (<{drug}> <https://example.org/no-label>) }} }}"}))
+        _table(browser)
+        cells = browser.find_elements(By.CSS_SELECTOR, "#results tbody td")
+        assert cells[0].find_element(By.CSS_SELECTOR, ".label").text == label
+        assert cells[0].find_element(By.CSS_SELECTOR, "code.curie").text == compress(drug)
+        assert cells[0].find_element(By.TAG_NAME, "a").get_attribute("title") == drug
+        # an IRI with no label in the graph shows what it can: its CURIE or the IRI, and no second name
+        assert cells[1].text == (compress("https://example.org/no-label") or "https://example.org/no-label")
+        assert not cells[1].find_elements(By.CSS_SELECTOR, "code.curie")
+        _no_sideways_scroll(browser)
+        browser.save_screenshot(str(folder / f"labels-{width}.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -98,12 +98,17 @@ class Ok:
 
 @dataclass(frozen=True)
 class Table:
-    """Rows for the HTML page; ``boolean`` is set for ``ASK``, ``graph`` for ``CONSTRUCT`` and ``DESCRIBE``."""
+    """Rows for the HTML page; ``boolean`` is set for ``ASK``, ``graph`` for ``CONSTRUCT`` and ``DESCRIBE``.
+
+    ``labels`` holds the English label (or the label with no language) of each IRI in the rows that has one in
+    the served graph, so that the page shows people names, with the CURIE beside them.
+    """
 
     columns: tuple[str, ...]
     rows: tuple[tuple[Term | None, ...], ...] = ()
     boolean: bool | None = None
     graph: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

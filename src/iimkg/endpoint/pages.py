@@ -84,7 +84,8 @@ def render_table(table: Table, *, download: str | None = None) -> str:
     if table.boolean is not None and not table.columns:
         return f'<h2>Result</h2>\n<p id="result-boolean">{"true" if table.boolean else "false"}</p>\n'
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = "\n".join("<tr>" + "".join(f"<td>{_cell(t)}</td>" for t in row) + "</tr>" for row in table.rows)
+    body = "\n".join("<tr>" + "".join(f"<td>{_cell(t, table.labels)}</td>" for t in row) + "</tr>"
+                     for row in table.rows)
     count = len(table.rows)
     links = ""
     if download:
@@ -93,18 +94,25 @@ def render_table(table: Table, *, download: str | None = None) -> str:
             for f in (("turtle", "ntriples", "rdfxml", "jsonld") if table.graph else ("csv", "tsv", "json", "xml"))
         ) + "."
     return (f'<h2>Result</h2>\n<p id="result-count">{count} row{"s" if count != 1 else ""}.{links}</p>\n'
-            f'<table id="results">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n')
+            f'<div class="scroll"><table id="results">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n'
+            "</table></div>\n")
 
 
-def _cell(term: Term | None) -> str:
+def _cell(term: Term | None, labels: Mapping[str, str]) -> str:
+    """One result cell. An IRI with a label shows the label, its CURIE beside it (``<code class="curie">``) and
+    the whole IRI on hover; one without shows its CURIE (or the IRI)."""
     if term is None:
         return ""
     if term.kind == "uri":
-        shown = html.escape(compress(term.value) or term.value)
+        curie = html.escape(compress(term.value) or term.value)
+        label = labels.get(term.value)
+        shown = f'<span class="label">{html.escape(label)}</span>' if label else curie
         # Only web IRIs become links: an IRI in the data may be javascript: or data:, which a link would run.
         if term.value.startswith(("http://", "https://")):
-            return f'<a href="{html.escape(term.value)}" title="{html.escape(term.value)}">{shown}</a>'
-        return f'<span title="{html.escape(term.value)}">{shown}</span>'
+            name = f'<a href="{html.escape(term.value)}" title="{html.escape(term.value)}">{shown}</a>'
+        else:
+            name = f'<span title="{html.escape(term.value)}">{shown}</span>'
+        return f'{name} <code class="curie">{curie}</code>' if label else name
     if term.kind == "bnode":
         return f"_:{html.escape(term.value)}"
     suffix = f' <small>@{html.escape(term.lang)}</small>' if term.lang else ""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
@@ -263,20 +263,33 @@ def _page(job: PageJob, state: State) -> Reply:
             return Table((), (), bool(result))
         if isinstance(result, ox.QueryTriples):
             triples = _capped(result, state.max_results)
-            return Table(("subject", "predicate", "object"),
-                         tuple((from_oxigraph(t.subject), from_oxigraph(t.predicate), from_oxigraph(t.object))
-                               for t in triples), graph=True)
+            graph = tuple((from_oxigraph(t.subject), from_oxigraph(t.predicate), from_oxigraph(t.object))
+                          for t in triples)
+            return Table(("subject", "predicate", "object"), graph, graph=True, labels=_labels(graph, state))
         columns = tuple(v.value for v in result.variables)
         rows: list[tuple[Term | None, ...]] = []
         for solution in result:
             rows.append(tuple(from_oxigraph(v) if (v := solution[c]) is not None else None for c in columns))
             if len(rows) > state.max_results:
                 raise TooManyResults
-        return Table(columns, tuple(rows))
+        return Table(columns, tuple(rows), labels=_labels(rows, state))
     except TooManyResults:
         return _too_many(state.max_results)
     except (ValueError, OSError, RuntimeError) as error:
         return Failure(500, f"the query failed: {error}")
+
+
+def _labels(rows: Iterable[tuple[Term | None, ...]], state: State) -> dict[str, str]:
+    """The English label (else the one with no language) of each IRI in ``rows`` that has one in the store."""
+    out: dict[str, str] = {}
+    for row in rows:
+        for term in row:
+            if term is not None and term.kind == "uri" and term.value not in out:
+                labels = state.index.labels.get(term.value, {})
+                label = labels.get("en") or labels.get("")
+                if label:
+                    out[term.value] = label
+    return out
 
 
 def _named(job: NamedJob, state: State) -> Reply:
