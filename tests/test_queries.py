@@ -10,8 +10,9 @@ import pytest
 from iimkg.core.errors import QuerySyntaxError
 from iimkg.core.rdfterms import Term
 from iimkg.graph.loading import shared_store
-from iimkg.queries.named import parse_examples
-from iimkg.queries.run import Engine, QueryResult, list_queries, query, run_sparql
+from iimkg.queries.named import NamedQuery, parse_examples
+from iimkg.queries.remote import bind_values
+from iimkg.queries.run import Engine, QueryResult, bind_parameters, list_queries, query, run_sparql, term_index
 
 from conftest import IIM
 
@@ -349,3 +350,61 @@ def test_every_query_has_a_header_with_question_description_and_parameters() -> 
         assert named.question.endswith("?"), named.name
         assert named.description and named.returns, named.name
         assert all(p.description for p in named.parameters), named.name
+
+
+# --- binding for remote endpoints: VALUES in every group that uses the variable ------------------------------------
+
+DRUG_TERM = Term("uri", PREDNISONE)
+VALUES_DRUG = f"VALUES ?drug {{ <{PREDNISONE}> }}"
+
+
+def test_values_go_into_every_group_that_uses_the_variable_and_the_where_group() -> None:
+    text = ("SELECT ?x WHERE { ?a ?b ?x { ?drug ?p ?x } UNION { ?x ?p ?y } "
+            "FILTER NOT EXISTS { FILTER (?x = ?drug) } OPTIONAL { ?x ?q ?z } }")
+    bound = bind_values(text, {"drug": DRUG_TERM})
+    assert bound.count(VALUES_DRUG) == 3  # the WHERE group, the first UNION branch, the NOT EXISTS group
+    assert bound.startswith(f"SELECT ?x WHERE {{ {VALUES_DRUG} ?a ?b ?x {{ {VALUES_DRUG} ?drug")
+    assert "{ ?x ?p ?y }" in bound and "{ ?x ?q ?z }" in bound
+
+
+def test_values_skip_strings_iris_comments_data_blocks_and_prefixed_names() -> None:
+    text = ('PREFIX ex: <http://example.org/q?drug=1#>\n'
+            'SELECT ?x WHERE {\n'
+            '  # { ?drug } in a comment\n'
+            '  ?x ex:values ?v .\n'
+            '  { ?x ex:label "{ ?drug }" } \n'
+            "  { ?x ex:note '''{\n?drug}''' }\n"
+            '  VALUES ?v { 1 2 }\n'
+            '  { ?x ex:drug ?drug }\n'
+            '}')
+    bound = bind_values(text, {"drug": DRUG_TERM})
+    assert bound.count(VALUES_DRUG) == 2  # the WHERE group and the last group, nothing else
+    assert "VALUES ?v { 1 2 }" in bound and f"{{ {VALUES_DRUG} ?x ex:drug ?drug }}" in bound
+    assert '{ ?x ex:label "{ ?drug }" }' in bound
+
+
+def test_values_skip_a_subselect_wrapper_and_a_construct_template() -> None:
+    text = "SELECT ?x WHERE { { SELECT ?x WHERE { ?x ?p ?drug } } }"
+    bound = bind_values(text, {"drug": DRUG_TERM})
+    assert f"{{ SELECT ?x WHERE {{ {VALUES_DRUG} ?x ?p ?drug }} }}" in bound  # nothing before the SELECT
+    construct = bind_values("CONSTRUCT { ?drug ?p ?o } WHERE { ?drug ?p ?o }", {"drug": DRUG_TERM})
+    assert construct == f"CONSTRUCT {{ ?drug ?p ?o }} WHERE {{ {VALUES_DRUG} ?drug ?p ?o }}"
+
+
+def test_a_bound_literal_is_written_by_pyoxigraph_not_pasted() -> None:
+    hostile = Term("literal", 'x" } } DROP ALL ; SELECT * { "', "http://www.w3.org/2001/XMLSchema#string")
+    bound = bind_values("SELECT ?s WHERE { ?s ?p ?v }", {"v": hostile})
+    assert bound == 'SELECT ?s WHERE { VALUES ?v { "x\\" } } DROP ALL ; SELECT * { \\"" } ?s ?p ?v }'
+    assert run_sparql(bound).rows == []
+
+
+@pytest.mark.parametrize("named", list_queries(), ids=lambda q: q.name)
+def test_values_binding_gives_the_rows_of_substitution_for_every_named_query(named: NamedQuery) -> None:
+    """What a remote store is sent, run here: the same rows as pyoxigraph's substitutions, for every example."""
+    index = term_index()
+    combos = [{p.name: v} for p in named.parameters for v in p.examples] or [{}]
+    for values in combos:
+        bindings = bind_parameters(named, values, index)
+        expected = run_sparql(named.text, bindings=bindings)
+        sent = bind_values(named.text, bindings) if bindings else named.text
+        assert run_sparql(sent).rows == expected.rows, (named.name, values)

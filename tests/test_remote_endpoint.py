@@ -1,0 +1,239 @@
+"""Named queries on a real SPARQL server holding the release give the local engine's rows, exactly.
+
+The release's N-Triples (``iim.nt``, the full graph with the mapping set's triples, as ``iimkg release`` writes it)
+is loaded the way a user loads it, ``oxigraph load``, into the store's default graph, and served with
+``oxigraph serve-read-only`` on a free loopback port; every named query runs with every example value of its
+header, locally and through ``--endpoint``. Failures of the endpoint (refused, HTTP errors, a reply that is not
+SPARQL results, silence) are one line each, exit 2.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+
+from iimkg.cli.main import main
+from iimkg.graph.loading import shipped_quads
+from iimkg.queries.named import NamedQuery
+from iimkg.queries.remote import EndpointError
+from iimkg.queries.run import list_queries, query
+from iimkg.release import serializers
+from iimkg.release.graph import OWL_VERSION_INFO, ReleaseGraph, canonical_triples, with_header
+
+START_SECONDS = 30.0
+
+
+def _oxigraph() -> str:
+    found = shutil.which("oxigraph") or str(Path(sys.executable).with_name("oxigraph"))
+    if not Path(found).is_file():
+        pytest.skip("the Oxigraph server is not installed: pip install oxigraph (it is in the test extra)")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def release_ntriples() -> bytes:
+    """``iim.nt`` as ``iimkg release`` writes it: canonical triples of the ontology and its mappings, dated header."""
+    source = canonical_triples(ox.Triple(q.subject, q.predicate, q.object) for q in shipped_quads())
+    version = ReleaseGraph(source).header_value(OWL_VERSION_INFO)
+    assert version
+    return serializers.ntriples(with_header(source, name="iim.nt", version=version))
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of an Oxigraph server's query service holding the release, in its default graph."""
+    oxigraph = _oxigraph()
+    folder = tmp_path_factory.mktemp("oxigraph")
+    data = folder / "iim.nt"
+    data.write_bytes(release_ntriples())
+    subprocess.run([oxigraph, "load", "--location", str(folder / "store"), "--file", str(data)], check=True,
+                   capture_output=True, timeout=120)
+    port = _free_port()
+    server = subprocess.Popen([oxigraph, "serve-read-only", "--location", str(folder / "store"),
+                               "--bind", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/query"
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}?query=ASK%7B%7D", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    err = server.stderr.read().decode() if server.stderr and server.poll() is not None else ""
+                    pytest.fail(f"the Oxigraph server did not start on port {port}: {err[:500]}")
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
+
+
+def _cases() -> list[tuple[str, dict[str, str]]]:
+    """Each named query with each example value of each parameter (and with none, where all are optional)."""
+    cases = []
+    for named in list_queries():
+        cases += [(named.name, values) for values in _examples(named)]
+    return cases
+
+
+def _examples(named: NamedQuery) -> list[dict[str, str]]:
+    combos = [{p.name: value} for p in named.parameters for value in p.examples]
+    if all(p.optional for p in named.parameters):
+        combos.append({})
+    return combos
+
+
+@pytest.mark.parametrize(("name", "values"), _cases(), ids=lambda c: c if isinstance(c, str) else
+                         ",".join(c.values()) or "-")
+def test_every_named_query_gives_the_local_rows(endpoint: str, name: str, values: dict[str, str]) -> None:
+    local = query(name, **values)
+    remote = query(name, endpoint=endpoint, **values)
+    assert remote.columns == local.columns
+    assert remote.rows == local.rows, f"{name} {values}: {len(remote)} rows remotely, {len(local)} locally"
+
+
+def test_the_cases_cover_every_query_and_find_rows() -> None:
+    names = {name for name, _ in _cases()}
+    assert names == {q.name for q in list_queries()}
+    assert all(len(query(name, **values)) > 0 for name, values in _cases()[:3])
+
+
+def test_the_cli_writes_the_same_output_through_the_endpoint(endpoint: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["query", "adverse-effects", "--drug", "prednisona", "--format", "json"]
+    assert main(args) == 0
+    local = capsys.readouterr().out
+    assert main([*args, "--endpoint", endpoint]) == 0
+    remote = capsys.readouterr().out
+    assert remote == local and json.loads(remote)["results"]["bindings"]
+
+
+def test_sparql_on_the_endpoint_writes_a_construct_as_turtle(endpoint: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    text = ("CONSTRUCT { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l } WHERE { "
+            "?s <http://www.w3.org/2000/01/rdf-schema#label> ?l FILTER (?s = <https://w3id.org/iimkg/IIM_0000102>) }")
+    assert main(["sparql", text]) == 0
+    local = rdflib.Graph().parse(data=capsys.readouterr().out, format="turtle")
+    assert main(["sparql", text, "--endpoint", endpoint]) == 0
+    remote = rdflib.Graph().parse(data=capsys.readouterr().out, format="turtle")
+    assert set(remote) == set(local)
+    assert {o.language for _, _, o in remote if isinstance(o, rdflib.Literal)} >= {"en", "es"}
+
+
+def test_sparql_on_the_endpoint_answers_ask(endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sparql", "ASK { <https://w3id.org/iimkg/IIM_0000002> ?p ?o }", "--endpoint", endpoint]) == 0
+    assert capsys.readouterr().out == "true\n"
+
+
+def test_the_endpoint_still_refuses_service_in_the_query(endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text = "SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }"
+    assert main(["sparql", text, "--endpoint", endpoint]) == 2
+    assert "SERVICE" in capsys.readouterr().err
+
+
+# --- failures, without a SPARQL server ----------------------------------------------------------------------------
+
+def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    return lines[0]
+
+
+def test_a_refused_connection_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/query"
+    assert main(["query", "subtypes", "--endpoint", url]) == 2
+    line = _one_line(capsys)
+    assert url in line and "connection refused" in line
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Answers as the path says: /html a web page, /error a 500, /slow nothing for 5 s, /bad broken JSON."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/slow":
+            time.sleep(5)
+        status, kind, body = {
+            "/html": (200, "text/html", b"<html><body>Welcome</body></html>"),
+            "/error": (500, "text/plain", b"Virtuoso 37000 Error SP030: SPARQL compiler, line 3: syntax error"),
+            "/bad": (200, "application/sparql-results+json", b'{"head": {"vars": ["x"]}, "results": '),
+        }.get(self.path, (404, "text/plain", b"no such page"))
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def impostor() -> Iterator[str]:
+    """A web server that is not a SPARQL endpoint."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(("path", "says"), [
+    ("/html", "text/html, not SPARQL results"),
+    ("/error", "answered HTTP 500 Internal Server Error: Virtuoso 37000 Error SP030"),
+    ("/bad", "is not valid SPARQL results"),
+    ("/missing", "answered HTTP 404"),
+])
+def test_a_reply_that_is_not_sparql_results_is_one_line(impostor: str, path: str, says: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["query", "adverse-effects", "--drug", "prednisone", "--endpoint", impostor + path]) == 2
+    assert says in _one_line(capsys)
+
+
+def test_a_silent_endpoint_times_out(impostor: str) -> None:
+    with pytest.raises(EndpointError, match=r"did not answer within 0\.5 s|no answer within 0\.5 s"):
+        query("subtypes", endpoint=impostor + "/slow", timeout=0.5)
+
+
+def test_an_endpoint_that_is_not_http_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["query", "subtypes", "--endpoint", "file:///etc/passwd"])
+    assert stopped.value.code == 2
+    assert "not an http:// or https:// URL" in capsys.readouterr().err
+    with pytest.raises(EndpointError, match="not an http"):
+        query("subtypes", endpoint="localhost:7878")
+
+
+def test_endpoint_and_engine_or_data_do_not_mix(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["query", "subtypes", "--engine", "rdflib", "--endpoint", "http://127.0.0.1:9/query"]) == 2
+    assert "--engine rdflib chooses a local engine" in _one_line(capsys)
+    data = tmp_path / "x.ttl"
+    data.write_text("<http://example.org/a> <http://example.org/b> 1 .\n")
+    assert main(["sparql", "ASK {}", "--data", str(data), "--endpoint", "http://127.0.0.1:9/query"]) == 2
+    assert "--data adds files to the local graph" in _one_line(capsys)
