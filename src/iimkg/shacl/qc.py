@@ -13,7 +13,7 @@ from iimkg.core.errors import InputError
 from iimkg.core.kinds import Engine
 from iimkg.core.prefixes import prefixes
 from iimkg.core.resources import ontology_file, shapes_dir
-from iimkg.core.vocab import DCTERMS, IIMQC, RDF_TYPE, SH, STANDARD_PREFIXES
+from iimkg.core.vocab import DCTERMS, IIM, IIMQC, OWL, RDF_TYPE, SH, STANDARD_PREFIXES
 from iimkg.graph.loading import ontology_quads, parse_rdf_file
 from iimkg.shacl.findings import Finding, Severity, ValidationResult, display_path, rules_of
 from iimkg.shacl.pyshacl_run import (
@@ -70,7 +70,8 @@ def validate_ontology(
         30 times faster on the shipped ontology); ``rdflib`` runs plain pyshacl on an rdflib graph. Both give the
         same findings (tests/test_validate_qc.py compares them).
     :returns: findings sorted by file, severity (worst first), rule and focus node.
-    :raises InputError: if a file is missing, has no triples or does not parse (with line and column).
+    :raises InputError: if a file is missing, has no triples or does not parse (with line and column), or holds no
+        ontology (no ``owl:Ontology`` header nor class of our namespace, or no term of our namespace to check).
     :raises ShapesError: if pyshacl cannot load or run the shapes.
     """
     import time
@@ -107,7 +108,36 @@ def _read_ontology(path: Path, input_format: str | None) -> Sequence[ox.Quad]:
     quads = ontology_quads(path, input_format=input_format)
     if not quads:
         raise InputError("the file holds no triples; nothing to check", path=path)
+    _check_holds_an_ontology(quads, path)
     return quads
+
+
+_OWL_ONTOLOGY, _OWL_CLASS = ox.NamedNode(OWL + "Ontology"), ox.NamedNode(OWL + "Class")
+_TYPE = ox.NamedNode(RDF_TYPE)
+
+
+def _check_holds_an_ontology(quads: Sequence[ox.Quad], path: Path) -> None:
+    """Refuse a file the gate would pass without checking anything: one that is no ontology (neither an
+    ``owl:Ontology`` header nor a class of our namespace: a plan, a SKOS scheme, a data file), or one none of whose
+    subjects is in our namespace (every rule targets ``iimqc:OwnEntity``, our namespace's IRIs that are subjects).
+    A fragment with our classes and no header (a test case, an extension module) is checked.
+
+    :raises InputError: one line saying what is missing.
+    """
+    header = own_class = own = False
+    for quad in quads:
+        subject = quad.subject
+        ours = isinstance(subject, ox.NamedNode) and subject.value.startswith(IIM)
+        own = own or ours
+        if quad.predicate == _TYPE:
+            header = header or quad.object == _OWL_ONTOLOGY
+            own_class = own_class or (ours and quad.object == _OWL_CLASS)
+    if not header and not own_class:
+        raise InputError(f"the file holds no ontology to check: no owl:Ontology header and no owl:Class of the "
+                         f"iimkg namespace <{IIM}>", path=path)
+    if not own:
+        raise InputError(f"the file holds no ontology to check: no term of the iimkg namespace <{IIM}>, the only "
+                         "terms the quality gate checks", path=path)
 
 
 @functools.cache
