@@ -286,9 +286,17 @@ def test_adults_with_iim_are_screened_for_cancer_with_the_imacs_panels(disease: 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("disease", ["juvenile dermatomyositis", "juvenile idiopathic inflammatory myopathy"])
 def test_children_with_juvenile_iim_are_not_routinely_screened_for_cancer(disease: str, engine: Engine) -> None:
+    """R161 is about juvenile-onset disease at any age (IMACS: 'juvenile-onset IIM'), so it names no age group."""
     rows = query("cancer-screening", disease=disease, engine=engine)
     assert rows and column(rows, "advice") == {IIM + "ScreeningNotRoutine"}
-    assert column(rows, "ageGroup") == {CHILDREN}
+    assert column(rows, "ageGroup") == {None} and column(rows, "statement") == {stmt("R161")}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_imacs_screening_applies_within_3_years_of_onset(engine: Engine) -> None:
+    rows = query("cancer-screening", disease="polymyositis", engine=engine)
+    advised = [r for r in rows if value(r, "advice") == IIM + "ScreeningAdvised"]
+    assert advised and {value(r, "yearsAfterOnset") for r in advised} == {"3"}
 
 
 @pytest.mark.parametrize("engine", ENGINES)

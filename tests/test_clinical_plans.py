@@ -1,0 +1,218 @@
+"""Plans that miss the care a clinical topic calls for get one clear finding, and plans that have it get none
+(issue 14): cancer screening from the patient's own features (antibody results, age, onset), statins in
+anti-HMGCR myopathy, and the interactions of azole antifungals, proton pump inhibitors and antacids, for drugs of
+the same class and patients of other ages.
+
+Each plan is the complete plan every rule accepts (tests/resources/plans/base.ttl) with a few triples changed, so a
+finding can only come from the change; only the findings of the rule under test are read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import rdflib
+
+from iimkg.plans.validate import validate_plans
+from iimkg.shacl.findings import Finding
+
+from conftest import IIM, RESOURCES
+
+BASE = RESOURCES / "plans" / "base.ttl"
+PREFIXES = f"@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n@prefix iim: <{IIM}> .\n"
+
+ADULT_DM, JDM, IBM, IMNM, ANTI_HMGCR_MYOPATHY, POLYMYOSITIS = (
+    "IIM_0000005", "IIM_0000003", "IIM_0000007", "IIM_0000008", "IIM_0000011", "IIM_0000006")
+BASIC, ENHANCED = "IIM_0000542", "IIM_0000543"
+ANTI_TIF1G, ANTI_NXP2, ANTI_MDA5, ANTI_HMGCR = "IIM_0000549", "IIM_0000550", "IIM_0000548", "IIM_0000551"
+HIGH_RISK, MODERATE_RISK, STATIN_EXPOSED = "IIM_0000617", "IIM_0000619", "IIM_0000610"
+STATINS = {"atorvastatin": "IIM_0000191", "simvastatin": "IIM_0000192", "rosuvastatin": "IIM_0000193",
+           "pravastatin": "IIM_0000194"}
+EVOLOCUMAB_CLASS = "IIM_0000172"  # PCSK9 inhibitor
+
+
+def plan(tmp_path: Path, add: str = "", remove: tuple[tuple[str, str], ...] = (), name: str = "plan") -> Path:
+    """base.ttl with ``add`` (Turtle about <#plan>, <#patient>, …) added and each (subject, property) of ``remove``
+    taken away, written to a file of its own."""
+    path = tmp_path / f"{name}.ttl"
+    base = path.resolve().as_uri()
+    graph = rdflib.Graph().parse(BASE, format="turtle", publicID=base)
+    for subject, prop in remove:
+        graph.remove((rdflib.URIRef(base + subject), rdflib.URIRef(IIM + prop), None))
+    graph.parse(data=PREFIXES + add, format="turtle", publicID=base)
+    graph.serialize(path, format="turtle")
+    return path
+
+
+def findings(path: Path, rule: str) -> list[Finding]:
+    return [f for f in validate_plans([path]).findings if f.rule == rule]
+
+
+def antibody(test: str, interpretation: str = "PositiveResult") -> str:
+    return (f"<#patient> iim:testResult [ a iim:TestResult ; iim:resultOf iim:{test} ; "
+            f"iim:interpretation iim:{interpretation} ; iim:resultDate \"2026-02-20\"^^xsd:date ] .\n")
+
+
+def without_panel(path_plan: Path) -> Path:
+    """The plan without the base plan's basic cancer screening panel."""
+    graph = rdflib.Graph().parse(path_plan, format="turtle")
+    base = path_plan.resolve().as_uri()
+    panel = rdflib.URIRef(base + "#cancer")
+    graph.remove((rdflib.URIRef(base + "#plan"), rdflib.URIRef(IIM + "coIntervention"), panel))
+    graph.serialize(path_plan, format="turtle")
+    return path_plan
+
+
+def screening_plan(tmp_path: Path, diagnosis: str = ADULT_DM, age: int = 52, add: str = "", panel: bool = True,
+                   name: str = "plan") -> Path:
+    path = plan(tmp_path, f"<#plan> iim:diagnosis iim:{diagnosis} .\n<#patient> iim:ageYears {age} .\n" + add,
+                (("#plan", "diagnosis"), ("#patient", "ageYears")), name)
+    return path if panel else without_panel(path)
+
+
+ENHANCED_PLANNED = f"<#plan> iim:coIntervention [ iim:measure iim:{ENHANCED} ; iim:measureStatus iim:Planned ] .\n"
+
+
+# ── cancer screening (IMACS 2023) ──
+
+@pytest.mark.parametrize("test", [ANTI_TIF1G, ANTI_NXP2])
+@pytest.mark.parametrize("age", [19, 52, 80])
+def test_a_positive_tif1g_or_nxp2_result_makes_an_adult_with_dm_high_risk(test: str, age: int,
+                                                                        tmp_path: Path) -> None:
+    """No declared subtype or risk group: the antibody result alone asks for the enhanced panel (R157a), and the
+    finding says the high risk rests on R156 and that R156 is weak."""
+    [finding] = findings(screening_plan(tmp_path, age=age, add=antibody(test)), "cancer_screening")
+    assert "enhanced cancer screening panel" in finding.message and "basic" not in finding.message
+    assert "R157a" in finding.message and "R156" in finding.message and "weak evidence: R156" in finding.message
+    assert not findings(screening_plan(tmp_path, age=age, add=antibody(test) + ENHANCED_PLANNED, name="covered"),
+                        "cancer_screening")
+
+
+@pytest.mark.parametrize("interpretation", ["NegativeResult", "NormalResult"])
+def test_a_negative_antibody_result_leaves_standard_risk(interpretation: str, tmp_path: Path) -> None:
+    assert not findings(screening_plan(tmp_path, add=antibody(ANTI_TIF1G, interpretation)), "cancer_screening")
+
+
+@pytest.mark.parametrize("test", [ANTI_MDA5, ANTI_HMGCR])
+def test_other_myositis_antibodies_do_not_make_the_patient_high_risk(test: str, tmp_path: Path) -> None:
+    assert not findings(screening_plan(tmp_path, add=antibody(test)), "cancer_screening")
+
+
+def test_a_tif1g_result_does_not_turn_another_disease_into_dm(tmp_path: Path) -> None:
+    """The subtype specialises dermatomyositis: with polymyositis diagnosed, the result places the patient nowhere."""
+    assert not findings(screening_plan(tmp_path, diagnosis=POLYMYOSITIS, add=antibody(ANTI_TIF1G)), "cancer_screening")
+
+
+def test_a_declared_subtype_is_high_risk_as_before(tmp_path: Path) -> None:
+    [finding] = findings(screening_plan(tmp_path, diagnosis="IIM_0000017"), "cancer_screening")
+    assert "R157a" in finding.message
+
+
+@pytest.mark.parametrize("risk", [HIGH_RISK, MODERATE_RISK])
+def test_moderate_and_high_risk_declared_get_the_enhanced_panel(risk: str, tmp_path: Path) -> None:
+    add = f"<#patient> iim:belongsToPopulation iim:{risk} .\n"
+    [finding] = findings(screening_plan(tmp_path, add=add), "cancer_screening")
+    assert "enhanced cancer screening panel" in finding.message
+    assert not findings(screening_plan(tmp_path, add=add + ENHANCED_PLANNED, name="covered"), "cancer_screening")
+
+
+@pytest.mark.parametrize(("diagnosis", "age", "fires"), [
+    (ADULT_DM, 52, True), (POLYMYOSITIS, 80, True), (IMNM, 18, True), (IBM, 70, True),
+    (ADULT_DM, 16, False), (JDM, 10, False), (JDM, 25, False), ("IIM_0000015", 30, False)])
+def test_the_basic_panel_is_for_adults_with_adult_onset_iim(diagnosis: str, age: int, fires: bool,
+                                                           tmp_path: Path) -> None:
+    """Every adult with IIM diagnosed within 3 years of onset gets the basic panel (R154), sporadic IBM included
+    (the texts seen do not leave it out); under 18 no adult screening; juvenile-onset IIM at any age none (R161)."""
+    result = findings(screening_plan(tmp_path, diagnosis=diagnosis, age=age, panel=False), "cancer_screening")
+    assert len(result) == int(fires)
+    assert all("basic cancer screening panel" in f.message and "(R154)" in f.message for f in result)
+
+
+@pytest.mark.parametrize(("onset", "fires"), [("2026-01-15", True), ("2023-03-03", True), ("2023-03-01", False),
+                                              ("2018-06-01", False)])
+def test_screening_is_due_within_3_years_of_symptom_onset(onset: str, fires: bool, tmp_path: Path) -> None:
+    """The plan is dated 2026-03-02: onset on 2023-03-03 is inside the 3 years, 2023-03-01 just outside."""
+    add = f"<#plan> iim:onsetDate \"{onset}\"^^xsd:date .\n"
+    assert len(findings(screening_plan(tmp_path, diagnosis=IBM, age=70, add=add, panel=False),
+                        "cancer_screening")) == int(fires)
+    high = add + antibody(ANTI_TIF1G)
+    assert len(findings(screening_plan(tmp_path, add=high, name="high"), "cancer_screening")) == int(fires)
+
+
+def test_an_onset_date_that_is_not_a_date_is_a_finding(tmp_path: Path) -> None:
+    path = screening_plan(tmp_path, add="<#plan> iim:onsetDate \"last spring\" .\n")
+    assert [f.rule for f in validate_plans([path]).findings if f.rule == "date_format"] == ["date_format"]
+
+
+# ── statins in anti-HMGCR myopathy ──
+
+def statin(drug: str) -> str:
+    return (f"<#plan> iim:prescription [ a iim:Prescription ; iim:prescribedDrug iim:{drug} ; iim:dailyDoseMg 20 ; "
+            "iim:startDate \"2026-03-02\"^^xsd:date ; iim:plannedDurationDays 365 ] .\n")
+
+
+def imnm_plan(tmp_path: Path, add: str, diagnosis: str = IMNM, age: int = 52, name: str = "plan") -> Path:
+    return plan(tmp_path, f"<#plan> iim:diagnosis iim:{diagnosis} .\n<#patient> iim:ageYears {age} .\n" + add,
+                (("#plan", "diagnosis"), ("#patient", "ageYears")), name)
+
+
+@pytest.mark.parametrize("drug", sorted(STATINS))
+@pytest.mark.parametrize("age", [16, 45, 80])
+def test_a_current_statin_in_anti_hmgcr_myopathy_is_one_finding_that_names_the_alternative(
+        drug: str, age: int, tmp_path: Path) -> None:
+    """The antibody result makes necrotising myopathy anti-HMGCR myopathy, the statin makes the patient statin-
+    exposed: R046a, with what to do (stop, no re-challenge, a PCSK9 inhibitor)."""
+    [finding] = findings(imnm_plan(tmp_path, statin(STATINS[drug]) + antibody(ANTI_HMGCR), age=age),
+                         "contraindicated_drug")
+    assert drug in finding.message and "R046a" in finding.message
+    assert "PCSK9 inhibitor" in finding.message and "re-expose" in finding.message
+
+
+def test_a_declared_anti_hmgcr_diagnosis_with_a_statin_is_flagged_too(tmp_path: Path) -> None:
+    assert len(findings(imnm_plan(tmp_path, statin(STATINS["simvastatin"]), diagnosis=ANTI_HMGCR_MYOPATHY),
+                        "contraindicated_drug")) == 1
+
+
+@pytest.mark.parametrize(("add", "diagnosis"), [
+    (statin(STATINS["atorvastatin"]), IMNM),                                    # no antibody result
+    (statin(STATINS["atorvastatin"]) + antibody(ANTI_HMGCR, "NegativeResult"), IMNM),
+    (statin(STATINS["atorvastatin"]) + antibody("IIM_0000552"), IMNM),         # anti-SRP, not anti-HMGCR
+    (statin(STATINS["atorvastatin"]), ADULT_DM),                                # statins are not contraindicated in DM
+    (statin(EVOLOCUMAB_CLASS) + antibody(ANTI_HMGCR), IMNM),                    # the alternative
+    (f"<#patient> iim:belongsToPopulation iim:{STATIN_EXPOSED} .\n" + antibody(ANTI_HMGCR), IMNM),  # stopped
+])
+def test_no_statin_finding_without_a_statin_or_without_anti_hmgcr(add: str, diagnosis: str, tmp_path: Path) -> None:
+    assert not findings(imnm_plan(tmp_path, add, diagnosis=diagnosis), "contraindicated_drug")
+
+
+# ── interactions: azoles with tacrolimus, mycophenolate with antacids and proton pump inhibitors ──
+
+TACROLIMUS, MYCOPHENOLATE = "IIM_0000115", "IIM_0000113"
+
+
+def drugs_plan(tmp_path: Path, *drugs: str) -> Path:
+    return plan(tmp_path, "".join(statin(d) for d in drugs))
+
+
+@pytest.mark.parametrize(("drug", "statements"), [
+    ("IIM_0000132", {"R137", "R138"}),   # voriconazole: the class statement (R137) and its own (R138, weak)
+    ("IIM_0000133", {"R137"}),           # posaconazole
+    ("IIM_0000134", {"R137"}),           # fluconazole
+])
+def test_an_azole_with_tacrolimus_is_one_finding(drug: str, statements: set[str], tmp_path: Path) -> None:
+    [finding] = findings(drugs_plan(tmp_path, drug, TACROLIMUS), "drug_interaction")
+    assert set(finding.statements.split(", ")) == statements
+    assert "adjust the dose" in finding.message
+    assert not findings(drugs_plan(tmp_path, drug), "drug_interaction")
+
+
+@pytest.mark.parametrize(("drug", "statement"), [
+    ("IIM_0000106", "R140"), ("IIM_0000107", "R140"), ("IIM_0000108", "R140"),  # omeprazole, pantoprazole, esomeprazole
+    ("IIM_0000109", "R139"),                                                     # magnesium/aluminium antacid
+])
+def test_mycophenolate_with_a_proton_pump_inhibitor_or_an_antacid_is_one_finding(drug: str, statement: str,
+                                                                                tmp_path: Path) -> None:
+    [finding] = findings(drugs_plan(tmp_path, drug, MYCOPHENOLATE), "drug_interaction")
+    assert finding.statements == statement
+    assert not findings(drugs_plan(tmp_path, drug, TACROLIMUS), "drug_interaction")
