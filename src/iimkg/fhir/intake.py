@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +18,8 @@ from iimkg.plans.notes import Note, NoteKind, NoteTally
 from iimkg.plans.turtle import plan_turtle
 from iimkg.shacl.findings import CheckKind, Finding, Rule, Severity, display_path
 
-__all__ = ["SOURCE", "FhirAdapter", "FhirInput", "NoteFindings", "fhir_rules", "note_finding", "read_bulk_intake",
-           "read_fhir_inputs", "split_fhir"]
+__all__ = ["SOURCE", "BulkPlans", "FhirAdapter", "FhirInput", "NoteFindings", "fhir_rules", "note_finding",
+           "read_bulk_intake", "read_fhir_inputs", "split_fhir"]
 
 SOURCE = "iimkg FHIR converter (docs/fhir.md)"
 _RULES = {
@@ -77,39 +77,51 @@ def read_fhir_inputs(paths: Sequence[Path], *, plans_per_part: int = 1000) -> Fh
 
 
 def read_bulk_intake(paths: Sequence[Path], *, plans_per_part: int, strict: bool) -> Intake:
-    """A Bulk Data export (NDJSON) converted batch by batch (:class:`~iimkg.fhir.bulk.BulkExport`): no more than
-    one batch of parsed resources is held at a time; each plan's Turtle goes to its patient's file in parts of
-    ``plans_per_part`` plans. Notes become findings through :class:`NoteFindings` (the first few of each kind and
-    a count), so that they do not grow without bound either.
+    """A Bulk Data export (NDJSON) as an :class:`Intake`: converted batch by batch (:class:`BulkPlans`), each
+    plan's Turtle given to its patient's file; ``plans_per_part`` is not used (a part is a batch's plans).
 
     :raises InputError: at the first line that is not FHIR JSON (with file, line and column).
     """
-    export = BulkExport(paths).index()
-    files = export.files
-    turtle: dict[Path, list[bytes]] = {path: [] for path in files}
-    pending: dict[Path, list[Plan]] = {path: [] for path in files}
-    notes = NoteFindings(strict=strict)
+    del plans_per_part
+    stream = BulkPlans(paths, strict=strict)
+    turtle: dict[Path, list[bytes]] = {path: [] for path in stream.files}
+    for path, part, _ in stream:
+        turtle.setdefault(path, []).append(part)
+    return Intake(turtle={path: parts or [b""] for path, parts in turtle.items()}, findings=stream.findings(),
+                  rules=fhir_rules(strict=strict))
 
-    def flush(path: Path) -> None:
-        turtle[path].append(plan_turtle(Conversion(pending[path], [], [path], 0)).encode("utf-8"))
-        pending[path] = []
 
-    for conversion in export.conversions():
-        for note in conversion.notes:
-            notes.add(note)
-        for plan in conversion.plans:
-            path = conversion.file_of(plan)
-            pending.setdefault(path, []).append(plan)
-            turtle.setdefault(path, [])
-            if len(pending[path]) >= plans_per_part:
-                flush(path)
-    for note in export.skipped_notes():
-        notes.add(note)
-    for path, plans in pending.items():
-        if plans:
-            flush(path)
-    return Intake(turtle={path: parts or [b""] for path, parts in turtle.items()},
-                  findings=notes.findings(files[0]), rules=fhir_rules(strict=strict))
+class BulkPlans:
+    """The plans of a Bulk Data export (NDJSON) as Turtle, a batch of patients at a time, for plan validation to
+    check as they come: iterating gives ``(file, Turtle, plans)`` per batch and file (a plan goes to its patient's
+    file), and :meth:`findings` then gives what could not be read, bounded (:class:`NoteFindings`).
+
+    Every line is read (and checked to be FHIR JSON) on construction, before anything is converted.
+
+    :raises InputError: at the first line that is not FHIR JSON (with file, line and column).
+    """
+
+    def __init__(self, paths: Sequence[Path], *, strict: bool) -> None:
+        self.export = BulkExport(paths).index()
+        self.files = self.export.files
+        self.strict = strict
+        self.notes = NoteFindings(strict=strict)
+
+    def __iter__(self) -> Iterator[tuple[Path, bytes, int]]:
+        for conversion in self.export.conversions():
+            for note in conversion.notes:
+                self.notes.add(note)
+            by_file: dict[Path, list[Plan]] = {}
+            for plan in conversion.plans:
+                by_file.setdefault(conversion.file_of(plan), []).append(plan)
+            for path, plans in by_file.items():
+                yield path, plan_turtle(Conversion(plans, [], [path], 0)).encode("utf-8"), len(plans)
+        for note in self.export.skipped_notes():
+            self.notes.add(note)
+
+    def findings(self) -> list[Finding]:
+        """What could not be read (once the plans have been iterated)."""
+        return self.notes.findings(self.files[0])
 
 
 class NoteFindings:
