@@ -150,3 +150,123 @@ def test_cli_writes_sarif_to_the_output_file(tmp_path: Path, in_root: None) -> N
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]}
     assert uris == {case.as_posix()}
     assert status == (0 if log["runs"][0]["properties"]["conforms"] else 1)
+
+
+# ── where each finding is: line and column of its focus node ──
+
+def _place_of(text: str, needle: str, occurrence: int = 1) -> tuple[int, int]:
+    """The 1-based line and column of the ``occurrence``-th ``needle`` in ``text``."""
+    at = -1
+    for _ in range(occurrence):
+        at = text.index(needle, at + 1)
+    line = text.count("\n", 0, at) + 1
+    return line, at - (text.rfind("\n", 0, at) + 1) + 1
+
+
+TURTLE = """# <https://example.org/p/A> is in a comment, and "ex:A" in a string below: neither is a use
+@prefix ex: <https://example.org/p/> .
+PREFIX iim: <https://w3id.org/iimkg/>
+<https://example.org/other> iim:note "ex:A <https://example.org/p/A> # not a comment" ;
+    iim:see ex:A , ex:B.
+ex:A a iim:TreatmentPlan ; iim:dose 1.5 ; iim:days 3.
+<#rel> a iim:TreatmentPlan .
+@base <https://example.org/base/> .
+<x\\u0079> iim:n 1 .
+  ex:esc\\-aped a iim:TreatmentPlan .
+"""
+
+
+def test_a_turtle_focus_node_is_found_where_it_is_first_a_subject(tmp_path: Path) -> None:
+    from iimkg.shacl.locate import Locator
+
+    path = tmp_path / "plans.ttl"
+    path.write_text(TURTLE, encoding="utf-8")
+    locate = Locator()
+    # used as an object on line 5 first, a subject on line 6: the subject wins
+    assert locate.find(path, "https://example.org/p/A") == _place_of(TURTLE, "ex:A a")
+    # only ever an object: its first use
+    assert locate.find(path, "https://example.org/p/B") == _place_of(TURTLE, "ex:B")
+    # a relative IRI, resolved against the file (as the plan reader loads it)
+    assert locate.find(path, path.resolve().as_uri() + "#rel") == _place_of(TURTLE, "<#rel>")
+    # after a number that ends a statement ("3."), @base, an IRI with \\u escapes, a name with an escape
+    assert locate.find(path, "https://example.org/base/xy") == _place_of(TURTLE, "<x\\u0079>")
+    assert locate.find(path, "https://example.org/p/esc-aped") == (10, 3)
+    assert locate.find(path, "https://example.org/p/nowhere") is None
+
+
+def test_trig_graph_names_are_not_taken_for_subjects_and_ntriples_lines_are_found(tmp_path: Path) -> None:
+    from iimkg.shacl.locate import Locator
+
+    trig = ("@prefix ex: <https://example.org/> .\n"
+            "ex:g1 { ex:x ex:p ex:y . }\n"
+            "GRAPH ex:g2 {\n  ex:g1 ex:p ex:z .\n}\n")
+    (tmp_path / "p.trig").write_text(trig, encoding="utf-8")
+    locate = Locator()
+    assert locate.find(tmp_path / "p.trig", "https://example.org/x") == (2, 9)
+    assert locate.find(tmp_path / "p.trig", "https://example.org/g1") == (4, 3)
+    lines = [f"<https://example.org/s{n}> <https://example.org/p> \"{n}\" ." for n in range(5)]
+    (tmp_path / "p.nt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert locate.find(tmp_path / "p.nt", "https://example.org/s3") == (4, 1)
+
+
+def test_json_ld_ids_and_fhir_resources_are_found(tmp_path: Path) -> None:
+    from iimkg.shacl.locate import Locator
+
+    plan = '{\n  "@context": "https://w3id.org/iimkg/plan-context.jsonld",\n  "items": [\n    {"id": "#p1"},\n' \
+           '    {"@id": "https://example.org/p2", "note": "\\"id\\": \\"no\\""}\n  ]\n}\n'
+    (tmp_path / "plan.jsonld").write_text(plan, encoding="utf-8")
+    locate = Locator()
+    assert locate.find(tmp_path / "plan.jsonld", (tmp_path / "plan.jsonld").resolve().as_uri() + "#p1") == (4, 6)
+    assert locate.find(tmp_path / "plan.jsonld", "https://example.org/p2") == (5, 6)
+    bundle = {"resourceType": "Bundle", "id": "b", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "pat-1", "meta": {"id": "x"}}},
+        {"resource": {"id": "rx-9", "resourceType": "MedicationRequest", "subject": {"reference": "Patient/pat-1"}}},
+    ]}
+    text = json.dumps(bundle, indent=1)
+    path = tmp_path / "bundle.json"
+    path.write_text(text, encoding="utf-8")
+    uri = path.resolve().as_uri()
+    for focus, resource_type, resource_id in ((f"{uri}#plan-Patient-pat-1", "Patient", "pat-1"),
+                                              (f"{uri}#MedicationRequest-rx-9", "MedicationRequest", "rx-9"),
+                                              ("MedicationRequest/rx-9", "MedicationRequest", "rx-9")):
+        place = locate.find(path, focus)
+        assert place is not None, focus
+        line, column = place
+        offset = sum(len(t) + 1 for t in text.split("\n")[:line - 1]) + column - 1
+        found, _ = json.JSONDecoder().raw_decode(text, offset)
+        assert (found["resourceType"], found["id"]) == (resource_type, resource_id)
+
+
+def test_sarif_regions_follow_the_plan_wherever_it_sits_in_its_file(tmp_path: Path, in_root: None) -> None:
+    """An example plan moved down by some lines: each result's region moves with it."""
+    original = ROOT / "examples" / "plans" / "several-findings.ttl"
+    shifted = "# moved\n" * 7 + original.read_text(encoding="utf-8")
+    plan = tmp_path / "shifted.ttl"
+    plan.write_text(shifted, encoding="utf-8")
+    out = tmp_path / "plans.sarif"
+    main(["validate", str(plan), "--format", "sarif", "--output", str(out)])
+    results = json.loads(out.read_text(encoding="utf-8"))["runs"][0]["results"]
+    assert results
+    lines = shifted.splitlines()
+    for result in results:
+        region = result["locations"][0]["physicalLocation"]["region"]
+        focus = result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+        local = focus.rsplit("/", 1)[-1]
+        assert lines[region["startLine"] - 1][region["startColumn"] - 1:].startswith(f":{local} "), (region, focus)
+        assert region["startLine"] > 7
+
+
+def test_fhir_findings_point_at_the_resource_they_come_from(fhir_result: ValidationResult) -> None:
+    run = _sarif(fhir_result)["runs"][0]
+    text = (ROOT / "examples" / "fhir" / "dermatomyositis-gaps.json").read_text(encoding="utf-8")
+    located = 0
+    for result in run["results"]:
+        region = result["locations"][0]["physicalLocation"].get("region")
+        if region is None:
+            continue
+        located += 1
+        offset = sum(len(t) + 1 for t in text.split("\n")[:region["startLine"] - 1]) + region["startColumn"] - 1
+        resource, _ = json.JSONDecoder().raw_decode(text, offset)
+        focus = result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+        assert f"{resource['resourceType']}-{resource['id']}" in focus.replace("/", "-"), (focus, resource["id"])
+    assert located >= len(run["results"]) // 2

@@ -16,6 +16,7 @@ from typing import Any
 from iimkg.core.prefixes import compress
 from iimkg.core.vocab import IIM
 from iimkg.shacl.findings import Finding, Rule, Severity, ValidationResult
+from iimkg.shacl.locate import Locator
 
 __all__ = ["SARIF_SCHEMA", "ReportFormat", "render_report", "sarif_log"]
 
@@ -256,18 +257,20 @@ def sarif_log(result: ValidationResult) -> dict[str, Any]:
     A result's ``ruleId`` is the rule's name and its ``level`` follows the severity (violation → error, warning →
     warning, info → note). Its location is the file the finding was read from, as a URI relative to the working
     directory (``%SRCROOT%``) when the file lies inside it, else an absolute ``file:`` URI; the focus node (a plan, a
-    resource, an ontology term) is its logical location. The findings model carries no line numbers (RDF parsers do
-    not report where a triple was read), so no ``region`` is given.
+    resource, an ontology term) is its logical location. RDF parsers do not report where a triple was read, so the
+    ``region`` (line and column) is where the focus node is written as a subject, found again in the file's text
+    (:mod:`iimkg.shacl.locate`); a finding whose place can't be known has none.
     """
     rules = _rules_for(result.rules, result.findings)
     index = {rule.name: position for position, rule in enumerate(rules)}
+    locator = Locator()
     run: dict[str, Any] = {
         "tool": {"driver": {
             "name": "iimkg",
             "informationUri": IIM,
             "rules": [_sarif_rule(rule) for rule in rules],
         }},
-        "results": [_sarif_result(finding, index[finding.rule]) for finding in result.findings],
+        "results": [_sarif_result(finding, index[finding.rule], locator) for finding in result.findings],
         "columnKind": "unicodeCodePoints",
         "properties": {"conforms": result.conforms, **_summary(result)},
     }
@@ -317,16 +320,20 @@ def _artifact(file: str) -> dict[str, str]:
     return {"uri": path.as_posix(), "uriBaseId": SRCROOT}
 
 
-def _sarif_result(finding: Finding, rule_index: int) -> dict[str, Any]:
+def _sarif_result(finding: Finding, rule_index: int, locator: Locator) -> dict[str, Any]:
     properties = {key: value for key, value in finding.to_json().items()
                   if key not in {"severity", "rule", "message", "file"} and value is not None}
+    physical: dict[str, Any] = {"artifactLocation": _artifact(finding.file)}
+    place = locator.find(finding.file, finding.focus)
+    if place is not None:
+        physical["region"] = {"startLine": place[0], "startColumn": place[1]}
     return {
         "ruleId": finding.rule,
         "ruleIndex": rule_index,
         "level": SARIF_LEVELS[finding.severity],
         "message": {"text": finding.message},
         "locations": [{
-            "physicalLocation": {"artifactLocation": _artifact(finding.file)},
+            "physicalLocation": physical,
             "logicalLocations": [{"fullyQualifiedName": finding.focus}],
         }],
         "properties": properties,
