@@ -4,11 +4,12 @@ The export is made from the patients of examples/fhir/ (eight of them, from the 
 co-intervention to the one whose myositis code the graph does not carry), each copied N/8 times under new ids, one
 NDJSON file per resource type as FHIR Bulk Data writes them, in a temporary folder.
 
-For each N: reading + converting in-process (plans/second), writing the Turtle, and `iimkg validate` on the NDJSON
-files as a new process (convert + validate with the plan shapes, start-up included), with its peak memory.
+For each N: `iimkg fhir convert` and `iimkg validate` on the NDJSON files, each as a new process (start-up
+included), with the peak resident memory of its process tree (worker processes included) sampled every 50 ms.
+Both stream a Bulk Data export, so the peak should stay flat as the export grows (200 MB then 400 MB).
 Linearity: seconds per 1,000 patients at each N, and the ratio of the largest N's to the smallest's.
 
-Run: python bench/fhir.py [--sizes 1000 5000 10000] [--no-validate]
+Run: python bench/fhir.py [--sizes 1000 5000 10000 | --megabytes 200 400] [--no-validate]
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import copy
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,9 +27,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from iimkg.fhir import convert_files, read_fhir
-from iimkg.plans.codes import CodeMapper
-from iimkg.plans.turtle import plan_turtle
+from iimkg.fhir import read_fhir
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "fhir"
 _SUBJECT_KEYS = ("subject", "patient")
@@ -93,67 +91,93 @@ def write_export(folder: Path, patients: int) -> list[Path]:
     return sorted(folder.glob("*.ndjson"))
 
 
-def convert_in_process(files: list[Path]) -> tuple[float, float, int, int, int]:
-    """(seconds to read and convert, seconds to write Turtle, plans, resources, unmapped notes)."""
+def patients_for(megabytes: float) -> int:
+    """How many patients make an export of about ``megabytes`` MB (measured on one round of the examples)."""
+    cases, _ = templates()
+    with tempfile.TemporaryDirectory(prefix="iimkg-fhir-bench-") as folder:
+        files = write_export(Path(folder), len(cases) * 10)
+        per_patient = sum(f.stat().st_size for f in files) / (len(cases) * 10)
+    return max(1, round(megabytes * 2**20 / per_patient))
+
+
+def _tree_rss(root: int) -> int:
+    """Resident memory (bytes) of a process and all its descendants, from /proc (Linux)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            children[int(fields[1])].append(int(entry))
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, ()))
+    return total
+
+
+def run_sampled(command: list[str]) -> tuple[float, float, int, str]:
+    """(seconds, peak MiB of the process tree sampled every 50 ms, exit status, last line of stderr)."""
     started = time.perf_counter()
-    conversion = convert_files(files)
-    converted = time.perf_counter()
-    plan_turtle(conversion)
-    written = time.perf_counter()
-    return converted - started, written - converted, len(conversion.plans), conversion.resources, \
-        len(conversion.unmapped())
+    with tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, _tree_rss(process.pid))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        err.seek(0)
+        last = (err.read().strip().splitlines() or [""])[-1]
+    return seconds, peak / 2**20, process.returncode, last
 
 
-def validate_cli(files: list[Path]) -> tuple[float, float, int, str]:
-    """(seconds, peak MiB, exit status, summary) of `iimkg validate FILE…` as a new process.
-
-    The peak is the largest resident set of any child so far (getrusage), so run sizes in increasing order."""
+def _iimkg() -> list[str]:
     exe = Path(sys.executable).with_name("iimkg")
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "iimkg.cli.main"]
-    started = time.perf_counter()
-    done = subprocess.run([*command, "validate", *map(str, files), "--format", "json"], capture_output=True,
-                          text=True, check=False)
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    summary = ""
-    try:
-        summary = json.dumps(json.loads(done.stdout)["summary"])
-    except (ValueError, KeyError):
-        summary = (done.stderr.strip().splitlines() or [""])[-1]
-    return seconds, peak, done.returncode, summary
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "iimkg.cli.main"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000], help="patients per export")
+    parser.add_argument("--megabytes", type=float, nargs="+",
+                        help="export sizes in MB instead of --sizes (e.g. 200 400: memory must stay flat)")
     parser.add_argument("--no-validate", action="store_true", help="time the conversion only")
     ns = parser.parse_args()
-    CodeMapper.shipped()  # the graph and its term index, once, outside the timings
-    print(f"FHIR Bulk Data export -> treatment plans, {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
-    header = (f"{'patients':>9} {'resources':>10} {'MiB':>6} {'convert s':>10} {'plans/s':>8} {'turtle s':>9}"
-              f" {'validate s':>11} {'s/1k pts':>9} {'peak MiB':>9}  validate summary")
-    print(header)
+    sizes = [patients_for(mb) for mb in ns.megabytes] if ns.megabytes else ns.sizes
+    print(f"FHIR Bulk Data export -> treatment plans, {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}; "
+          "peak = resident memory of the process tree, sampled every 50 ms")
+    print(f"{'patients':>9} {'MiB':>6} {'convert s':>10} {'peak MiB':>9} {'validate s':>11} {'peak MiB':>9}"
+          f" {'s/1k pts':>9}  validate summary")
     per_thousand: list[tuple[int, float]] = []
-    validated = False
-    for size in ns.sizes:
+    for size in sizes:
         with tempfile.TemporaryDirectory(prefix="iimkg-fhir-bench-") as folder:
             files = write_export(Path(folder), size)
             megabytes = sum(f.stat().st_size for f in files) / 2**20
-            convert_s, turtle_s, plans, resources, _ = convert_in_process(files)
-            assert plans == size, f"{plans} plans for {size} patients"
-            if ns.no_validate:
-                validate_s, peak, summary = float("nan"), float("nan"), "(not run)"
-                measured = convert_s
-            else:
-                validate_s, peak, status, summary = validate_cli(files)
+            convert_s, convert_peak, status, summary = run_sampled(
+                [*_iimkg(), "fhir", "convert", *map(str, files), "-o", str(Path(folder) / "plans.ttl")])
+            assert status == 0, f"iimkg fhir convert exited {status}: {summary}"
+            assert f"{size:,} plan" in summary, summary
+            (Path(folder) / "plans.ttl").unlink()
+            validate_s, validate_peak, summary = float("nan"), float("nan"), "(not run)"
+            if not ns.no_validate:
+                report = Path(folder) / "report.json"
+                validate_s, validate_peak, status, summary = run_sampled(
+                    [*_iimkg(), "validate", *map(str, files), "--format", "json", "--output", str(report)])
                 assert status in (0, 1), f"iimkg validate exited {status}: {summary}"
-                measured, validated = validate_s, True
+                summary = json.dumps(json.loads(report.read_text(encoding="utf-8"))["summary"])
+            measured = convert_s + (0 if ns.no_validate else validate_s)
             per_thousand.append((size, measured / size * 1000))
-            print(f"{size:>9,} {resources:>10,} {megabytes:>6.1f} {convert_s:>10.2f} {plans / convert_s:>8,.0f}"
-                  f" {turtle_s:>9.2f} {validate_s:>11.2f} {measured / size * 1000:>9.2f} {peak:>9.0f}  {summary}")
+            print(f"{size:>9,} {megabytes:>6.1f} {convert_s:>10.2f} {convert_peak:>9.0f} {validate_s:>11.2f}"
+                  f" {validate_peak:>9.0f} {measured / size * 1000:>9.2f}  {summary}", flush=True)
     if len(per_thousand) > 1:
         (small, first), (large, last) = per_thousand[0], per_thousand[-1]
-        what = "convert + validate" if validated else "conversion"
+        what = "conversion" if ns.no_validate else "convert + validate"
         print(f"linearity ({what}): {last / first:.2f}x the seconds per 1,000 patients at {large:,} as at "
               f"{small:,} (1.00 = linear)")
 
