@@ -1,7 +1,8 @@
 """iimkg: an OWL ontology and knowledge graph of how idiopathic inflammatory myopathies are treated.
 
 Not medical advice. ``load()`` gives the graph as rdflib; ``query()`` answers the named competency
-questions; both read the files shipped inside this package.
+questions; both read the files shipped inside this package. ``query(..., endpoint=URL)`` asks the same questions of
+a SPARQL 1.1 endpoint that holds the iimkg release (names are still resolved here; the rows are the same).
 """
 
 from __future__ import annotations

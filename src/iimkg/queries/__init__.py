@@ -1,4 +1,5 @@
-"""Named competency queries: their headers and parameters, the engines that run them, and tables of their rows."""
+"""Named competency queries: their headers and parameters, the engines (local, or a remote SPARQL endpoint) that run
+them, and the formats their results are written in."""
 
 from __future__ import annotations
 
