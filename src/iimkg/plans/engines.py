@@ -1,12 +1,15 @@
 """The two engines that check plans, over the same store layout (:mod:`iimkg.plans.reading`).
 
-``oxigraph`` runs every compiled constraint once over all plans of a group of files (:mod:`iimkg.shacl.fast`), in
-chunks that bound memory; ``rdflib`` runs plain pyshacl on an rdflib graph, the reference the fast path is held to.
+``oxigraph`` (:class:`UnitChecker`) runs every compiled constraint once over all plans of a chunk of plan units
+(:mod:`iimkg.shacl.fast`), each chunk in a fresh store, so memory stays that of a chunk; ``rdflib`` runs plain pyshacl
+on an rdflib graph, the reference the fast path is held to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,19 +17,17 @@ import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
 from iimkg.core.vocab import RDF_TYPE, SH
-from iimkg.plans.reading import ONTOLOGY_GRAPH, PlanNode, plan_store
+from iimkg.graph.loading import ontology_quads, syntax_message
+from iimkg.plans.reading import ONTOLOGY_GRAPH, file_graph, plan_store, plans_in
 from iimkg.plans.results import Outcome, attribute
+from iimkg.plans.splitting import PlanUnit
 from iimkg.shacl.findings import Severity
 from iimkg.shacl.pyshacl_run import pyshacl_report
 
 if TYPE_CHECKING:
     import rdflib
 
-__all__ = ["CHUNK_BYTES", "check_with_pyshacl", "oxigraph_batch", "shapes_graph"]
-
-# Plans are checked in chunks of about this many bytes of files (some 10,000 plans), each in a fresh store.
-CHUNK_BYTES = 16_000_000
-
+__all__ = ["UnitChecker", "check_with_pyshacl", "shapes_graph"]
 
 def shapes_graph(shapes_text: str) -> rdflib.Graph:
     """The shapes (N-Triples text: it crosses process boundaries as text) as the rdflib graph both engines read."""
@@ -37,40 +38,74 @@ def shapes_graph(shapes_text: str) -> rdflib.Graph:
     return graph
 
 
-def oxigraph_batch(files: list[Path], shapes_text: str, input_format: str | None,
-                   ontology: Path, converted: Mapping[str, bytes]) -> Outcome:
-    """Check a group of files in this process: in chunks of about :data:`CHUNK_BYTES` of plans, each loaded with
-    the ontology into a fresh store, so that memory stays bounded however many plans there are."""
-    from iimkg.shacl.fast import compile_shapes
+class UnitChecker:
+    """The compiled engine in one process: the shapes compiled and the ontology parsed once, then any number of
+    chunks of plan units checked, each in a store of its own (what a worker process, or a Spark task, holds).
 
-    outcome = Outcome()
-    compiled = compile_shapes(shapes_graph(shapes_text))
-    owner: dict[PlanNode, str] = {}
-    try:
-        for chunk in _chunks(files):
-            plans: dict[str, list[PlanNode]] = {}
-            store, graphs = plan_store(chunk, input_format, ontology, converted, plans, outcome.names, owner)
-            raw = compiled.run(store, [ONTOLOGY_GRAPH, *graphs])
-            outcome.results.extend(attribute(store, raw, plans, dict(zip(map(str, chunk), graphs, strict=True))))
-            outcome.plans.update(plans)
-            del store
-    except InputError as error:
-        outcome.error = (error.detail, str(error.path) if error.path else None, error.line, error.column)
-    return outcome
+    ``timings`` adds up the seconds spent loading units, evaluating the rules and tracing results to plans.
+    """
+
+    def __init__(self, shapes_text: str, ontology: Path) -> None:
+        from iimkg.shacl.fast import compile_shapes
+
+        self.compiled = compile_shapes(shapes_graph(shapes_text))
+        self.ontology = [ox.Quad(q.subject, q.predicate, q.object, ONTOLOGY_GRAPH) for q in ontology_quads(ontology)]
+        self.timings: dict[str, float] = {}
+
+    def check(self, units: Sequence[PlanUnit]) -> Outcome:
+        """Check ``units`` together (one store: a unit's plans are checked with the ontology only, never with
+        another unit's triples; a file's units share its named graph, so findings know their file).
+
+        An input error (a unit that does not load) comes back as :attr:`Outcome.error`, with the place in the
+        unit's data: for lines copied from an N-Triples file the caller finds the place in the file.
+        """
+        outcome = Outcome()
+        started = time.perf_counter()
+        store = ox.Store()
+        store.extend(self.ontology)
+        graphs: dict[str, ox.NamedNode] = {}
+        source = ""
+        try:
+            for (source, media_type), data in _loads(units):
+                path = Path(source)
+                graph = graphs.setdefault(source, file_graph(path))
+                store.load(data, format=ox.RdfFormat.from_media_type(media_type), base_iri=path.resolve().as_uri(),
+                           to_graph=graph)
+            plans = {source: plans_in(store, graph, Path(source), outcome.names, converted=True)
+                     for source, graph in graphs.items()}
+        except SyntaxError as error:
+            outcome.error = (syntax_message(error), source, error.lineno, error.offset)
+            return outcome
+        except (OSError, ValueError) as error:
+            outcome.error = (f"can't read the file: {error}", source, None, None)
+            return outcome
+        except InputError as error:
+            outcome.error = (error.detail, str(error.path) if error.path else None, error.line, error.column)
+            return outcome
+        loaded = time.perf_counter()
+        raw = self.compiled.run(store, [ONTOLOGY_GRAPH, *graphs.values()])
+        evaluated = time.perf_counter()
+        outcome.results = attribute(store, raw, plans, graphs)
+        outcome.plans = plans
+        done = time.perf_counter()
+        for name, seconds in (("load", loaded - started), ("evaluate", evaluated - loaded),
+                              ("attribute", done - evaluated)):
+            self.timings[name] = self.timings.get(name, 0.0) + seconds
+            outcome.timings[name] = outcome.timings.get(name, 0.0) + seconds
+        return outcome
 
 
-def _chunks(files: Sequence[Path]) -> list[list[Path]]:
-    """Files in groups of about CHUNK_BYTES, each checked in a store of its own to bound memory."""
-    chunks: list[list[Path]] = [[]]
-    size = 0
-    for path in files:
-        length = path.stat().st_size
-        if chunks[-1] and size + length > CHUNK_BYTES:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(path)
-        size += length
-    return chunks
+_JOINABLE = {ox.RdfFormat.N_TRIPLES.media_type, ox.RdfFormat.N_QUADS.media_type}
+
+
+def _loads(units: Sequence[PlanUnit]) -> Iterator[tuple[tuple[str, str], bytes]]:
+    """The units' data, runs of lines of one file joined into one load (one parser call); other documents alone."""
+    for key, run in itertools.groupby(units, key=lambda u: (u.source, u.format)):
+        if key[1] in _JOINABLE:
+            yield key, b"".join(unit.data for unit in run)
+        else:
+            for unit in run:
+                yield key, unit.data
 
 
 def check_with_pyshacl(files: list[Path], shapes_text: str, input_format: str | None,

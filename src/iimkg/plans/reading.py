@@ -22,8 +22,8 @@ from iimkg.core.resources import data_dir
 from iimkg.core.vocab import DCTERMS, IIM, ONTOLOGY_GRAPH_URN, PLAN_CONTEXT_IRI, RDFS_SUBCLASS_OF
 from iimkg.graph.loading import ontology_quads, rdf_format_for, syntax_message
 
-__all__ = ["ONTOLOGY_GRAPH", "PLAN_CONTEXT_IRI", "file_graph", "load_plan_file", "plan_context", "plan_context_file",
-           "plan_store", "plans_in"]
+__all__ = ["ONTOLOGY_GRAPH", "PLAN_CONTEXT_IRI", "file_graph", "jsonld_with_context", "load_plan_file", "plan_context",
+           "plan_context_file", "plan_store", "plans_in"]
 
 ONTOLOGY_GRAPH = ox.NamedNode(ONTOLOGY_GRAPH_URN)
 PlanNode = ox.NamedNode | ox.BlankNode
@@ -61,7 +61,7 @@ def load_plan_file(store: ox.Store, path: Path, graph: ox.NamedNode, input_forma
     base = path.resolve().as_uri()
     try:
         if fmt == ox.RdfFormat.JSON_LD:
-            store.load(_jsonld_with_context(path), format=fmt, base_iri=base, to_graph=graph)
+            store.load(jsonld_with_context(path), format=fmt, base_iri=base, to_graph=graph)
         else:
             store.load(path=str(path), format=fmt, base_iri=base, to_graph=graph)
     except SyntaxError as error:
@@ -70,7 +70,7 @@ def load_plan_file(store: ox.Store, path: Path, graph: ox.NamedNode, input_forma
         raise InputError(f"can't read the file: {error}", path=path) from None
 
 
-def _jsonld_with_context(path: Path) -> bytes:
+def jsonld_with_context(path: Path) -> bytes:
     """A JSON-LD plan file with the iimkg context inlined where it is named by IRI (no network is used).
 
     The context goes in on the line where its IRI was, so line numbers in later errors stay those of the file.

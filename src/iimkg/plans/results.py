@@ -52,6 +52,7 @@ class Outcome:
     plans: dict[str, list[PlanNode]] = field(default_factory=dict)
     names: dict[PlanNode, str] = field(default_factory=dict)
     error: tuple[str, str | None, int | None, int | None] | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds by stage (load, evaluate, attribute…)
 
     def plan_count(self) -> int:
         return sum(len(p) for p in self.plans.values())

@@ -10,8 +10,9 @@ reading (:mod:`~iimkg.plans.reading`), the engines (:mod:`~iimkg.plans.engines`)
 from __future__ import annotations
 
 import functools
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -23,10 +24,11 @@ from iimkg.core.vocab import DCTERMS, STATEMENT_PREFIX
 from iimkg.graph.loading import ontology_quads, rdf_format_for
 from iimkg.plans.engines import check_with_pyshacl, shapes_graph
 from iimkg.plans.intake import Adapter, Intake
-from iimkg.plans.pool import check_with_oxigraph
 from iimkg.plans.reading import PLAN_CONTEXT_IRI, plan_context, plan_context_file
-from iimkg.plans.results import findings_of, plan_names, report_graph
-from iimkg.shacl.findings import CheckKind, Severity, ValidationResult, display_path, rules_of
+from iimkg.plans.results import Outcome, findings_of, plan_names, report_graph
+from iimkg.plans.splitting import PlanUnit, plan_vocabulary, split_file
+from iimkg.plans.units import CHUNK_PLANS, print_profile, run_units
+from iimkg.shacl.findings import CheckKind, Rule, Severity, ValidationResult, display_path, rules_of
 from iimkg.shacl.pyshacl_run import check_shapes_are_shacl, user_shapes_quads
 
 __all__ = [
@@ -58,6 +60,7 @@ def validate_plans(
     ontology: Path | None = None,
     strict: bool = False,
     adapters: Sequence[Adapter] = (),
+    chunk_plans: int = CHUNK_PLANS,
 ) -> ValidationResult:
     """Check treatment plan files against ``shapes/treatment-plan.ttl`` (and ``shapes``), with the shipped graph.
 
@@ -71,13 +74,15 @@ def validate_plans(
     :param input_format: the RDF syntax of every file, when the extensions do not tell.
     :param fail_on: the lowest severity that makes the result non-conforming.
     :param engine: ``oxigraph`` (whole-graph queries, :mod:`iimkg.shacl.fast`) or ``rdflib`` (plain pyshacl).
-    :param workers: processes for the ``oxigraph`` engine (default: one per CPU, at most one per file; small
-        inputs run in this process).
+    :param workers: processes for the ``oxigraph`` engine (default: one per CPU; an input of one chunk runs in this
+        process).
     :param ontology: the graph to check the plans against (default: the shipped one); a fork or an extension of
         it, as Turtle. The rules read drugs, classes, statements and thresholds from it.
     :param strict: report records an adapter could not map as violations, not warnings.
     :param adapters: intake adapters for formats other than RDF (:func:`iimkg.validation.validate_plans` passes
         all the package has).
+    :param chunk_plans: plans checked together in one store (:mod:`iimkg.plans.units`); the findings do not depend
+        on it.
     :returns: findings sorted by file, plan, severity, rule and focus node; each knows its plan (the plan's
         ``dcterms:identifier`` when it has one that no other plan has, else its IRI) and its file.
     :raises InputError: if a file is missing, empty, does not parse (with line and column), holds no plan, or
@@ -96,28 +101,76 @@ def validate_plans(
     for path in files:
         if str(path) not in converted:
             rdf_format_for(path, input_format)
+    graph_file = _graph_file(ontology)
+    shapes_text, rules, statement_ids = _shapes(shapes, graph_file)
+    if engine is Engine.RDFLIB:
+        outcome = check_with_pyshacl(files, shapes_text, input_format, fail_on, graph_file, intake.joined())
+        if outcome.error is not None:
+            detail, where, line, column = outcome.error
+            raise InputError(detail, path=where, line=line, column=column)
+    else:
+        units = _units(files, converted, input_format, graph_file)
+        outcome = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans)
+    return _result(outcome, files, rules, statement_ids, fail_on, started, intake)
+
+
+def check_prepared(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), ontology: Path | None = None,
+                   fail_on: Severity | str = Severity.VIOLATION, workers: int | None = None,
+                   chunk_plans: int = CHUNK_PLANS) -> ValidationResult:
+    """:func:`iimkg.plans.units.check_units`: plan units (already split, or converted) to findings."""
+    fail_on = Severity(fail_on)
+    started = time.perf_counter()
+    graph_file = _graph_file(ontology)
+    shapes_text, rules, statement_ids = _shapes(shapes, graph_file)
+    outcome = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans)
+    files = [Path(file) for file in outcome.plans]
+    return _result(outcome, files, rules, statement_ids, fail_on, started, Intake())
+
+
+def _graph_file(ontology: Path | None) -> Path:
     graph_file = Path(ontology) if ontology is not None else ontology_file()
     if not graph_file.is_file():
         raise InputError("no such ontology file", path=graph_file)
+    return graph_file
+
+
+def _shapes(shapes: Sequence[Path], graph_file: Path) -> tuple[str, list[Rule], dict[str, str]]:
+    """The shapes as N-Triples text (for the workers), their rules, and the graph's statement IDs."""
     shapes_text = _shapes_ntriples(tuple(Path(s) for s in shapes))
     shapes_rdf = shapes_graph(shapes_text)
     if shapes:
         check_shapes_are_shacl(shapes_rdf, shapes)
     statement_ids = _statement_ids(graph_file)
-    rules = rules_of(shapes_rdf, statement_ids, default_kind=CheckKind.STRUCTURAL)
-    if engine is Engine.RDFLIB:
-        outcome = check_with_pyshacl(files, shapes_text, input_format, fail_on, graph_file, intake.joined())
-    else:
-        outcome = check_with_oxigraph(files, shapes_text, input_format, workers, graph_file, converted)
-    if outcome.error is not None:
-        detail, where, line, column = outcome.error
-        raise InputError(detail, path=where, line=line, column=column)
+    return shapes_text, rules_of(shapes_rdf, statement_ids, default_kind=CheckKind.STRUCTURAL), statement_ids
+
+
+def _units(files: Sequence[Path], converted: dict[str, list[bytes]], input_format: str | None,
+           ontology: Path) -> Iterator[PlanUnit]:
+    """Every file's plan units, file by file: RDF files split by plan, converted files by the adapter's parts."""
+    vocabulary = plan_vocabulary(ontology)
+    turtle = ox.RdfFormat.TURTLE.media_type
+    for path in files:
+        parts = converted.get(str(path))
+        if parts is None:
+            yield from split_file(path, input_format, vocabulary)
+        else:
+            for part in parts:
+                yield PlanUnit(str(path), part, turtle, part.count(b"TreatmentPlan"))
+
+
+def _result(outcome: Outcome, files: Sequence[Path], rules: list[Rule], statement_ids: dict[str, str],
+            fail_on: Severity, started: float, intake: Intake) -> ValidationResult:
+    """Findings sorted by file (in the order given), plan, severity, rule and focus node."""
+    before = time.perf_counter()
     shown = [display_path(p) for p in files]
     findings = findings_of(outcome.results, rules, plan_names(outcome), statement_ids.values()) + intake.findings
     rules = sorted([*rules, *intake.rules])
     order = {name: i for i, name in enumerate(shown)}
     findings = sorted(dict.fromkeys(findings), key=lambda f: (order.get(f.file, len(order)), *f.sort_key()))
     results = outcome.results
+    outcome.timings["findings"] = time.perf_counter() - before
+    if os.environ.get("IIMKG_PROFILE"):
+        print_profile(outcome.timings, outcome.plan_count())
     return ValidationResult(
         files=shown, rules=rules, findings=findings, fail_on=fail_on,
         report=lambda: report_graph(results, files, fail_on), seconds=time.perf_counter() - started,
