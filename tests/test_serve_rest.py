@@ -220,3 +220,29 @@ def test_sigterm_stops_the_server_and_its_workers(tmp_path: Path) -> None:
     while any(_running(c) for c in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [c for c in children if _running(c)]
+
+
+def test_the_openapi_document_lists_the_media_types_each_path_really_sends(server: Server) -> None:
+    """Each media type the document lists, sent as Accept, is answered with a Content-Type it says (x-sent-as)."""
+    document = server.get("/openapi.json").json()
+    queries = {"select": "SELECT ?s WHERE { ?s a <http://www.w3.org/2002/07/owl#Ontology> }",
+               "ask": "ASK { ?s ?p ?o }", "graph": "CONSTRUCT WHERE { ?s a <http://www.w3.org/2002/07/owl#Ontology> }"}
+    sparql = document["paths"]["/sparql"]["get"]["responses"]["200"]["content"]
+    named = document["paths"]["/queries/subtypes"]["get"]["responses"]["200"]["content"]
+    assert {"application/sparql-results+json", "text/csv", "text/turtle", "application/n-triples"} <= set(sparql)
+    seen: set[str] = set()
+    for media, entry in sparql.items():
+        answers = []
+        for form, text in queries.items():
+            reply = server.get("/sparql", {"query": text}, Accept=media)
+            if reply.status == 200:
+                answers.append(reply.headers["content-type"])
+                assert reply.headers["content-type"] in entry["x-sent-as"], (media, form)
+            else:
+                assert reply.status == 406, (media, form, reply.text)
+        assert answers, media
+        seen.update(answers)
+    assert seen == {sent for entry in sparql.values() for sent in entry["x-sent-as"]}
+    for media, entry in named.items():
+        reply = server.get("/queries/subtypes", Accept=media)
+        assert reply.status == 200 and [reply.headers["content-type"]] == entry["x-sent-as"], media

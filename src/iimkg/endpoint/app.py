@@ -51,6 +51,7 @@ from iimkg.endpoint.pool import Busy, PoolError, WorkerPool
 from iimkg.endpoint.protocol import (
     ASK_FORMATS,
     GRAPH_FORMATS,
+    NAMED_FORMATS,
     SELECT_FORMATS,
     SPARQL_METHODS,
     ProtocolError,
@@ -74,8 +75,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _ALL_OFFERS = SELECT_FORMATS + ASK_FORMATS + GRAPH_FORMATS
-_NAMED_OFFERS = (("application/sparql-results+json", ResultFormat.JSON), ("application/json", ResultFormat.JSON),
-                 ("text/csv", ResultFormat.CSV), ("text/tab-separated-values", ResultFormat.TSV))
+_NAMED_OFFERS = NAMED_FORMATS
 # the CLI's output format that writes each of them, as `iimkg query --format` would
 _NAMED_OUTPUT = {ResultFormat.JSON: OutputFormat.JSON, ResultFormat.CSV: OutputFormat.CSV,
                  ResultFormat.TSV: OutputFormat.TSV}

@@ -10,7 +10,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from iimkg.endpoint.protocol import FORMAT_NAMES, ResultFormat
+from iimkg.endpoint.protocol import (
+    ASK_FORMATS,
+    CHARSET_FORMATS,
+    FORMAT_NAMES,
+    GRAPH_FORMATS,
+    NAMED_FORMATS,
+    SELECT_FORMATS,
+    ResultFormat,
+)
 from iimkg.queries.named import NamedQuery
 
 __all__ = ["openapi_document"]
@@ -119,16 +127,36 @@ def _named_operation(named: NamedQuery) -> dict[str, Any]:
             "responses": {
                 "200": {
                     "description": "The rows, as `iimkg query` gives them (a `…Label` column after each IRI column).",
-                    "content": {
-                        _RESULTS_JSON: {"schema": {"$ref": "#/components/schemas/SparqlResults"}},
-                        "text/csv": {"schema": {"type": "string"}},
-                        "text/tab-separated-values": {"schema": {"type": "string"}},
-                    },
+                    "content": _content(NAMED_FORMATS),
                 },
                 "400": _ERROR, "406": _ERROR, "500": _ERROR, "503": _ERROR,
             },
         },
     }
+
+
+def _content(offers: Sequence[tuple[str, ResultFormat]]) -> dict[str, Any]:
+    """An OpenAPI ``content`` map: every media type a client may ask for (``Accept``), and what it is then sent.
+
+    ``application/json`` means SPARQL results JSON for a SELECT or ASK and JSON-LD for a CONSTRUCT; the
+    description of each says which format answers and its exact ``Content-Type``.
+    """
+    content: dict[str, Any] = {}
+    for media, fmt in offers:
+        sent = fmt.value + ("; charset=utf-8" if fmt in CHARSET_FORMATS else "")
+        entry = content.setdefault(media, {"schema": {"type": "string"}, "x-content-type": []})
+        if fmt is ResultFormat.JSON:
+            entry["schema"] = {"$ref": "#/components/schemas/SparqlResults"}
+        if sent not in entry["x-content-type"]:
+            entry["x-content-type"].append(sent)
+    for media, entry in content.items():
+        sent = entry.pop("x-content-type")
+        entry["schema"] = entry["schema"] if len(sent) == 1 else {"type": ["object", "array", "string"]}
+        entry["x-sent-as"] = sent
+        if sent != [media]:
+            entry["schema"]["description"] = "Sent as " + " or ".join(sent) + \
+                (" (results for SELECT and ASK, a graph for CONSTRUCT and DESCRIBE)" if len(sent) > 1 else "") + "."
+    return content
 
 
 def _example_key(value: str) -> str:
@@ -156,7 +184,7 @@ def _sparql_responses() -> dict[str, Any]:
     return {
         "200": {
             "description": "Query results (SELECT, ASK) or an RDF graph (CONSTRUCT, DESCRIBE), by Accept.",
-            "content": {f.value: {"schema": {"type": "string"}} for f in ResultFormat if f is not ResultFormat.HTML},
+            "content": _content(SELECT_FORMATS + ASK_FORMATS + GRAPH_FORMATS),
         },
         "400": {"description": "Malformed query or request (the parser's message)."},
         "406": {"description": "The query's results can't be given in a format Accept allows."},

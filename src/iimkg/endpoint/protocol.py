@@ -29,9 +29,11 @@ from iimkg.endpoint.jobs import Dataset
 
 __all__ = [
     "ASK_FORMATS",
+    "CHARSET_FORMATS",
     "FORMAT_NAMES",
     "FORMAT_PARAMETERS",
     "GRAPH_FORMATS",
+    "NAMED_FORMATS",
     "SELECT_FORMATS",
     "SPARQL_METHODS",
     "Operation",
@@ -87,6 +89,15 @@ SELECT_FORMATS: tuple[tuple[str, ResultFormat], ...] = (
     ("text/xml", ResultFormat.XML),
 )
 ASK_FORMATS = tuple((m, f) for m, f in SELECT_FORMATS if f in {ResultFormat.JSON, ResultFormat.XML})
+# What a named query (/queries/NAME) can be answered in: its rows as `iimkg query --format json|csv|tsv` writes them.
+NAMED_FORMATS: tuple[tuple[str, ResultFormat], ...] = (
+    ("application/sparql-results+json", ResultFormat.JSON),
+    ("application/json", ResultFormat.JSON),
+    ("text/csv", ResultFormat.CSV),
+    ("text/tab-separated-values", ResultFormat.TSV),
+)
+# Formats sent with `; charset=utf-8` (text types whose charset is not fixed by their own definition).
+CHARSET_FORMATS = frozenset({ResultFormat.CSV, ResultFormat.TSV, ResultFormat.TURTLE})
 GRAPH_FORMATS: tuple[tuple[str, ResultFormat], ...] = (
     ("text/turtle", ResultFormat.TURTLE),
     ("application/n-triples", ResultFormat.NTRIPLES),

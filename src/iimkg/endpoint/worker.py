@@ -43,7 +43,7 @@ from iimkg.endpoint.jobs import (
     UpdateJob,
     WorkerSetup,
 )
-from iimkg.endpoint.protocol import ResultFormat, choose
+from iimkg.endpoint.protocol import CHARSET_FORMATS, ResultFormat, choose
 from iimkg.queries.output import OutputFormat, graph_prefixes
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ _GRAPHS = {
 # The media type of each output format a named query is answered in (the table is for terminals only).
 _NAMED_MEDIA = {OutputFormat.JSON: ResultFormat.JSON, OutputFormat.CSV: ResultFormat.CSV,
                 OutputFormat.TSV: ResultFormat.TSV}
-_CHARSET = {ResultFormat.CSV, ResultFormat.TSV, ResultFormat.TURTLE}
+_CHARSET = CHARSET_FORMATS
 _CLONE_NEWNET, _CLONE_NEWUSER, _PR_SET_PDEATHSIG = 0x40000000, 0x10000000, 1
 
 
