@@ -526,3 +526,63 @@ def test_a_pregnancy_status_observation_makes_the_patient_pregnant(tmp_path: Pat
     unknown = {**status, "valueCodeableConcept": {"text": "Not known"}}
     plan = plan_of(convert_files([_bundle(tmp_path, unknown)]), "Patient/p-1")
     assert not plan.patient.conditions and not plan.patient.populations
+
+
+def _condition(identifier: str, text: str, **onset: object) -> dict[str, object]:
+    return {"resourceType": "Condition", "id": identifier, "subject": {"reference": "urn:uuid:p-1"},
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                           "code": "active"}]},
+            "code": {"text": text}, **onset}
+
+
+def test_the_diagnosis_onset_is_the_plans_onset_date(tmp_path: Path) -> None:
+    """Condition.onsetDateTime (or onsetPeriod.start) of a diagnosis is the plan's iim:onsetDate, the earliest of
+    its diagnoses; a condition that is not a diagnosis does not set it; a partial onset counts as its last day."""
+    path = _bundle(tmp_path,
+                   _condition("c-1", "dermatomyositis", onsetDateTime="2025-11-03T10:00:00+01:00"),
+                   _condition("c-2", "idiopathic inflammatory myopathy", onsetPeriod={"start": "2025-09-14"}),
+                   _condition("c-3", "dysphagia", onsetDateTime="2020-01-01"))
+    plan = plan_of(convert_files([path]), "Patient/p-1")
+    assert plan.onset_date is not None and plan.onset_date.isoformat() == "2025-09-14"
+    assert 'iim:onsetDate "2025-09-14"^^xsd:date' in plan_turtle(convert_files([path]))
+    for written, day in (("2025-11", "2025-11-30"), ("2024", "2024-12-31"), ("2024-02", "2024-02-29")):
+        partial = _bundle(tmp_path, _condition("c-1", "dermatomyositis", onsetDateTime=written))
+        onset = plan_of(convert_files([partial]), "Patient/p-1").onset_date
+        assert onset is not None and onset.isoformat() == day
+
+
+def test_antibody_results_a_statin_and_a_screening_from_fhir_reach_the_plan_rules(tmp_path: Path) -> None:
+    """A positive anti-HMGCR Observation (no LOINC code for the myositis antibodies is among the verified references,
+    so the intake matches the LOINC display text, as code-systems.tsv says for LOINC), an atorvastatin
+    MedicationStatement and necrotising myopathy make one contraindication finding; a positive anti-TIF1γ result
+    on a dermatomyositis plan asks for the enhanced cancer screening panel while the basic one, a Procedure, is
+    done."""
+    from iimkg.plans.validate import validate_plans
+
+    def positive(identifier: str, term: str) -> dict[str, object]:
+        return {"resourceType": "Observation", "id": identifier, "status": "final",
+                "subject": {"reference": "urn:uuid:p-1"}, "effectiveDateTime": "2026-02-20",
+                "code": {"coding": [{"system": "http://loinc.org", "display": term}]},
+                "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                                          "v3-ObservationInterpretation", "code": "POS"}]}]}
+
+    statin = {"resourceType": "MedicationStatement", "id": "m-1", "status": "active",
+              "subject": {"reference": "urn:uuid:p-1"}, "effectivePeriod": {"start": "2026-01-10"},
+              "dateAsserted": "2026-03-01", "medicationCodeableConcept": {"text": "atorvastatin"},
+              "dosage": [{"doseAndRate": [{"doseQuantity": {"value": 20, "unit": "mg",
+                                                            "system": "http://unitsofmeasure.org", "code": "mg"}}],
+                          "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}}]}
+    imnm = _bundle(tmp_path, _condition("c-1", "immune-mediated necrotizing myopathy", onsetDateTime="2025-12-01"),
+                   positive("o-1", "anti-HMGCR antibody test"), statin)
+    output = tmp_path / "imnm.ttl"
+    output.write_text(plan_turtle(convert_files([imnm])), encoding="utf-8")
+    found = [f for f in validate_plans([output]).findings if f.rule == "contraindicated_drug"]
+    assert len(found) == 1 and "atorvastatin" in found[0].message and "R046a" in found[0].message
+
+    basic = {"resourceType": "Procedure", "id": "pr-1", "status": "completed", "subject": {"reference": "urn:uuid:p-1"},
+             "performedDateTime": "2026-02-25", "code": {"text": "basic cancer screening panel"}}
+    dm = _bundle(tmp_path, _condition("c-1", "adult dermatomyositis", onsetDateTime="2025-12-01"),
+                 positive("o-1", "anti-TIF1γ antibody test"), statin, basic)
+    output.write_text(plan_turtle(convert_files([dm])), encoding="utf-8")
+    found = [f for f in validate_plans([output]).findings if f.rule == "cancer_screening"]
+    assert len(found) == 1 and "enhanced cancer screening panel" in found[0].message and "R156" in found[0].message

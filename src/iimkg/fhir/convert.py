@@ -272,6 +272,7 @@ class _Builder:
         for term in resolution.terms:
             if self.mapper.of_kind(term, frozenset({DISEASE})):
                 plan.diagnoses.setdefault(term, located)
+                self._onset(plan, located)
             elif clinical in _CONDITION_LEFT_OUT:
                 self._excluded(located, plan, resolution, f"clinical status {clinical!r}")
             else:
@@ -279,6 +280,23 @@ class _Builder:
                 if plan.patient.sex != "Male":  # the one population so defined is of women (post-menopausal)
                     for population in sorted(self.mapper.populations_defined_by(term)):
                         plan.patient.populations.setdefault(population, located)
+
+    def _onset(self, plan: Plan, located: Located) -> None:
+        """The diagnosis's symptom onset (onsetDateTime or onsetPeriod.start) as the plan's onset date, the earliest
+        of its diagnoses: the statements timed from onset (IMACS cancer screening, 3 years) count from the first
+        symptoms. A partial date (``2019``, ``2019-05``) counts as its last day, so that the time since onset is
+        never overstated and a screening still due is not taken for one past its window."""
+        resource = located.resource
+        period = resource.get("onsetPeriod")
+        written = resource.get("onsetDateTime") or (period.get("start") if isinstance(period, dict) else None)
+        if not isinstance(written, str):
+            return
+        onset, partial = _parse_date(written)
+        if onset is None and partial is not None:
+            year, month = partial
+            onset = date(year, 12, 31) if month is None else _last_day(year, month)
+        if onset is not None and (plan.onset_date is None or onset < plan.onset_date):
+            plan.onset_date, plan.onset_source = onset, located
 
     # ── medications ──
 

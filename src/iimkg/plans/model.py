@@ -113,6 +113,9 @@ class Plan:
     identifier: str
     patient: PatientRecord
     plan_date: date | None = None
+    # the earliest symptom onset of a diagnosis (FHIR Condition.onset), which IMACS cancer screening is timed from
+    onset_date: date | None = None
+    onset_source: Located | None = None
     age: int | None = None
     age_is_lower_bound: bool = False
     diagnoses: dict[str, Located] = field(default_factory=dict)

@@ -73,6 +73,9 @@ class _Writer:
         block.add("dcterms:identifier", _string(plan.identifier))
         if plan.plan_date is not None:
             block.add("iim:planDate", _date(plan.plan_date.isoformat()), "latest prescribing date")
+        if plan.onset_date is not None:
+            where = f" ({plan.onset_source.ref})" if plan.onset_source is not None else ""
+            block.add("iim:onsetDate", _date(plan.onset_date.isoformat()), f"symptom onset{where}")
         block.add("iim:patient", f"<#{plan.patient.node}>")
         for term, source in sorted(plan.diagnoses.items()):
             block.add("iim:diagnosis", self.term(term), f"{self.mapper.label(term)} ({source.ref})")
