@@ -171,12 +171,19 @@ def test_a_refused_connection_is_one_line(capsys: pytest.CaptureFixture[str]) ->
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Answers as the path says: /html a web page, /error a 500, /slow nothing for 5 s, /bad broken JSON."""
+    """Answers as the path says: /html a web page, /error a 500, /slow nothing for 5 s, /bad broken JSON, /moved a
+    redirect."""
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path == "/slow":
             time.sleep(5)
+        if self.path == "/moved":
+            self.send_response(301)
+            self.send_header("Location", "/query")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         status, kind, body = {
             "/html": (200, "text/html", b"<html><body>Welcome</body></html>"),
             "/error": (500, "text/plain", b"Virtuoso 37000 Error SP030: SPARQL compiler, line 3: syntax error"),
@@ -209,6 +216,7 @@ def impostor() -> Iterator[str]:
     ("/error", "answered HTTP 500 Internal Server Error: Virtuoso 37000 Error SP030"),
     ("/bad", "is not valid SPARQL results"),
     ("/missing", "answered HTTP 404"),
+    ("/moved", "/moved redirects to http://127.0.0.1:"),
 ])
 def test_a_reply_that_is_not_sparql_results_is_one_line(impostor: str, path: str, says: str,
                                                         capsys: pytest.CaptureFixture[str]) -> None:

@@ -204,10 +204,14 @@ def _post(url: str, text: str, timeout: float) -> _Reply:
         headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": ACCEPT,
                  "User-Agent": "iimkg (https://w3id.org/iimkg/)"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             media_type = response.headers.get_content_type().lower() if response.headers.get("Content-Type") else ""
             return _Reply(_read_bounded(response, url), media_type)
     except urllib.error.HTTPError as error:
+        if 300 <= error.code < 400 and error.headers.get("Location"):
+            target = urllib.parse.urljoin(url, error.headers["Location"])
+            raise EndpointError(f"the SPARQL endpoint {url} redirects to {target} (HTTP {error.code}); "
+                                "give that URL to --endpoint") from None
         raise EndpointError(f"the SPARQL endpoint {url} answered HTTP {error.code} {error.reason}"
                             + _excerpt(error)) from None
     except urllib.error.URLError as error:
@@ -217,6 +221,17 @@ def _post(url: str, text: str, timeout: float) -> _Reply:
                             "(raise the limit with --timeout SECONDS)") from None
     except (HTTPException, ConnectionError, ssl.SSLError, OSError) as error:
         raise EndpointError(f"the SPARQL endpoint {url} broke off the answer: {_why(error, timeout)}") from None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib would turn the POST into a GET without the query, and the server would
+    answer with its service description as if it were the result. The user is told the URL to use instead."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 def _read_bounded(response: object, url: str) -> bytes:
