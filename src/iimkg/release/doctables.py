@@ -6,6 +6,10 @@
 - ``docs/model.md``, ``terms``: every class of our own by kind (the class of ours it first sits under: ``iim:Drug``,
   ``iim:Infection``…), with its ID, English label and parents.
 
+- ``README.md``, ``query NAME --PARAM VALUE …``: the first rows of a named query's answer, as the command before
+  the table runs it, with each term's English label and its CURIE beside it (where ``iimkg query`` shows a label
+  column and an IRI column). The marker names the command, so a README example is added by writing its marker.
+
 Each table sits between ``<!-- generated: NAME -->`` and ``<!-- end generated -->`` in its file; the text around it
 is the author's. ``python -m iimkg.release.doctables`` rewrites the tables, ``--check`` only says which are stale
 (``tests/test_docs.py`` runs the check), so a rule or a term added to the data reaches the docs by one command.
@@ -22,13 +26,15 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from iimkg.core.prefixes import compress
+from iimkg.core.rdfterms import Term
 from iimkg.core.resources import data_dir, shapes_dir
 from iimkg.core.vocab import DCTERMS, IIM, RDFS_LABEL, STATEMENT_PREFIX
 from iimkg.graph.internal import select_internal
 from iimkg.graph.loading import shared_store
 from iimkg.shacl.findings import CheckKind, rules_of
 
-__all__ = ["COMMAND", "DOCUMENTS", "WRITERS", "main", "refreshed", "rule_table", "stale", "term_table"]
+__all__ = ["COMMAND", "DOCUMENTS", "README", "WRITERS", "main", "query_blocks", "query_table", "refreshed",
+           "rule_table", "stale", "term_table"]
 
 COMMAND = "python -m iimkg.release.doctables"
 _OWN_TERM = IIM + "IIM_"
@@ -119,9 +125,76 @@ def _short(iri: str) -> str:
     return compress(iri) or iri
 
 
-# Each generated block by marker name, and the blocks of each document under docs/.
+QUERY_ROWS = 4
+_CELL_CHARS = 70
+_QUERY_MARKER = re.compile(r"<!-- generated: (query [^\n]*?) -->")
+
+
+def query_table(command: str) -> str:
+    """The first :data:`QUERY_ROWS` rows of ``query NAME --PARAM VALUE …`` as a Markdown table, then a line with
+    the number of rows and the columns with no value in any row (left out of the table).
+
+    An IRI shows as its English label with its CURIE beside it (``prednisone `iim:IIM_0000102```), or its CURIE
+    alone where the graph has no label for it; text is cut at 70 characters.
+
+    :raises ValueError: if the command is not ``query NAME`` with ``--PARAM VALUE`` pairs.
+    """
+    import shlex
+
+    from iimkg.queries.run import query, term_index
+
+    words = shlex.split(command)
+    if len(words) < 2 or words[0] != "query" or len(words) % 2:
+        raise ValueError(f"not a 'query NAME --PARAM VALUE …' block: {command!r}")
+    params: dict[str, str | None] = {}
+    for flag, value in zip(words[2::2], words[3::2], strict=True):
+        if not flag.startswith("--"):
+            raise ValueError(f"{flag!r} is not a --PARAM in {command!r}")
+        params[flag[2:]] = value
+    result = query(words[1], labels=False, **params)
+    index = term_index()
+    filled = [c for c in result.columns if any(row[c] is not None for row in result)]
+    empty = [c for c in result.columns if c not in filled]
+
+    def cell(term: Term | None) -> str:
+        if term is None:
+            return ""
+        if term.kind == "uri":
+            curie = compress(term.value) or term.value
+            label = index.label(term.value)
+            return f"{_clip(label)} `{curie}`" if label else f"`{curie}`"
+        return _clip(term.value)
+
+    rows = [[cell(row[c]) for c in filled] for row in list(result)[:QUERY_ROWS]]
+    count = len(result)
+    more = f"first {len(rows)} of {count} rows" if count > len(rows) else f"{count} row{'s' if count != 1 else ''}"
+    note = f"({more}{'; no value in: ' + ', '.join(empty) if empty else ''})"
+    return _table(filled, rows) + "\n" + note + "\n"
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _CELL_CHARS else text[:_CELL_CHARS - 1].rstrip() + "…"
+
+
+def _writer(name: str) -> Callable[[], str]:
+    if name in WRITERS:
+        return WRITERS[name]
+    if name.startswith("query "):
+        return lambda: query_table(name)
+    raise ValueError(f"no writer for the generated block {name!r}")
+
+
+# Each generated block by marker name, and the blocks of each document under docs/; README.md (beside docs/) has
+# one block per `query …` marker it holds.
 WRITERS: dict[str, Callable[[], str]] = {"rules": rule_table, "terms": term_table}
 DOCUMENTS: dict[str, tuple[str, ...]] = {"plans.md": ("rules",), "model.md": ("terms",)}
+README = "README.md"
+
+
+def query_blocks(text: str) -> list[str]:
+    """The ``query …`` blocks a document holds, by their marker names."""
+    return _QUERY_MARKER.findall(text)
 
 
 def refreshed(text: str, names: Sequence[str]) -> str:
@@ -130,7 +203,7 @@ def refreshed(text: str, names: Sequence[str]) -> str:
     :raises ValueError: if a block's markers are missing.
     """
     for name in names:
-        body = WRITERS[name]()
+        body = _writer(name)()
         found = _block(name).search(text)
         if found is None:
             raise ValueError(f"no '<!-- generated: {name} -->' … '<!-- end generated -->' block")
@@ -138,13 +211,23 @@ def refreshed(text: str, names: Sequence[str]) -> str:
     return text
 
 
+def _documents(docs: Path) -> list[tuple[Path, tuple[str, ...]]]:
+    """Each document with generated blocks and their names: those under ``docs``, and the README beside it."""
+    out = [(docs / name, sections) for name, sections in DOCUMENTS.items()]
+    readme = docs.parent / README
+    if readme.is_file():
+        out.append((readme, tuple(query_blocks(readme.read_text(encoding="utf-8")))))
+    return out
+
+
 def stale(docs: Path) -> list[str]:
-    """The documents under ``docs`` whose generated tables differ from what the command writes."""
+    """The documents (under ``docs``, and ``../README.md``) whose generated tables differ from what the command
+    writes."""
     out = []
-    for name, sections in DOCUMENTS.items():
-        text = (docs / name).read_text(encoding="utf-8")
+    for path, sections in _documents(docs):
+        text = path.read_text(encoding="utf-8")
         if refreshed(text, sections) != text:
-            out.append(name)
+            out.append(path.name)
     return out
 
 
@@ -166,10 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.check:
         old = stale(docs)
         for name in old:
-            print(f"{docs / name}: generated tables are stale; run {COMMAND}", file=sys.stderr)
+            print(f"{name}: generated tables are stale; run {COMMAND}", file=sys.stderr)
         return 1 if old else 0
-    for name, sections in DOCUMENTS.items():
-        path = docs / name
+    for path, sections in _documents(docs):
         text = path.read_text(encoding="utf-8")
         new = refreshed(text, sections)
         if new != text:
