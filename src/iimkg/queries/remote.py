@@ -78,7 +78,7 @@ def check_endpoint_url(url: str) -> str:
     """
     parts = urllib.parse.urlsplit(url)
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        raise EndpointError(f"--endpoint {url!r} is not an http:// or https:// URL of a SPARQL endpoint "
+        raise EndpointError(f"{url!r} is not an http:// or https:// URL of a SPARQL endpoint "
                             "(e.g. http://localhost:7878/query)")
     return url
 
