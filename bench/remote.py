@@ -125,12 +125,17 @@ def virtuoso_server(data: Path, folder: Path) -> Iterator[str]:
     sql, http = free_port(), free_port()
     ini = db / "virtuoso.ini"
     ini.write_text(VIRTUOSO_INI.format(db=db, sql=sql, http=http, data=data.parent))
-    with running(["virtuoso-t", "+configfile", str(ini), "+foreground"], f"http://127.0.0.1:{http}/sparql") as url:
+    command = ["virtuoso-t", "+configfile", str(ini), "+foreground"]
+    url = f"http://127.0.0.1:{http}/sparql"
+    with running(command, url):
         start = time.perf_counter()
         subprocess.run(["isql-vt", str(sql), "dba", "dba",
                         f"exec=ld_dir('{data.parent}', '{data.name}', '{GRAPH}'); rdf_loader_run(); checkpoint;"],
                        check=True, capture_output=True, timeout=300)
         print(f"virtuoso: loaded in {time.perf_counter() - start:.2f} s", file=sys.stderr)
+    # Served from a fresh start, as after any load: queried in the process that has just bulk-loaded, Virtuoso 7.2.5
+    # gave wrong rows for the rdfs:subClassOf* paths of subtypes and pregnancy (6 rows of 51), right ones after.
+    with running(command, url):
         yield url
 
 
