@@ -180,3 +180,12 @@ def test_what_curl_users_get_wrong_gets_one_clear_line(server: Server, tmp_path:
     assert multipart.status == 415 and b"application/x-www-form-urlencoded" in multipart.body
     wrong = curl(server, tmp_path, "-G", "--data-urlencode", f"query={SELECT}", "-H", "Accept: text/turtle")
     assert wrong.status == 406 and b"text/csv" in wrong.body
+
+
+def test_a_repeated_format_with_one_meaning_is_read_and_a_conflict_is_refused(server: Server, tmp_path: Path) -> None:
+    same = curl(server, tmp_path, "-G", "--data-urlencode", f"query={SELECT}", "--data-urlencode", "format=tsv",
+                "--data-urlencode", "format=text/tab-separated-values")
+    assert (same.status, same.media_type) == (200, ResultFormat.TSV.value)
+    conflict = curl(server, tmp_path, "-G", "--data-urlencode", f"query={SELECT}", "--data-urlencode", "format=csv",
+                    "--data-urlencode", "format=json")
+    assert conflict.status == 400, conflict.body
