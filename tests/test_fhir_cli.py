@@ -14,6 +14,7 @@ from conftest import ROOT
 
 EXAMPLES = ROOT / "examples" / "fhir"
 GAPS, IBM = EXAMPLES / "dermatomyositis-gaps.json", EXAMPLES / "ibm-azathioprine.json"
+IBM_PATIENT = "https://ehr.example.org/fhir/Patient/ibm-5120"  # its fullUrl: converted plans' IRIs are absolute
 
 
 def test_convert_writes_plans_and_lists_what_it_could_not_read(tmp_path: Path,
@@ -27,13 +28,14 @@ def test_convert_writes_plans_and_lists_what_it_could_not_read(tmp_path: Path,
                        f"written to {output}")
     quads = list(ox.parse(path=str(output), format=ox.RdfFormat.TURTLE, base_iri=output.as_uri()))
     plans = {q.subject.value for q in quads if q.object == ox.NamedNode("https://w3id.org/iimkg/TreatmentPlan")}
-    assert plans == {output.as_uri() + "#plan-Patient-dm-gaps-7731", output.as_uri() + "#plan-Patient-ibm-5120"}
+    assert plans == {"https://ehr.example.org/fhir/Patient/dm-gaps-7731#plan-Patient-dm-gaps-7731",
+                     IBM_PATIENT + "#plan-Patient-ibm-5120"}
 
 
 def test_convert_to_standard_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fhir", "convert", str(IBM)]) == 0
     out, err = capsys.readouterr()
-    assert "<#plan-Patient-ibm-5120> a iim:TreatmentPlan ;" in out
+    assert f"<{IBM_PATIENT}#plan-Patient-ibm-5120> a iim:TreatmentPlan ;" in out
     assert err == "iimkg fhir convert: 1 plan from 8 resources in 1 file\n"
 
 

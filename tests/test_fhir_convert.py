@@ -426,10 +426,10 @@ def test_notes_become_findings_and_strict_makes_unmapped_ones_violations() -> No
         ("MedicationRequest/dm-gaps-mtx", Severity.VIOLATION), ("MedicationRequest/dm-gaps-acei", Severity.VIOLATION),
         ("Observation/dm-gaps-hr", Severity.VIOLATION)}
     assert [r.name for r in fhir_rules()] == ["fhir_approximated", "fhir_excluded", "fhir_skipped", "fhir_unmapped"]
-    # the plan's quads go with the file its patient was read from, IRIs resolved against it
+    # the plan's quads go with the file its patient was read from; its IRI is the patient's fullUrl's fragment
     (plan,) = {q.subject.value for q in given.quads[GAPS]
                if q.object == ox.NamedNode("https://w3id.org/iimkg/TreatmentPlan")}
-    assert plan == GAPS.resolve().as_uri() + "#plan-Patient-dm-gaps-7731"
+    assert plan == "https://ehr.example.org/fhir/Patient/dm-gaps-7731#plan-Patient-dm-gaps-7731"
 
 
 def test_fields_of_the_wrong_shape_are_reported_never_raised(tmp_path: Path) -> None:
@@ -586,3 +586,25 @@ def test_antibody_results_a_statin_and_a_screening_from_fhir_reach_the_plan_rule
     output.write_text(plan_turtle(convert_files([dm])), encoding="utf-8")
     found = [f for f in validate_plans([output]).findings if f.rule == "cancer_screening"]
     assert len(found) == 1 and "enhanced cancer screening panel" in found[0].message and "R156" in found[0].message
+
+
+def test_converted_plans_use_absolute_iris_only() -> None:
+    """Issue 17: the Turtle parses with no base IRI (a relative IRI would be an error), every plan, patient and node
+    IRI is absolute, and each plan's is stable: the patient's fullUrl where a Bundle gives one, else a UUID named
+    after Patient/id (bulk NDJSON), the same on every conversion."""
+    conversion = convert_files([FULL, GAPS, IBM, *BULK])
+    text = plan_turtle(conversion)
+    quads = list(ox.parse(text, format=ox.RdfFormat.TURTLE))
+    assert "<#" not in text and quads
+    nodes = {t.value for q in quads for t in (q.subject, q.object) if isinstance(t, ox.NamedNode)}
+    assert all(n.startswith(("https://", "http://", "urn:uuid:")) for n in nodes), nodes
+    plans = {q.subject.value for q in quads if q.object == ox.NamedNode("https://w3id.org/iimkg/TreatmentPlan")}
+    assert len(plans) == len(conversion.plans) == 8
+    assert "https://ehr.example.org/fhir/Patient/dm-gaps-7731#plan-Patient-dm-gaps-7731" in plans
+    def bulk_plans() -> set[str]:
+        return {q.subject.value for q in ox.parse(plan_turtle(convert_files(BULK)), format=ox.RdfFormat.TURTLE)
+                if q.object == ox.NamedNode("https://w3id.org/iimkg/TreatmentPlan")}
+
+    from_bulk = bulk_plans()
+    assert from_bulk and all(p.startswith("urn:uuid:") for p in from_bulk) and from_bulk == bulk_plans()
+    assert from_bulk <= plans

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,15 +13,34 @@ from iimkg.core.vocab import IIM, STANDARD_PREFIXES
 from iimkg.plans.codes import CodeMapper
 from iimkg.plans.model import CoIntervention, Conversion, Located, Plan, Prescription, TestResult
 
-__all__ = ["plan_quads", "plan_turtle"]
+__all__ = ["plan_base", "plan_quads", "plan_turtle"]
 
 _PREFIXES = {name: STANDARD_PREFIXES[name] for name in ("dcterms", "iim", "xsd")}
 _COMMENT_COLUMN = 52
+# Absolute IRIs a FHIR server or Bundle gives its resources: a plan's nodes are fragments of its patient's.
+_ABSOLUTE = re.compile(r"^(?:urn:uuid:|urn:oid:|https?://)\S+$", re.IGNORECASE)
+# The name-based UUID namespace of plans whose patient has no absolute IRI (NDJSON has no fullUrl).
+_PLAN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://w3id.org/iimkg/fhir/plans")
+
+
+def plan_base(plan: Plan) -> str:
+    """The absolute IRI a converted plan's nodes are fragments of (``<base>#plan-Patient-p1``,
+    ``<base>#MedicationRequest-mr1``).
+
+    The patient's own IRI where the input gives one (a Bundle entry's ``fullUrl``: ``urn:uuid:…`` or the server's
+    ``https://…/Patient/p1``), else a name-based UUID of its ``Patient/id`` (``urn:uuid:`` + UUID v5): stable from
+    one conversion to the next, so a plan keeps its IRI and findings can be compared over time. Without a server
+    address two systems' ``Patient/p1`` share that UUID, as they share the reference."""
+    source = plan.patient.source
+    for candidate in (source.full_url if source is not None else None, plan.identifier):
+        if candidate and _ABSOLUTE.match(candidate):
+            return candidate.split("#", 1)[0]
+    return f"urn:uuid:{uuid.uuid5(_PLAN_NAMESPACE, plan.identifier)}"
 
 
 def plan_turtle(conversion: Conversion, *, mapper: CodeMapper | None = None) -> str:
-    """The plans of ``conversion`` in Turtle, with relative IRIs (``<#plan-Patient-p1>``): read back, they resolve
-    against the file they are read from.
+    """The plans of ``conversion`` in Turtle, with absolute IRIs (:func:`plan_base`), so the output means the same
+    wherever it is read, stored or merged, with or without a base IRI.
 
     Each node carries ``dcterms:identifier``, the FHIR resource it comes from (``MedicationRequest/mr1``); comments
     give the terms' labels and the file and line of each resource, as the files were named to the converter.
@@ -47,7 +68,7 @@ def plan_turtle(conversion: Conversion, *, mapper: CodeMapper | None = None) -> 
 
 
 def plan_quads(conversion: Conversion, *, base_iri: str, mapper: CodeMapper | None = None) -> list[ox.Quad]:
-    """The plans as quads in the default graph, their relative IRIs resolved against ``base_iri``."""
+    """The plans as quads in the default graph (their IRIs are absolute; ``base_iri`` is only the parser's)."""
     text = plan_turtle(conversion, mapper=mapper)
     return list(ox.parse(text, format=ox.RdfFormat.TURTLE, base_iri=base_iri))
 
@@ -55,6 +76,7 @@ def plan_quads(conversion: Conversion, *, base_iri: str, mapper: CodeMapper | No
 class _Writer:
     def __init__(self, mapper: CodeMapper) -> None:
         self.mapper = mapper
+        self.base = ""
 
     def path(self, path: Path) -> str:
         return str(path)
@@ -68,21 +90,25 @@ class _Writer:
     def term(self, iri: str) -> str:
         return "iim:" + iri[len(IIM):] if iri.startswith(IIM) else f"<{iri}>"
 
+    def node(self, fragment: str) -> str:
+        return f"<{self.base}#{fragment}>"
+
     def plan(self, plan: Plan) -> list[str]:
-        block = _Block(f"<#{plan.node}> a iim:TreatmentPlan", f"plan for {plan.identifier}")
+        self.base = plan_base(plan)
+        block = _Block(f"{self.node(plan.node)} a iim:TreatmentPlan", f"plan for {plan.identifier}")
         block.add("dcterms:identifier", _string(plan.identifier))
         if plan.plan_date is not None:
             block.add("iim:planDate", _date(plan.plan_date.isoformat()), "latest prescribing date")
         if plan.onset_date is not None:
             where = f" ({plan.onset_source.ref})" if plan.onset_source is not None else ""
             block.add("iim:onsetDate", _date(plan.onset_date.isoformat()), f"symptom onset{where}")
-        block.add("iim:patient", f"<#{plan.patient.node}>")
+        block.add("iim:patient", self.node(plan.patient.node))
         for term, source in sorted(plan.diagnoses.items()):
             block.add("iim:diagnosis", self.term(term), f"{self.mapper.label(term)} ({source.ref})")
         for rx in plan.prescriptions:
-            block.add("iim:prescription", f"<#{rx.node}>")
+            block.add("iim:prescription", self.node(rx.node))
         for co in plan.co_interventions:
-            block.add("iim:coIntervention", f"<#{co.node}>")
+            block.add("iim:coIntervention", self.node(co.node))
         lines = block.lines()
         lines.append("")
         lines += self.patient(plan)
@@ -97,7 +123,7 @@ class _Writer:
     def patient(self, plan: Plan) -> list[str]:
         patient = plan.patient
         where = f" ({self.place(patient.source)})" if patient.source else " (no Patient resource in the input)"
-        block = _Block(f"<#{patient.node}> a iim:Patient", f"{patient.identifier}{where}")
+        block = _Block(f"{self.node(patient.node)} a iim:Patient", f"{patient.identifier}{where}")
         block.add("dcterms:identifier", _string(patient.identifier))
         if patient.sex:
             block.add("iim:sex", f"iim:{patient.sex}")
@@ -111,7 +137,7 @@ class _Writer:
         for term, source in sorted(patient.populations.items()):
             block.add("iim:belongsToPopulation", self.term(term), f"{self.mapper.label(term)} ({source.ref})")
         for result in patient.test_results:
-            block.add("iim:testResult", f"<#{result.node}>")
+            block.add("iim:testResult", self.node(result.node))
         lines = block.lines()
         for result in patient.test_results:
             lines.append("")
@@ -119,7 +145,8 @@ class _Writer:
         return lines
 
     def test_result(self, result: TestResult) -> list[str]:
-        block = _Block(f"<#{result.node}> a iim:TestResult", f"{result.source.ref} ({self.place(result.source)})")
+        where = f"{result.source.ref} ({self.place(result.source)})"
+        block = _Block(f"{self.node(result.node)} a iim:TestResult", where)
         block.add("iim:resultOf", self.term(result.test), self.mapper.label(result.test))
         if result.interpretation is not None:
             block.add("iim:interpretation", f"iim:{result.interpretation}")
@@ -128,7 +155,7 @@ class _Writer:
         return block.lines()
 
     def prescription(self, rx: Prescription) -> list[str]:
-        block = _Block(f"<#{rx.node}> a iim:Prescription", f"{rx.source.ref} ({self.place(rx.source)})")
+        block = _Block(f"{self.node(rx.node)} a iim:Prescription", f"{rx.source.ref} ({self.place(rx.source)})")
         block.add("dcterms:identifier", _string(rx.source.ref))
         block.add("iim:prescribedDrug", self.term(rx.drug), self.mapper.label(rx.drug))
         if rx.dose is not None:
@@ -144,7 +171,7 @@ class _Writer:
         return block.lines()
 
     def co_intervention(self, co: CoIntervention) -> list[str]:
-        block = _Block(f"<#{co.node}> a iim:CoIntervention", f"{co.source.ref} ({self.place(co.source)})")
+        block = _Block(f"{self.node(co.node)} a iim:CoIntervention", f"{co.source.ref} ({self.place(co.source)})")
         block.add("dcterms:identifier", _string(co.source.ref))
         block.add("iim:measure", self.term(co.measure), self.mapper.label(co.measure))
         block.add("iim:measureStatus", f"iim:{co.status}")
