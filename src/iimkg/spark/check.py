@@ -1,0 +1,242 @@
+"""What runs on a Spark executor: one partition of work units checked by the same compiled pyoxigraph engine as a
+local run, its findings returned as plain tuples (records) that Spark can ship, count and join.
+
+A partition holds whole plan files, groups of NDJSON lines (one patient's resources each, with the Medications they
+reference) or, when FHIR cannot be split by patient, all FHIR files at once. The ontology is parsed and the shapes
+compiled once per Python worker process (Spark reuses its workers), not once per partition. Nothing here raises on
+bad input: an input error is returned as a record, so that the driver can report the first one in file order.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from iimkg.core.errors import InputError
+from iimkg.core.limits import Limits, configure
+from iimkg.fhir.convert import READ_TYPES, convert
+from iimkg.fhir.intake import NoteFindings, note_finding, read_fhir_inputs
+from iimkg.fhir.reading import read_ndjson_line
+from iimkg.plans.engines import shapes_graph
+from iimkg.plans.model import Conversion, Located, Plan
+from iimkg.plans.notes import Note
+from iimkg.plans.reading import ONTOLOGY_GRAPH, PlanNode, plan_store
+from iimkg.plans.results import Outcome, attribute, findings_of, plan_names, shown
+from iimkg.plans.turtle import plan_turtle
+from iimkg.shacl.fast import CompiledShapes, compile_shapes
+from iimkg.shacl.findings import Finding, Rule, display_path
+
+__all__ = ["FINDING_FIELDS", "NOTE_FIELDS", "FhirUnit", "FileUnit", "Job", "PatientUnit", "Record", "batch_key",
+           "check_partition"]
+
+Record = tuple[Any, ...]
+SPREAD = "~"  # units of lines a patient is not needed for (types not read, Medications): their keys start so
+# The record tags: a finding, a plan seen (for plan names and the one-file-per-plan check), an input error, a
+# conversion note (the driver keeps the first few of each kind in the local run's order, and counts the rest), and a
+# count of resources of a type no plan is made from (the converter's "not read" note is made once, on the driver).
+FINDING, PLAN, ERROR, NOTE, SKIPPED = "finding", "plan", "error", "note", "skipped"
+# A note record is the tag, then these fields (``batch_key`` names the batch of the local run's Bulk Data reading the
+# note's resource falls in: its patient, or for a resource that names no patient its file and line).
+NOTE_FIELDS = ("kind", "finding_severity", "severity", "resource", "message", "file", "line", "column", "plan",
+               "batch_key")
+# A finding record is the tag, then these fields of shacl.findings.Finding, in this order.
+FINDING_FIELDS = ("plan", "rule", "severity", "focus", "message", "statement", "file", "source", "value", "path",
+                  "statements", "plan_iri")
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every task needs, sent once with the closure: the inputs (absolute paths, as given, and how reports
+    name them, in the order given), the shapes as N-Triples text, the rules and the graph's statement IDs."""
+
+    files: tuple[str, ...]
+    given: tuple[str, ...]
+    shown: tuple[str, ...]
+    fhir: tuple[int, ...]
+    shapes_text: str
+    input_format: str | None
+    ontology: str
+    rules: tuple[Rule, ...]
+    statements: tuple[str, ...]
+    strict: bool
+    limits: Limits
+
+    @functools.cached_property
+    def indices(self) -> dict[str, int]:
+        """Each input's index, by its resolved path."""
+        return {_key(path): number for number, path in enumerate(self.files)}
+
+    @functools.cached_property
+    def names(self) -> dict[str, str]:
+        """How the driver names each input, by how this process would (:func:`display_path` reads the working
+        directory, which may differ on an executor); computed where it is first used."""
+        return {display_path(Path(path)): name for path, name in zip(self.files, self.shown, strict=True)}
+
+
+@dataclass(frozen=True)
+class FileUnit:
+    """A whole RDF plan file (Turtle, N-Triples, JSON-LD…), by its index in :attr:`Job.files`."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class PatientUnit:
+    """One patient's NDJSON lines (file index, line number, text), with the Medications they reference; the key
+    is the patient reference they share (``Patient/p1``), or empty for resources that name no patient."""
+
+    key: str
+    lines: tuple[tuple[int, int, str], ...]
+
+
+@dataclass(frozen=True)
+class FhirUnit:
+    """Every FHIR file at once, converted as a local run converts them: for input that cannot be split by patient
+    (Bundles, single-resource files)."""
+
+
+def check_partition(job: Job, units: Iterable[Any]) -> Iterator[Record]:
+    """Check one partition's units in one store (the ontology loaded once); yield finding, plan, note, skipped and
+    error records. The first input error of the partition stops it, as a local run stops at its first."""
+    configure(max_input_bytes=job.limits.max_input_bytes, max_depth=job.limits.max_depth)
+    files: list[Path] = []
+    patients: list[PatientUnit] = []
+    whole = False
+    for unit in units:
+        if isinstance(unit, FileUnit):
+            files.append(Path(job.files[unit.index]))
+        elif isinstance(unit, PatientUnit):
+            patients.append(unit)
+        elif isinstance(unit, FhirUnit):
+            whole = True
+    try:
+        converted: dict[str, bytes] = {}
+        if whole:
+            yield from _whole_fhir(job, files, converted)
+        if patients:
+            yield from _patients(job, patients, files, converted)
+        if files:
+            yield from _check_store(job, sorted(files, key=lambda p: job.indices[_key(str(p))]), converted)
+    except InputError as error:
+        yield _error(job, error)
+
+
+def _patients(job: Job, units: Sequence[PatientUnit], files: list[Path], converted: dict[str, bytes]
+              ) -> Iterator[Record]:
+    """Convert the units' patients (one conversion, as a local batch); their plans join ``files`` and ``converted``."""
+    resources, skipped, batches = _read_lines(job, units)
+    for (index, kind), count in sorted(skipped.items()):
+        yield (SKIPPED, index, kind, count)
+    conversion = convert(resources, files=[Path(job.files[i]) for i in job.fhir])
+    for note in conversion.notes:
+        yield _note(job, note, batches)
+    _add_plans(conversion, files, converted)
+
+
+def _read_lines(job: Job, units: Sequence[PatientUnit]
+                ) -> tuple[list[Located], Counter[tuple[int, str]], dict[tuple[int, int], str]]:
+    """The resources of the units' lines in the order a local run reads them (file by file, line by line), a
+    Medication sent with several patients read once; resources of types no plan is made from, counted; and the
+    batch key of each line (:func:`batch_key`)."""
+    lines = sorted({line for unit in units for line in unit.lines})
+    batches = {(index, number): batch_key(unit.key, index, number)
+               for unit in units if not unit.key.startswith(SPREAD) for index, number, _ in unit.lines}
+    resources: list[Located] = []
+    skipped: Counter[tuple[int, str]] = Counter()
+    for index, number, text in lines:
+        if number == 1:
+            text = text.removeprefix("\ufeff")
+        for located in read_ndjson_line(text, Path(job.files[index]), number):
+            if located.type in READ_TYPES:
+                resources.append(located)
+            else:
+                skipped[(index, located.type)] += 1
+    return resources, skipped, batches
+
+
+def batch_key(key: str, index: int, number: int) -> str:
+    """What decides the local run's batch of a line: its patient, or for a line that names none, its place."""
+    return key if key else f"\0{index}:{number}"
+
+
+def _note(job: Job, note: Note, batches: dict[tuple[int, int], str]) -> Record:
+    index = job.indices[_key(str(note.path))]
+    batch = batches.get((index, note.line or 0), "")
+    return (NOTE, note.kind.value, note_finding(note, strict=job.strict).severity.value, note.severity,
+            note.resource, note.message, index, note.line, note.column, note.plan, batch)
+
+
+def _whole_fhir(job: Job, files: list[Path], converted: dict[str, bytes]) -> Iterator[Record]:
+    """FHIR that is not all NDJSON, read as a local run reads it: every file at once, notes bounded."""
+    fhir = [Path(job.files[i]) for i in job.fhir]
+    conversion = read_fhir_inputs(fhir).conversion
+    notes = NoteFindings(strict=job.strict)
+    for note in conversion.notes:
+        notes.add(note)
+    yield from (_finding(job, finding) for finding in notes.findings(fhir[0]))
+    _add_plans(conversion, files, converted)
+
+
+def _add_plans(conversion: Conversion, files: list[Path], converted: dict[str, bytes]) -> None:
+    """The conversion's plans as Turtle, each in the graph of its patient's file (added to ``files``)."""
+    by_file: dict[Path, list[Plan]] = {}
+    for plan in conversion.plans:
+        by_file.setdefault(conversion.file_of(plan), []).append(plan)
+    for path, plans in by_file.items():
+        resolved = Path(path).resolve()
+        if str(resolved) in converted:
+            converted[str(resolved)] += plan_turtle(Conversion(plans, [], [path], 0)).encode("utf-8")
+        else:
+            converted[str(resolved)] = plan_turtle(Conversion(plans, [], [path], 0)).encode("utf-8")
+            files.append(resolved)
+
+
+def _check_store(job: Job, files: list[Path], converted: dict[str, bytes]) -> Iterator[Record]:
+    """Load ``files`` with the ontology into a fresh store, run the compiled shapes, and attribute the results."""
+    plans: dict[str, list[PlanNode]] = {}
+    names: dict[PlanNode, str] = {}
+    store, graphs = plan_store(files, job.input_format, Path(job.ontology), converted, plans, names)
+    raw = _compiled(job.shapes_text).run(store, [ONTOLOGY_GRAPH, *graphs])
+    results = attribute(store, raw, plans, dict(zip(map(str, files), graphs, strict=True)))
+    del store
+    index = job.indices
+    for file, nodes in plans.items():
+        for node in nodes:
+            yield (PLAN, shown(node), names.get(node), index[_key(file)], _is_blank(node))
+    local = plan_names(Outcome(results=results, plans=plans, names=names))
+    for finding in findings_of(results, list(job.rules), local, job.statements):
+        yield _finding(job, finding)
+
+
+def _finding(job: Job, finding: Finding) -> Record:
+    """A finding as a record, its file named as the driver names it (the executor's working directory may differ)."""
+    named = job.names.get(finding.file, finding.file)
+    values = {**finding.__dict__, "severity": finding.severity.value, "file": named}
+    return (FINDING, *(values[name] for name in FINDING_FIELDS))
+
+
+def _error(job: Job, error: InputError) -> Record:
+    """An input error as a record: its file's index, and its message naming files as they were given."""
+    index = job.indices.get(_key(str(error.path)) if error.path else "", len(job.files))
+    detail = error.detail
+    for path, given in zip(job.files, job.given, strict=True):
+        detail = detail.replace(path, given)
+    return (ERROR, index, error.line, error.column, detail)
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled(shapes_text: str) -> CompiledShapes:
+    """The shapes compiled once per worker process (the ontology's parse is cached by graph.loading)."""
+    return compile_shapes(shapes_graph(shapes_text))
+
+
+def _key(path: str) -> str:
+    return str(Path(path).resolve())
+
+
+def _is_blank(node: PlanNode) -> bool:
+    return shown(node).startswith("_:")
