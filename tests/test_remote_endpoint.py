@@ -28,7 +28,7 @@ import rdflib
 from iimkg.cli.main import main
 from iimkg.graph.loading import shipped_quads
 from iimkg.queries.named import NamedQuery
-from iimkg.queries.remote import EndpointError
+from iimkg.queries.remote import Endpoint, EndpointError
 from iimkg.queries.run import list_queries, query
 from iimkg.release import serializers
 from iimkg.release.graph import OWL_VERSION_INFO, ReleaseGraph, canonical_triples, with_header
@@ -226,7 +226,7 @@ def test_a_reply_that_is_not_sparql_results_is_one_line(impostor: str, path: str
 
 def test_a_silent_endpoint_times_out(impostor: str) -> None:
     with pytest.raises(EndpointError, match=r"did not answer within 0\.5 s|no answer within 0\.5 s"):
-        query("subtypes", endpoint=impostor + "/slow", timeout=0.5)
+        query("subtypes", endpoint=Endpoint(impostor + "/slow", timeout=0.5))
 
 
 def test_an_endpoint_that_is_not_http_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

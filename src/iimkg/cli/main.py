@@ -293,9 +293,12 @@ def _query_command(args: list[str]) -> int:
     from iimkg.queries.run import query
 
     values = {p.name: getattr(ns, p.name) for p in named.parameters}
+    from iimkg.queries.remote import Endpoint
+
     engine = ns.engine or Engine.OXIGRAPH
-    return _bounded(lambda: render(query(named.name, engine=engine, endpoint=ns.endpoint, timeout=ns.timeout,
-                                         **values), ns.format), ns.timeout, ns.max_memory_mb)
+    endpoint = Endpoint(ns.endpoint, ns.timeout) if ns.endpoint else None
+    return _bounded(lambda: render(query(named.name, engine=engine, endpoint=endpoint, **values), ns.format),
+                    ns.timeout, ns.max_memory_mb)
 
 
 def _print_query_list(queries: Sequence[object]) -> None:

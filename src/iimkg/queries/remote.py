@@ -36,7 +36,7 @@ from iimkg.core.limits import current
 from iimkg.core.rdfterms import Term, from_oxigraph, to_oxigraph
 from iimkg.queries.run import QueryResult, Row
 
-__all__ = ["ACCEPT", "EndpointError", "bind_values", "check_endpoint_url", "run_remote"]
+__all__ = ["ACCEPT", "Endpoint", "EndpointError", "bind_values", "check_endpoint_url", "run_remote"]
 
 # What we ask for: results JSON (every store speaks it), XML, then graphs in the syntaxes we parse fastest first.
 ACCEPT = ("application/sparql-results+json, application/sparql-results+xml;q=0.9, "
@@ -63,6 +63,19 @@ _GRAPHS = {
 
 class EndpointError(IimkgError):
     """The endpoint could not be reached, refused the query or did not answer with SPARQL results; exit 2."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where :func:`iimkg.query` runs a named query instead of the local graph: the endpoint's URL, and how long to
+    wait (seconds) for it to connect and for each read of its answer.
+
+    >>> Endpoint("http://localhost:7878/query", timeout=60).timeout
+    60
+    """
+
+    url: str
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)

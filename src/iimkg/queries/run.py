@@ -25,6 +25,8 @@ from iimkg.queries.named import NamedQuery, Parameter, list_queries, named_query
 if TYPE_CHECKING:
     import rdflib
 
+    from iimkg.queries.remote import Endpoint
+
 __all__ = ["Engine", "NamedQuery", "Parameter", "QueryResult", "Row", "bind_parameters", "list_queries", "named_query",
            "query", "run_sparql"]
 
@@ -108,8 +110,8 @@ def _rdflib_graph() -> rdflib.Graph:
     return load()
 
 
-def query(name: str, *, engine: Engine | str = Engine.OXIGRAPH, labels: bool = True, endpoint: str | None = None,
-          timeout: float = 30.0, **parameters: str | None) -> QueryResult:
+def query(name: str, *, engine: Engine | str | None = None, labels: bool = True, endpoint: str | Endpoint | None = None,
+          **parameters: str | None) -> QueryResult:
     """Run a named query on the shipped graph; parameter values are resolved to terms and bound, never pasted.
 
     >>> rows = query("adverse-effects", drug="prednisone")
@@ -117,12 +119,12 @@ def query(name: str, *, engine: Engine | str = Engine.OXIGRAPH, labels: bool = T
     True
 
     :param name: the query file's stem, e.g. ``"adverse-effects"``.
-    :param engine: ``oxigraph`` (default) or ``rdflib``; both give the same rows.
+    :param engine: ``oxigraph`` (default, also for None) or ``rdflib``; both give the same rows.
     :param labels: add a ``…Label`` column after each IRI column.
     :param endpoint: the URL of a SPARQL 1.1 Protocol endpoint that holds the iimkg release (an Oxigraph server,
-        Virtuoso, QLever…) to run the query there instead; values are resolved here, as for a local run, and the
-        rows are the same. ``engine`` is then not used.
-    :param timeout: with ``endpoint``: how long to wait for the server to connect and to answer, in seconds.
+        Virtuoso, QLever…) to run the query there instead, or an :class:`~iimkg.queries.remote.Endpoint` (its URL
+        and timeout, 30 s by default); values are resolved here, as for a local run, and the rows are the same.
+        ``engine`` is then not used.
     :param parameters: values for the parameters the query's header declares: a label or synonym in any
         language we carry, our CURIE or IRI, or an external CURIE such as ``MONDO:0016367``.
     :returns: the rows in the query's order.
@@ -136,11 +138,12 @@ def query(name: str, *, engine: Engine | str = Engine.OXIGRAPH, labels: bool = T
     index = term_index()
     bindings = bind_parameters(named, parameters, index)
     if endpoint is not None:
-        from iimkg.queries.remote import run_remote
+        from iimkg.queries.remote import Endpoint, run_remote
 
-        result = run_remote(named.text, endpoint, bindings=bindings, timeout=timeout)
+        where = endpoint if isinstance(endpoint, Endpoint) else Endpoint(endpoint)
+        result = run_remote(named.text, where.url, bindings=bindings, timeout=where.timeout)
     else:
-        result = run_sparql(named.text, bindings=bindings, engine=Engine(engine))
+        result = run_sparql(named.text, bindings=bindings, engine=Engine(engine or Engine.OXIGRAPH))
     return with_labels(result, index) if labels else result
 
 
