@@ -15,6 +15,7 @@ from iimkg.shacl.reports import ReportFormat
 __all__ = ["register"]
 
 EXIT_OK, EXIT_FINDINGS = 0, 1
+PARQUET = "parquet"  # findings as Parquet files, written by Spark (--spark only)
 
 
 def register(subparsers: Any) -> None:
@@ -39,8 +40,10 @@ def register(subparsers: Any) -> None:
     validate.add_argument("--input-format", metavar="FORMAT",
                           help="RDF syntax of the files when the extension does not tell "
                                f"({', '.join(f.value for f in InputFormat)})")
-    validate.add_argument("--format", choices=[f.value for f in ReportFormat], default=ReportFormat.TEXT.value,
-                          help="report format (default: text)")
+    validate.add_argument("--format", choices=[*(f.value for f in ReportFormat), PARQUET],
+                          default=ReportFormat.TEXT.value,
+                          help="report format (default: text); parquet (a folder of Parquet files of the findings, "
+                               "one row each) only with --spark and --output DIR")
     validate.add_argument("--fail-on", choices=[s.value for s in Severity], default=Severity.VIOLATION.value,
                           help="lowest severity that makes the exit status 1 (default: violation)")
     validate.add_argument("--engine", choices=[e.value for e in Engine], default=Engine.OXIGRAPH.value,
@@ -56,6 +59,10 @@ def register(subparsers: Any) -> None:
                           help="deepest nesting of JSON (FHIR) or brackets read (default: the input policy's)")
     validate.add_argument("--output", type=Path, metavar="FILE",
                           help="write the report to FILE (complete or not at all) instead of standard output")
+    validate.add_argument("--spark", metavar="MASTER",
+                          help="check the plans on Apache Spark: local[N] or a cluster URL (spark://host:7077, yarn); "
+                               "plan files and FHIR Bulk Data NDJSON (grouped by patient) are spread over the "
+                               "executors, with the same findings as a local run; needs pip install 'iimkg[spark]'")
     validate.set_defaults(handler=run)
 
 
@@ -74,6 +81,10 @@ def run(ns: argparse.Namespace) -> int:
     from iimkg.core.limits import configure
 
     configure(max_depth=ns.max_depth, max_input_bytes=ns.max_input_mb * 1_048_576 if ns.max_input_mb else None)
+    if ns.spark is not None or ns.format == PARQUET:
+        from iimkg.spark.command import run_on_spark
+
+        return run_on_spark(ns)
     if ns.plans:
         from iimkg.validation import validate_plans
 
