@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,30 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
     """``iimkg ARGS`` in a child with a memory cap and a time limit (the test fails, not hangs, past either)."""
     return subprocess.run([sys.executable, "-m", "iimkg.cli.main", *args], capture_output=True, text=True,
                           check=False, timeout=timeout, preexec_fn=_cap_memory)
+
+
+# Runs the CLI in this child and, when it ends, writes the peak resident memory (MiB) of the child and of any
+# worker processes it waited for to the file named by the first argument.
+_MEASURED = """
+import resource, sys
+from iimkg.cli.main import main
+try:
+    status = main(sys.argv[2:])
+finally:
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    with open(sys.argv[1], "w") as handle:
+        handle.write(str(peak / 1024))
+sys.exit(status)
+"""
+
+
+def run_cli_peak(*args: str, peak_file: Path, timeout: float = 60) -> tuple[subprocess.CompletedProcess[str], float]:
+    """:func:`run_cli`, and the peak resident memory (MiB) of the run (getrusage's ru_maxrss, read in the child
+    so that other tests' children do not count)."""
+    done = subprocess.run([sys.executable, "-c", _MEASURED, str(peak_file), *args], capture_output=True, text=True,
+                          check=False, timeout=timeout, preexec_fn=_cap_memory)
+    return done, float(peak_file.read_text(encoding="ascii"))
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess[str], *, code: int = 2) -> str:

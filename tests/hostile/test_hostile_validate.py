@@ -69,3 +69,24 @@ def test_the_input_size_flag_of_validate_refuses_a_larger_plan_file(tmp_path: Pa
     plan.write_text((ROOT / "examples" / "plans" / "several-findings.ttl").read_text(encoding="utf-8")
                     + "#" * 1_100_000 + "\n", encoding="utf-8")
     assert "--max-input-mb" in assert_one_line_error(run_cli("validate", str(plan), "--max-input-mb", "1"))
+
+
+def test_qc_on_a_file_that_holds_no_ontology_is_one_line_saying_what_is_missing(tmp_path: Path) -> None:
+    plan = ROOT / "examples" / "plans" / "several-findings.ttl"
+    line = assert_one_line_error(run_cli("validate", "--qc", str(plan)))
+    assert "several-findings.ttl: the file holds no ontology to check: no owl:Ontology header and no owl:Class" in line
+    scheme = tmp_path / "scheme.ttl"  # a file of triples, none about an ontology
+    scheme.write_text("@prefix skos: <http://www.w3.org/2004/02/skos/core#> .\n"
+                      "<http://example.org/s> a skos:ConceptScheme .\n", encoding="utf-8")
+    assert "no owl:Ontology header" in assert_one_line_error(run_cli("validate", "--qc", str(scheme)))
+
+
+def test_qc_on_an_ontology_with_no_term_of_our_namespace_is_one_line(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.ttl"
+    foreign.write_text("@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+                       "<http://example.org/onto> a owl:Ontology .\n<http://example.org/C> a owl:Class .\n",
+                       encoding="utf-8")
+    output = tmp_path / "report.txt"
+    line = assert_one_line_error(run_cli("validate", "--qc", str(foreign), "--output", str(output)))
+    assert "foreign.ttl: the file holds no ontology to check: no term of the iimkg namespace" in line
+    assert not output.exists()
