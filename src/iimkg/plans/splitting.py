@@ -22,7 +22,8 @@ from iimkg.core.errors import InputError
 from iimkg.core.limits import check_file_size, check_no_xml_entities
 from iimkg.core.vocab import IIM, OWL, RDF_TYPE, RDFS, RDFS_SUBCLASS_OF
 from iimkg.graph.loading import ontology_quads, rdf_format_for, syntax_message
-from iimkg.plans.grouping import WINDOW_LINES, Grouper, spill_dir
+from iimkg.plans import grouping
+from iimkg.plans.grouping import Grouper, spill_dir
 
 __all__ = ["PlanUnit", "PlanVocabulary", "locate_syntax_error", "plan_vocabulary", "split_file"]
 
@@ -81,8 +82,9 @@ def plan_vocabulary(ontology: Path) -> PlanVocabulary:
 
 
 def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary,
-               window: int = WINDOW_LINES) -> Iterator[PlanUnit]:
-    """The plan units of one file (see :func:`iimkg.plans.units.split_plans`).
+               window: int | None = None) -> Iterator[PlanUnit]:
+    """The plan units of one file (see :func:`iimkg.plans.units.split_plans`); ``window``: lines held in memory
+    (default :data:`iimkg.plans.grouping.WINDOW_LINES`).
 
     :raises InputError: if the file is too large, does not parse (with line and column), holds no triples or no
         treatment plan.
@@ -97,7 +99,7 @@ def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary,
 
         yield PlanUnit(source, jsonld_with_context(path), fmt.media_type, 0)
         return
-    grouper = Grouper(window, spill_dir())
+    grouper = Grouper(window or grouping.WINDOW_LINES, spill_dir())
     out_format = fmt if fmt in _LINE_FORMATS else ox.RdfFormat.N_TRIPLES
     lines = _plain_lines(path, fmt, grouper, vocabulary) if fmt in _LINE_FORMATS else \
         _parsed_lines(path, fmt, grouper, vocabulary)

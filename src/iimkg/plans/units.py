@@ -21,7 +21,9 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -84,9 +86,10 @@ def run_units(units: Iterable[PlanUnit], shapes_text: str, ontology: Path, *, wo
     owner: dict[PlanNode, str] = {}
     timer = _Timer(units)
     started = time.perf_counter()
-    for outcome in check_chunks(chunked(timer, chunk_plans), shapes_text, ontology, workers):
+    for index, outcome in enumerate(check_chunks(chunked(timer, chunk_plans), shapes_text, ontology, workers)):
         if outcome.error is not None:
             raise _located(*outcome.error)
+        _own_blank_nodes(outcome, index)
         merged.results.extend(outcome.results)
         merged.names.update(outcome.names)
         for file, plans in outcome.plans.items():
@@ -117,6 +120,19 @@ def check_units(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), ontol
 
     return check_prepared(units, shapes=shapes, ontology=ontology, fail_on=fail_on, workers=workers,
                           chunk_plans=chunk_plans)
+
+
+def _own_blank_nodes(outcome: Outcome, chunk: int) -> None:
+    """Give the chunk's blank nodes labels no other chunk has: each chunk is read into a store of its own, where the
+    parser draws labels at random, and worker processes forked from one parent draw the same ones."""
+    def own(term: Any) -> Any:
+        return ox.BlankNode(f"{chunk:x}{term.value}") if isinstance(term, ox.BlankNode) else term
+
+    outcome.results = [replace(r, focus=own(r.focus), value=own(r.value), plan=own(r.plan))
+                       if isinstance(r.focus, ox.BlankNode) or isinstance(r.value, ox.BlankNode)
+                       or isinstance(r.plan, ox.BlankNode) else r for r in outcome.results]
+    outcome.names = {own(plan): name for plan, name in outcome.names.items()}
+    outcome.plans = {file: [own(plan) for plan in plans] for file, plans in outcome.plans.items()}
 
 
 def _located(detail: str, where: str | None, line: int | None, column: int | None) -> InputError:

@@ -28,7 +28,7 @@ from iimkg.plans.reading import PLAN_CONTEXT_IRI, plan_context, plan_context_fil
 from iimkg.plans.results import Outcome, findings_of, plan_names, report_graph
 from iimkg.plans.splitting import PlanUnit, plan_vocabulary, split_file
 from iimkg.plans.units import CHUNK_PLANS, print_profile, run_units
-from iimkg.shacl.findings import CheckKind, Rule, Severity, ValidationResult, display_path, rules_of
+from iimkg.shacl.findings import CheckKind, Finding, Rule, Severity, ValidationResult, display_path, rules_of
 from iimkg.shacl.pyshacl_run import check_shapes_are_shacl, user_shapes_quads
 
 __all__ = [
@@ -166,7 +166,7 @@ def _result(outcome: Outcome, files: Sequence[Path], rules: list[Rule], statemen
     findings = findings_of(outcome.results, rules, plan_names(outcome), statement_ids.values()) + intake.findings
     rules = sorted([*rules, *intake.rules])
     order = {name: i for i, name in enumerate(shown)}
-    findings = sorted(dict.fromkeys(findings), key=lambda f: (order.get(f.file, len(order)), *f.sort_key()))
+    findings = sorted(dict.fromkeys(findings), key=lambda f: (order.get(f.file, len(order)), *_order(f)))
     results = outcome.results
     outcome.timings["findings"] = time.perf_counter() - before
     if os.environ.get("IIMKG_PROFILE"):
@@ -175,6 +175,17 @@ def _result(outcome: Outcome, files: Sequence[Path], rules: list[Rule], statemen
         files=shown, rules=rules, findings=findings, fail_on=fail_on,
         report=lambda: report_graph(results, files, fail_on), seconds=time.perf_counter() - started,
         plans=outcome.plan_count())
+
+
+def _order(finding: Finding) -> tuple[object, ...]:
+    """:meth:`Finding.sort_key` with blank nodes after the rest: their labels are drawn at random when a file is
+    read, so findings that differ only in them are ordered by what does not (the same order in every run)."""
+    plan, rank, rule, focus, value, message = finding.sort_key()
+    return (_blank_last(plan), rank, rule, _blank_last(focus), _blank_last(value), message, plan, focus, value)
+
+
+def _blank_last(text: str) -> str:
+    return "\uffff" if text.startswith("_:") else text
 
 
 def _intake(files: Sequence[Path], adapters: Sequence[Adapter], strict: bool) -> Intake:

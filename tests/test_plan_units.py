@@ -1,0 +1,176 @@
+"""Plans split by plan, not by bytes: the same findings whatever the layout of the file, the chunk size, the memory
+window and the number of workers (plans/units.py); bad input still fails with the file's line and column."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+import re
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from iimkg.core.errors import InputError
+from iimkg.plans import grouping
+from iimkg.plans.units import PlanUnit, check_units, split_plans
+from iimkg.plans.validate import validate_plans
+from iimkg.shacl.reports import render_report
+
+from conftest import ROOT
+
+EXAMPLES = sorted((ROOT / "examples" / "plans").glob("*.ttl"))
+VOCABULARY = ("https://w3id.org/iimkg/", "http://www.w3.org/", "http://purl.org/")
+COPIES = 2
+
+
+def _cohort(blank: bool) -> list[list[str]]:
+    """The example plans, each copied :data:`COPIES` times with its own IRIs (or blank nodes) and identifiers: per
+    copy of a file, its N-Triples lines."""
+    cohort = []
+    for copy in range(COPIES):
+        for path in EXAMPLES:
+            quads = list(ox.parse(path=str(path), format=ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri()))
+            names: dict[str, str] = {}
+            described = {q.subject for q in quads} if blank else set()  # the plans and their resources
+
+            def term(node: object, copy: int = copy, path: Path = path, names: dict[str, str] = names,
+                     described: set[object] = described) -> str:
+                if isinstance(node, ox.BlankNode) or node in described:
+                    key = str(node)
+                    return names.setdefault(key, f"_:c{copy}{path.stem.replace('-', '')}n{len(names)}")
+                if isinstance(node, ox.NamedNode) and not node.value.startswith(VOCABULARY):
+                    return f"<{node.value}-copy{copy}>"
+                if isinstance(node, ox.Literal) and node.datatype.value.endswith("#string"):
+                    return str(ox.Literal(f"{node.value}-copy{copy}"))
+                return str(node)
+
+            cohort.append([f"{term(q.subject)} {q.predicate} {term(q.object)} .\n" for q in quads])
+    return cohort
+
+
+def _plans(lines: list[str]) -> int:
+    """The plans among ``lines``, counted from the data."""
+    return sum(1 for line in lines if "#type> <https://w3id.org/iimkg/TreatmentPlan>" in line)
+
+
+def _write(folder: Path, lines: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "plans.nt"
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def _report(result: object) -> str:
+    """The JSON and text reports without the run time; blank-node labels (drawn at random when a file is read, in
+    every layout) made equal."""
+    text = render_report(result, "json") + render_report(result, "text")  # type: ignore[arg-type]
+    text = re.sub(r'"seconds": [0-9.]+', "", text)
+    text = re.sub(r" in [0-9.]+ s:", ":", text)
+    return _blank(text)
+
+
+def _blank(text: str) -> str:
+    return re.sub(r"_:[0-9a-f]+", "_:b", text)
+
+
+@pytest.fixture(autouse=True)
+def _here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # reports name files relative to the working directory: the same in every layout
+
+
+@pytest.mark.parametrize("blank", [False, True], ids=["iri-plans", "blank-node-plans"])
+def test_interleaved_chunked_spilled_is_the_unchunked_contiguous_report(tmp_path: Path, blank: bool,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    cohort = _cohort(blank)
+    contiguous = _write(tmp_path / "contiguous", [line for plan in cohort for line in plan])
+    mixed = [line for plan in cohort for line in plan]
+    random.Random(16).shuffle(mixed)  # plans interleaved, prescriptions before their plans
+    interleaved = _write(tmp_path / "interleaved", mixed)
+
+    monkeypatch.chdir(contiguous.parent)
+    reference = validate_plans([Path("plans.nt")], workers=1, chunk_plans=10**9)
+    assert reference.plans == _plans(mixed) and reference.findings
+    expected = _report(reference)
+
+    monkeypatch.chdir(interleaved.parent)
+    assert _report(validate_plans([Path("plans.nt")], workers=1, chunk_plans=3)) == expected
+    monkeypatch.setattr(grouping, "WINDOW_LINES", 40)  # spill most groups: late lines find theirs again
+    assert _report(validate_plans([Path("plans.nt")], workers=1, chunk_plans=5)) == expected
+    assert _report(validate_plans([Path("plans.nt")], workers=2, chunk_plans=8)) == expected
+
+
+def test_each_unit_holds_whole_plans_whatever_the_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cohort = _cohort(blank=True)
+    mixed = [line for plan in cohort for line in plan]
+    random.Random(3).shuffle(mixed)
+    path = _write(tmp_path, mixed)
+    monkeypatch.setattr(grouping, "WINDOW_LINES", 25)
+    units = list(split_plans(path))
+    assert sum(u.plans for u in units) == _plans(mixed)
+    assert sum(len(u.data.splitlines()) for u in units) == len(mixed)
+    assert sorted(line for u in units for line in u.data.decode().splitlines(keepends=True)) == sorted(mixed)
+    for unit in units:  # no blank node in two units
+        labels = set(re.findall(r"_:\w+", unit.data.decode()))
+        assert not any(labels & set(re.findall(r"_:\w+", other.data.decode())) for other in units if other is not unit)
+    assert pickle.loads(pickle.dumps(units[0])) == units[0]
+
+
+def test_turtle_and_n_triples_of_the_same_plans_give_the_same_findings(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [line for plan in _cohort(blank=False)[:len(EXAMPLES)] for line in plan]
+    nt = _write(tmp_path / "nt", lines)
+    ttl = tmp_path / "ttl" / "plans.ttl"
+    ttl.parent.mkdir()
+    ttl.write_bytes(ox.serialize(ox.parse(path=str(nt), format=ox.RdfFormat.N_TRIPLES),
+                                 format=ox.RdfFormat.TURTLE) or b"")
+    monkeypatch.chdir(nt.parent)
+    first = json.loads(render_report(validate_plans([Path("plans.nt")], workers=1, chunk_plans=2), "json"))
+    monkeypatch.chdir(ttl.parent)
+    second = json.loads(render_report(validate_plans([Path("plans.ttl")], workers=1, chunk_plans=2), "json"))
+    for document in (first, second):
+        document["summary"].pop("seconds")
+        for finding in document["findings"]:
+            finding.pop("file")
+    assert _blank(json.dumps(first)) == _blank(json.dumps(second))
+
+
+def test_check_units_takes_units_from_anywhere(tmp_path: Path) -> None:
+    lines = [line for plan in _cohort(blank=False)[:4] for line in plan]
+    path = _write(tmp_path, lines)
+    units = list(split_plans(path))
+    result = check_units(reversed(units), chunk_plans=1, workers=1)
+    reference = validate_plans([path], workers=1)
+    assert result.plans == reference.plans == _plans(lines)
+    assert result.findings == reference.findings
+
+
+def test_a_plan_in_two_files_is_still_an_error(tmp_path: Path) -> None:
+    lines = _cohort(blank=False)[0]
+    one, two = _write(tmp_path / "a", lines), _write(tmp_path / "b", lines)
+    with pytest.raises(InputError, match="also described in"):
+        validate_plans([one, two], workers=1)
+
+
+def test_a_syntax_error_deep_in_a_split_file_names_the_files_line(tmp_path: Path) -> None:
+    lines = [line for plan in _cohort(blank=False) for line in plan]
+    broken = len(lines) - 5
+    lines[broken] = lines[broken].replace(" .\n", ' "unterminated .\n') if '"' not in lines[broken] else \
+        lines[broken].replace('"', "", 1)
+    path = _write(tmp_path, lines)
+    with pytest.raises(InputError) as raised:
+        validate_plans([path], workers=1, chunk_plans=2)
+    assert raised.value.line == broken + 1
+    assert raised.value.path is not None and Path(raised.value.path).name == "plans.nt"
+
+
+def test_a_file_without_plans_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, ['<https://example.org/x> <https://w3id.org/iimkg/ageYears> "3" .\n'])
+    with pytest.raises(InputError, match="no treatment plan"):
+        list(split_plans(path))
+
+
+def test_a_unit_is_plain_data() -> None:
+    unit = PlanUnit("plans.nt", b"", ox.RdfFormat.N_TRIPLES.media_type, 0)
+    assert ox.RdfFormat.from_media_type(unit.format) == ox.RdfFormat.N_TRIPLES
