@@ -270,3 +270,22 @@ def test_fhir_findings_point_at_the_resource_they_come_from(fhir_result: Validat
         focus = result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
         assert f"{resource['resourceType']}-{resource['id']}" in focus.replace("/", "-"), (focus, resource["id"])
     assert located >= len(run["results"]) // 2
+
+
+def test_bulk_data_findings_point_at_the_file_and_line_of_their_resource(in_root: None) -> None:
+    """Bulk Data has one NDJSON file per resource type: a plan read from Patient.ndjson cites a MedicationRequest
+    of MedicationRequest.ndjson, and its result is shown there, the plan's own file kept in its properties."""
+    from iimkg.validation import validate_plans
+
+    files = sorted(Path("examples/fhir/bulk-export").glob("*.ndjson"))
+    run = _sarif(validate_plans(files))["runs"][0]
+    assert run["results"]
+    for result in run["results"]:
+        physical = result["locations"][0]["physicalLocation"]
+        focus = result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+        line = (ROOT / physical["artifactLocation"]["uri"]).read_text(encoding="utf-8").splitlines()[
+            physical["region"]["startLine"] - 1]
+        resource = json.loads(line)
+        assert f"{resource['resourceType']}-{resource['id']}" in focus.replace("/", "-"), (focus, physical)
+        if Path(physical["artifactLocation"]["uri"]).name != "Patient.ndjson" and "#" in focus:
+            assert Path(result["properties"]["file"]).name == "Patient.ndjson"

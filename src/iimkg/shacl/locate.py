@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -67,6 +67,22 @@ class Locator:
 
     def __init__(self) -> None:
         self._indexes: dict[str, dict[str, Place]] = {}
+
+    def find_among(self, file: str, others: Sequence[str], iri: str) -> tuple[str, Place] | None:
+        """The file and place of ``iri``: in ``file`` (where the finding was read) if there, else, for a FHIR
+        resource, in the first of ``others`` that holds it (Bulk Data writes one file per resource type, so a
+        plan read from ``Patient.ndjson`` cites a resource of ``MedicationRequest.ndjson``)."""
+        found = self.find(file, iri)
+        if found is not None:
+            return file, found
+        if "#" not in iri and not _FHIR_REFERENCE.fullmatch(iri):
+            return None
+        for other in others:
+            if other != file and Path(other).suffix.lower() in _JSON_SUFFIXES:
+                found = self.find(other, iri)
+                if found is not None:
+                    return other, found
+        return None
 
     def find(self, file: str | Path, iri: str) -> Place | None:
         """The line and column of ``iri`` in ``file``, or None where the file or the place can't be known."""

@@ -270,7 +270,7 @@ def sarif_log(result: ValidationResult) -> dict[str, Any]:
             "informationUri": IIM,
             "rules": [_sarif_rule(rule) for rule in rules],
         }},
-        "results": [_sarif_result(finding, index[finding.rule], locator) for finding in result.findings],
+        "results": [_sarif_result(finding, index[finding.rule], locator, result.files) for finding in result.findings],
         "columnKind": "unicodeCodePoints",
         "properties": {"conforms": result.conforms, **_summary(result)},
     }
@@ -320,13 +320,16 @@ def _artifact(file: str) -> dict[str, str]:
     return {"uri": path.as_posix(), "uriBaseId": SRCROOT}
 
 
-def _sarif_result(finding: Finding, rule_index: int, locator: Locator) -> dict[str, Any]:
+def _sarif_result(finding: Finding, rule_index: int, locator: Locator, files: Sequence[str]) -> dict[str, Any]:
     properties = {key: value for key, value in finding.to_json().items()
                   if key not in {"severity", "rule", "message", "file"} and value is not None}
     physical: dict[str, Any] = {"artifactLocation": _artifact(finding.file)}
-    place = locator.find(finding.file, finding.focus)
-    if place is not None:
-        physical["region"] = {"startLine": place[0], "startColumn": place[1]}
+    found = locator.find_among(finding.file, files, finding.focus)
+    if found is not None:
+        if found[0] != finding.file:  # the resource is in another file of the batch: it is shown there
+            physical["artifactLocation"] = _artifact(found[0])
+            properties["file"] = finding.file
+        physical["region"] = {"startLine": found[1][0], "startColumn": found[1][1]}
     return {
         "ruleId": finding.rule,
         "ruleIndex": rule_index,
