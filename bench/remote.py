@@ -171,11 +171,13 @@ def main() -> None:
         for name in stores:
             header += f" {name + ' p50':>22} {'same':>5}"
         print(header)
-        for named in list_queries():
+        identical = dict.fromkeys(stores, 0)
+        queries = list_queries()
+        for named in queries:
             values = named.example_values()
             local = query(named.name, **values)
             line = f"{named.name:<27} {len(local):>5} {p50_ms(named.name, values, None, ns.runs):>7.1f} ms"
-            for url in stores.values():
+            for name, url in stores.items():
                 try:
                     remote = query(named.name, endpoint=url, **values)
                 except IimkgError as error:
@@ -183,9 +185,12 @@ def main() -> None:
                     print(f"  {named.name} on {url}: {error}"[:300], file=sys.stderr)
                     continue
                 same = remote.columns == local.columns and remote.rows == local.rows
+                identical[name] += same
                 remote_ms = p50_ms(named.name, values, url, ns.runs)
                 line += f" {remote_ms:>19.1f} ms {'yes' if same else 'NO':>5}"
             print(line, flush=True)
+        print("\nidentical rows: " + ", ".join(f"{name} {count} of {len(queries)} named queries"
+                                             for name, count in identical.items()))
 
 
 if __name__ == "__main__":
