@@ -289,3 +289,14 @@ def test_bulk_data_findings_point_at_the_file_and_line_of_their_resource(in_root
         assert f"{resource['resourceType']}-{resource['id']}" in focus.replace("/", "-"), (focus, physical)
         if Path(physical["artifactLocation"]["uri"]).name != "Patient.ndjson" and "#" in focus:
             assert Path(result["properties"]["file"]).name == "Patient.ndjson"
+
+
+def test_quality_gate_findings_point_at_the_terms_block(qc_result: ValidationResult) -> None:
+    from iimkg.core.prefixes import compress
+
+    run = _sarif(qc_result)["runs"][0]
+    for finding, result in zip(qc_result.findings, run["results"], strict=True):
+        region = result["locations"][0]["physicalLocation"]["region"]
+        line = (ROOT / finding.file).read_text(encoding="utf-8").splitlines()[region["startLine"] - 1]
+        written = line[region["startColumn"] - 1:]
+        assert written.startswith((f"<{finding.focus}>", compress(finding.focus) or finding.focus)), (finding, line)
