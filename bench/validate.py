@@ -1,27 +1,39 @@
-"""Time `iimkg validate` on N synthetic treatment plans, and plain pyshacl at one N for the ratio.
+"""Time `iimkg validate` on N synthetic treatment plans in several file layouts, and plain pyshacl at one N.
 
-    python bench/validate.py                                # N = 1,000, 10,000 and 100,000; pyshacl at 10,000
-    python bench/validate.py --sizes 1000 10000 --pyshacl-size 1000
-    python bench/validate.py --sizes 100000 --pyshacl-size 0   # skip pyshacl
+    python bench/validate.py                                  # 1,000, 10,000 and 100,000 plans, every layout
+    python bench/validate.py --sizes 100000 --layouts one-nt ten-ttl --pyshacl-size 0
+    python bench/validate.py --sizes 1000000 --layouts one-nt --pyshacl-size 0    # 1M plans: some 5.6 GB of N-Triples
 
-Plans are generated with a fixed seed, 10,000 to a Turtle file (as a clinic would export them in batches): a
+Plans are generated with a fixed seed, one at a time and written as they are made (1M plans never sit in memory): a
 diagnosis among the IIM subtypes, a patient, one to three prescriptions (glucocorticoids at various doses and
 durations, immunosuppressants, biologics, IVIG...) and the co-interventions a careful clinic records, each
-missing now and then, so that every rule finds something. Each run is a fresh `iimkg validate` process (so the
-time includes start-up, loading and writing the JSON report); peak memory is the largest total resident set of
-that process and its workers, sampled every 20 ms. Plain pyshacl is `iimkg validate --engine rdflib`: pyshacl on
-an rdflib graph of the same ontology, shapes and plans. It re-parses and runs each SPARQL constraint once per
-plan, 20-80 s a plan on a 2-core machine: 10,000 plans would take some 60 hours. Give a smaller --pyshacl-size
-to estimate the ratio sooner (docs/plans.md used 10).
+missing now and then, so that every rule finds something. The same plans are written in each layout:
+
+- ``one-nt``: one N-Triples file (what an export job writes);
+- ``one-ttl``: one Turtle file (prefixes, ``[ ]`` blank nodes for patients, prescriptions and co-interventions);
+- ``ten-ttl``: Turtle files of N/10 plans each (as a clinic would export them in batches);
+- ``interleaved``: one N-Triples file whose lines are shuffled within blocks of 2,000 plans (plans interleaved,
+  prescriptions before their plans);
+- ``blank``: one Turtle file whose plans are blank nodes too (``[ a iim:TreatmentPlan ; … ] .``).
+
+Each run is a fresh `iimkg validate` process (so the time includes start-up, loading and writing the JSON report);
+peak memory is the largest total resident set of that process and its workers, sampled every 20 ms. The run sets
+IIMKG_PROFILE=1, and the bench prints where the time went: reading and splitting the input (the parent process),
+loading, rule evaluation and attribution (summed over the workers), findings and the report. Findings are compared
+across layouts of one size (the same plans give the same findings). Plain pyshacl is `iimkg validate --engine
+rdflib`: pyshacl on an rdflib graph of the same ontology, shapes and plans, 20-80 s a plan on a 2-core machine;
+give a small --pyshacl-size to estimate the ratio (docs/plans.md used 10).
 Times drift between runs on shared machines; compare numbers from the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,7 +41,12 @@ import threading
 import time
 from pathlib import Path
 
-PLANS_PER_FILE = 10_000
+LAYOUTS = ("one-nt", "one-ttl", "ten-ttl", "interleaved", "blank")
+PREFIXES = ("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
+            "@prefix dcterms: <http://purl.org/dc/terms/> .\n"
+            "@prefix iim: <https://w3id.org/iimkg/> .\n"
+            "@prefix : <https://example.org/bench/plans/> .\n\n")
+BLOCK = 2_000  # plans converted (and, interleaved, shuffled) together
 DIAGNOSES = ["IIM_0000005", "IIM_0000005", "IIM_0000002", "IIM_0000006", "IIM_0000009", "IIM_0000011",
              "IIM_0000012", "IIM_0000010", "IIM_0000003", "IIM_0000007"]
 GLUCOCORTICOIDS = ["IIM_0000102", "IIM_0000102", "IIM_0000103", "IIM_0000104"]
@@ -41,24 +58,39 @@ BONE_MEASURES = ["IIM_0000142", "IIM_0000146", "IIM_0000148", "IIM_0000520"]
 GC_MONITORING = ["IIM_0000528", "IIM_0000529"]
 
 
-def generate(count: int, folder: Path, seed: int = 20261125) -> list[Path]:
-    """Write ``count`` plans to Turtle files of at most :data:`PLANS_PER_FILE` plans; return the files."""
+def generate(count: int, folder: Path, layout: str, seed: int = 20261125) -> list[Path]:
+    """Write ``count`` plans in ``layout`` (see the module's help), a block at a time; return the files."""
+    import pyoxigraph as ox
+
     rnd = random.Random(seed)
-    files = []
-    for start in range(0, count, PLANS_PER_FILE):
-        path = folder / f"plans-{start // PLANS_PER_FILE:03d}.ttl"
-        with path.open("w", encoding="utf-8") as out:
-            out.write("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
-                      "@prefix dcterms: <http://purl.org/dc/terms/> .\n"
-                      "@prefix iim: <https://w3id.org/iimkg/> .\n"
-                      "@prefix : <https://example.org/bench/plans/> .\n\n")
-            for number in range(start, min(start + PLANS_PER_FILE, count)):
-                out.write(_plan(rnd, number))
-        files.append(path)
-    return files
+    shuffle = random.Random(seed + 1)
+    files = 10 if layout == "ten-ttl" else 1
+    per_file = -(-count // files)
+    ntriples = layout in ("one-nt", "interleaved")
+    paths = []
+    number = 0
+    for index in range(files):
+        path = folder / f"plans-{index:03d}.{'nt' if ntriples else 'ttl'}"
+        with path.open("wb") as out:
+            if not ntriples:
+                out.write(PREFIXES.encode())
+            end = min(count, number + per_file)
+            while number < end:
+                block = [_plan(rnd, n, blank=layout == "blank") for n in range(number, min(end, number + BLOCK))]
+                number += len(block)
+                if not ntriples:
+                    out.write("".join(block).encode())
+                    continue
+                lines = (ox.serialize(ox.parse(PREFIXES + "".join(block), format=ox.RdfFormat.TURTLE),
+                                      format=ox.RdfFormat.N_TRIPLES) or b"").splitlines(keepends=True)
+                if layout == "interleaved":
+                    shuffle.shuffle(lines)
+                out.write(b"".join(lines))
+        paths.append(path)
+    return paths
 
 
-def _plan(rnd: random.Random, number: int) -> str:
+def _plan(rnd: random.Random, number: int, blank: bool = False) -> str:
     pid = f"P{number:06d}"
     diagnosis = rnd.choice(DIAGNOSES)
     female = rnd.random() < 0.6
@@ -85,7 +117,7 @@ def _plan(rnd: random.Random, number: int) -> str:
     kept = [m for m in sorted(measures) if rnd.random() < 0.93]  # sorted first: set order varies by process
     if rnd.random() < 0.01:
         kept.append("IIM_0000162")  # a live vaccine
-    lines = [f":{pid} a iim:TreatmentPlan ;", f'    dcterms:identifier "{pid}" ;',
+    lines = [f"{'[' if blank else ':' + pid} a iim:TreatmentPlan ;", f'    dcterms:identifier "{pid}" ;',
              '    iim:planDate "2026-03-02"^^xsd:date ;']
     if rnd.random() > 0.002:
         lines.append(f"    iim:diagnosis iim:{diagnosis} ;")
@@ -100,7 +132,7 @@ def _plan(rnd: random.Random, number: int) -> str:
     for measure in kept:
         status = "Done" if measure in {"IIM_0000522", "IIM_0000525", "IIM_0000526", "IIM_0000510"} else "Planned"
         lines.append(f"    iim:coIntervention [ iim:measure iim:{measure} ; iim:measureStatus iim:{status} ] ;")
-    lines[-1] = lines[-1][:-2] + " ."
+    lines[-1] = lines[-1][:-2] + (" ] ." if blank else " .")
     return "\n".join(lines) + "\n\n"
 
 
@@ -135,12 +167,17 @@ def _tree_rss(root: int) -> int:
     return total
 
 
+Row = tuple[str, int, int, float, int, dict[str, object]]
+
+
 def run(files: list[Path], engine: str, report: Path) -> tuple[float, int, dict[str, object]]:
-    """Run `iimkg validate` once; wall time, peak memory of the process tree, and the JSON summary."""
+    """Run `iimkg validate` once; wall time, peak memory of the process tree, and the JSON summary (with the
+    profile line the run printed, under ``profile``, and a digest of its findings under ``digest``)."""
+    largest = max(path.stat().st_size for path in files) // 2**20 + 1
     command = [sys.executable, "-m", "iimkg.cli.main", "validate", *map(str, files), "--engine", engine,
-               "--format", "json", "--output", str(report)]
+               "--format", "json", "--output", str(report), "--max-input-mb", str(max(largest, 512))]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "IIMKG_PROFILE": "1"})
     peak = 0
     stop = threading.Event()
 
@@ -158,49 +195,72 @@ def run(files: list[Path], engine: str, report: Path) -> tuple[float, int, dict[
     sampler.join()
     if process.returncode not in (0, 1) or not report.is_file():
         raise SystemExit(f"iimkg validate failed (exit {process.returncode}, no report): {err.strip()}")
-    summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    document = json.loads(report.read_text(encoding="utf-8"))
+    summary = document["summary"]
+    summary["profile"] = next((line for line in err.splitlines() if line.startswith("iimkg profile:")), "")
+    summary["digest"] = _digest(document["findings"])
+    report.unlink()
     return elapsed, peak, summary
+
+
+def _digest(findings: list[dict[str, object]]) -> str:
+    """The findings, in order, with blank-node labels (drawn at random) and files left out."""
+    digest = hashlib.sha256()
+    for finding in findings:
+        text = json.dumps([finding[k] for k in ("plan", "rule", "severity", "message", "value")], ensure_ascii=False)
+        digest.update(re.sub(r"_:[0-9a-f]+", "_:b", text).encode())
+    return digest.hexdigest()[:16]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000],
                         help="numbers of plans for iimkg's engine (default: 1000 10000 100000)")
+    parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS),
+                        help="file layouts (default: all)")
     parser.add_argument("--pyshacl-size", type=int, default=10_000,
                         help="number of plans for plain pyshacl (0: skip; default 10000, some 60 hours here)")
     parser.add_argument("--keep", type=Path, help="write the generated plans here instead of a temporary folder")
     ns = parser.parse_args()
-    rows = []
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="iimkg-bench-") as tmp:
         root = ns.keep or Path(tmp)
-        plan_sets: dict[int, list[Path]] = {}
 
-        def plans(count: int) -> list[Path]:
-            if count not in plan_sets:
-                folder = root / f"n{count}"
-                folder.mkdir(parents=True, exist_ok=True)
-                plan_sets[count] = generate(count, folder)
-            return plan_sets[count]
+        def plans(count: int, layout: str) -> list[Path]:
+            folder = root / f"n{count}-{layout}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.iterdir():
+                old.unlink()
+            return generate(count, folder, layout)
 
         for count in ns.sizes:
-            files = plans(count)
-            seconds, peak, summary = run(files, "oxigraph", root / f"report-oxigraph-{count}.json")
-            rows.append(("iimkg (oxigraph)", count, len(files), seconds, peak, summary))
-            _print_row(rows[-1])
+            digests = set()
+            for layout in ns.layouts:
+                files = plans(count, layout)
+                seconds, peak, summary = run(files, "oxigraph", root / f"report-{count}-{layout}.json")
+                rows.append((f"iimkg, {layout}", count, len(files), seconds, peak, summary))
+                _print_row(rows[-1])
+                digests.add(summary["digest"])
+                if not ns.keep:
+                    for path in files:
+                        path.unlink()
+            if len(ns.layouts) > 1:
+                print(f"{count:,} plans: {'the same' if len(digests) == 1 else 'DIFFERENT'} findings in every layout",
+                      flush=True)
         if ns.pyshacl_size:
             count = ns.pyshacl_size
-            files = plans(count)
+            files = plans(count, "ten-ttl")
             seconds, peak, summary = run(files, "rdflib", root / f"report-rdflib-{count}.json")
             rows.append(("plain pyshacl (rdflib)", count, len(files), seconds, peak, summary))
             _print_row(rows[-1])
-            fast = [r for r in rows if r[0].startswith("iimkg") and r[1] == count]
+            fast = [r for r in rows if r[0] == "iimkg, ten-ttl" and r[1] == count]
             if not fast:
                 seconds_fast, peak_fast, summary_fast = run(files, "oxigraph", root / f"report-fast-{count}.json")
-                fast = [("iimkg (oxigraph)", count, len(files), seconds_fast, peak_fast, summary_fast)]
+                fast = [("iimkg, ten-ttl", count, len(files), seconds_fast, peak_fast, summary_fast)]
                 rows.append(fast[0])
-            same = fast[0][5]["findings"] == summary["findings"]
+            same = fast[0][5]["digest"] == summary["digest"]
             print(f"\npyshacl / iimkg at {count:,} plans: {seconds / fast[0][3]:.0f}x "
-                  f"({'same' if same else 'DIFFERENT'} number of findings: {summary['findings']:,})")
+                  f"({'same' if same else 'DIFFERENT'} findings: {summary['findings']:,})")
             largest = max((r for r in rows if r[0].startswith("iimkg")), key=lambda r: r[1])
             # At a small pyshacl size iimkg's fixed cost (start-up, loading the ontology) dominates its time;
             # throughput at iimkg's largest size is the fairer comparison of the per-plan work.
@@ -211,14 +271,18 @@ def main() -> int:
     return 0
 
 
-def _print_row(row: tuple[str, int, int, float, int, dict[str, object]]) -> None:
+def _print_row(row: Row) -> None:
     name, count, _files, seconds, peak, summary = row
-    print(f"{name}: {count:,} plans in {seconds:.1f} s, peak {peak / 2**20:,.0f} MB, "
+    print(f"{name}: {count:,} plans in {seconds:.1f} s ({count / seconds:,.0f} plans/s), peak {peak / 2**20:,.0f} MB, "
           f"{summary['findings']:,} findings", flush=True)
+    if summary.get("profile"):
+        checked = float(str(summary.get("seconds", 0.0)))
+        print(f"  {summary['profile']}; start-up and the JSON report {seconds - checked:.1f} s", flush=True)
 
 
-def _table(rows: list[tuple[str, int, int, float, int, dict[str, object]]]) -> str:
-    lines = ["| engine | plans | files | seconds | plans/second | peak memory | findings | plans with findings |",
+def _table(rows: list[Row]) -> str:
+    lines = ["| engine, layout | plans | files | seconds | plans/second | peak memory | findings | plans with findings "
+             "|",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, count, files, seconds, peak, summary in rows:
         rate = count / seconds
