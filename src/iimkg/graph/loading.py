@@ -13,6 +13,7 @@ from iimkg.core.errors import InputError, require_file
 from iimkg.core.kinds import InputFormat
 from iimkg.core.limits import check_file_size, check_no_xml_entities
 from iimkg.core.resources import ontology_file
+from iimkg.graph.jsonld import jsonld_with_context
 from iimkg.graph.mappings import mapping_quads, mappings_beside, read_mappings
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ def parse_rdf_file(path: Path, *, input_format: str | None = None) -> list[ox.Qu
     if fmt == ox.RdfFormat.RDF_XML:
         check_no_xml_entities(path)
     try:
+        if fmt == ox.RdfFormat.JSON_LD:  # the iimkg context inlined, any other remote context refused
+            return list(ox.parse(jsonld_with_context(path), format=fmt, base_iri=path.resolve().as_uri()))
         return list(ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri()))
     except SyntaxError as error:
         raise InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
