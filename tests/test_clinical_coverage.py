@@ -27,6 +27,7 @@ AZATHIOPRINE, MERCAPTOPURINE, THIOPURINE = IIM + "IIM_0000112", IIM + "IIM_00001
 ALLOPURINOL, FEBUXOSTAT = IIM + "IIM_0000175", IIM + "IIM_0000176"
 METHOTREXATE, CO_TRIMOXAZOLE, TRIMETHOPRIM = IIM + "IIM_0000111", IIM + "IIM_0000151", IIM + "IIM_0000177"
 RIFAMPICIN, RIFAPENTINE = IIM + "IIM_0000154", IIM + "IIM_0000158"
+TACROLIMUS, MYCOPHENOLATE, ANTACID = IIM + "IIM_0000115", IIM + "IIM_0000113", IIM + "IIM_0000109"
 PREGNANT, BREASTFEEDING, PLANNING = IIM + "IIM_0000614", IIM + "IIM_0000615", IIM + "IIM_0000616"
 ADULTS, CHILDREN, HIGH_CANCER_RISK = IIM + "IIM_0000612", IIM + "IIM_0000604", IIM + "IIM_0000617"
 TPMT, NUDT15 = IIM + "IIM_0000534", IIM + "IIM_0000539"
@@ -123,6 +124,27 @@ def test_asking_about_a_drug_class_lists_the_interactions_of_its_members(engine:
 def test_rifampicin_is_the_drug_that_changes_the_others(engine: Engine) -> None:
     rows = query("interactions", drug="rifampicin", engine=engine)
     assert rows and column(rows, "role") == {"affects"}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("azole", ["voriconazole", "posaconazole", "fluconazole"])
+def test_every_azole_antifungal_raises_tacrolimus_and_the_dose_is_adjusted(azole: str, engine: Engine) -> None:
+    """R137 speaks of the class, so each azole inherits it; voriconazole also has its own weak R138."""
+    rows = [r for r in query("interactions", drug=azole, engine=engine) if value(r, "partner") == TACROLIMUS]
+    assert stmt("R137") in column(rows, "statement") and column(rows, "role") == {"affects"}
+    assert IIM + "AdjustDose" in column(rows, "management")
+    weak = {value(r, "statement") for r in rows if value(r, "evidence") == IIM + "WeakEvidence"}
+    assert weak == ({stmt("R138")} if azole == "voriconazole" else set())
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_mycophenolate_is_lowered_by_proton_pump_inhibitors_and_antacids(engine: Engine) -> None:
+    rows = query("interactions", drug="mycophenolate mofetil", engine=engine)
+    assert {stmt("R139"), stmt("R140")} <= column(rows, "statement")
+    assert {(value(r, "partner"), value(r, "management")) for r in rows if value(r, "statement") == stmt("R139")} == {
+        (ANTACID, IIM + "SeparateDoses")}
+    # … and asked from a proton pump inhibitor, mycophenolate is the partner
+    assert MYCOPHENOLATE in column(query("interactions", drug="pantoprazole", engine=engine), "partner")
 
 
 # ── 2. pregnancy and lactation ──

@@ -140,6 +140,15 @@ def test_screening_is_due_within_3_years_of_symptom_onset(onset: str, fires: boo
     assert len(findings(screening_plan(tmp_path, add=high, name="high"), "cancer_screening")) == int(fires)
 
 
+def test_pregnancy_does_not_change_the_screening_an_adult_is_due(tmp_path: Path) -> None:
+    """A pregnant 31-year-old with dermatomyositis and a positive anti-NXP2 result: the same one finding."""
+    add = "<#patient> iim:sex iim:Female ; iim:hasCondition iim:IIM_0000340 .\n" + antibody(ANTI_NXP2)
+    path = plan(tmp_path, f"<#plan> iim:diagnosis iim:{ADULT_DM} .\n<#patient> iim:ageYears 31 .\n" + add,
+                (("#plan", "diagnosis"), ("#patient", "ageYears"), ("#patient", "sex")))
+    [finding] = findings(path, "cancer_screening")
+    assert "enhanced cancer screening panel" in finding.message
+
+
 def test_an_onset_date_that_is_not_a_date_is_a_finding(tmp_path: Path) -> None:
     path = screening_plan(tmp_path, add="<#plan> iim:onsetDate \"last spring\" .\n")
     assert [f.rule for f in validate_plans([path]).findings if f.rule == "date_format"] == ["date_format"]
