@@ -6,14 +6,19 @@ neither imports the other; the CLI, the Python API and the benchmarks call these
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from iimkg.fhir.intake import FhirAdapter
+import pyoxigraph as ox
+
+from iimkg.core.kinds import Engine
+from iimkg.fhir.bulk import is_bulk_export
+from iimkg.fhir.intake import BulkPlans, FhirAdapter
 from iimkg.plans.intake import Adapter
 from iimkg.plans.validate import validate_plans as _validate_plans
-from iimkg.shacl.findings import ValidationResult
+from iimkg.shacl.findings import Severity, ValidationResult, display_path
 from iimkg.shacl.qc import validate_ontology
 
 __all__ = ["ADAPTERS", "validate_ontology", "validate_plans"]
@@ -22,6 +27,41 @@ ADAPTERS: tuple[Adapter, ...] = (FhirAdapter(),)
 
 
 def validate_plans(paths: Sequence[Path], **options: Any) -> ValidationResult:
-    """:func:`iimkg.plans.validate.validate_plans` with every intake adapter of the package (FHIR R4)."""
+    """:func:`iimkg.plans.validate.validate_plans` with every intake adapter of the package (FHIR R4).
+
+    A FHIR Bulk Data export on its own (every file NDJSON, the default engine and adapters) is streamed: converted
+    a batch of patients at a time and each batch's plans handed to the checker as they come
+    (:func:`iimkg.plans.units.check_units`), so that memory stays bounded however large the export.
+    """
     options.setdefault("adapters", ADAPTERS)
+    files = list(dict.fromkeys(Path(p) for p in paths))
+    if (is_bulk_export(files) and options["adapters"] is ADAPTERS and not options.get("input_format")
+            and Engine(options.get("engine") or Engine.OXIGRAPH) is Engine.OXIGRAPH):
+        return _validate_bulk(files, **{k: v for k, v in options.items()
+                                        if k not in ("adapters", "engine", "input_format")})
     return _validate_plans(paths, **options)
+
+
+def _validate_bulk(files: list[Path], *, strict: bool = False, fail_on: Severity | str = Severity.VIOLATION,
+                   **options: Any) -> ValidationResult:
+    """Check a Bulk Data export's plans as they are converted; the conversion's notes join the findings."""
+    from iimkg.plans.units import PlanUnit, check_units
+
+    started = time.perf_counter()
+    stream = BulkPlans(files, strict=strict)
+    turtle = ox.RdfFormat.TURTLE.media_type
+
+    def units() -> Iterator[PlanUnit]:
+        for path, part, plans in stream:
+            yield PlanUnit(str(path), part, turtle, plans)
+
+    checked = check_units(units(), fail_on=fail_on, **options)
+    shown = [display_path(p) for p in files]
+    order = {name: i for i, name in enumerate(shown)}
+    findings = sorted(dict.fromkeys([*checked.findings, *stream.findings()]),
+                      key=lambda f: (order.get(f.file, len(order)), *f.sort_key()))
+    from iimkg.fhir.intake import fhir_rules
+
+    return ValidationResult(files=shown, rules=sorted([*checked.rules, *fhir_rules(strict=strict)]),
+                            findings=findings, fail_on=checked.fail_on, report=checked.report,
+                            seconds=time.perf_counter() - started, plans=checked.plans)
