@@ -16,24 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyoxigraph as ox
+
 from iimkg.core.errors import InputError
 from iimkg.core.limits import Limits, configure
 from iimkg.fhir.convert import READ_TYPES, convert
 from iimkg.fhir.intake import NoteFindings, note_finding, read_fhir_inputs
 from iimkg.fhir.reading import read_ndjson_line
-from iimkg.plans.engines import shapes_graph
+from iimkg.graph.loading import rdf_format_for
 from iimkg.plans.model import Conversion, Located, Plan
 from iimkg.plans.notes import Note
-from iimkg.plans.reading import ONTOLOGY_GRAPH, PlanNode, plan_store
-from iimkg.plans.results import Outcome, attribute, findings_of, plan_names, shown
+from iimkg.plans.reading import PlanNode
+from iimkg.plans.results import Outcome, findings_of, plan_names, shown
+from iimkg.plans.splitting import locate_syntax_error
 from iimkg.plans.turtle import plan_turtle
-from iimkg.shacl.fast import CompiledShapes, compile_shapes
+from iimkg.plans.units import PlanUnit, UnitChecker, chunked, split_plans
 from iimkg.shacl.findings import Finding, Rule, display_path
 
 __all__ = ["FINDING_FIELDS", "NOTE_FIELDS", "FhirUnit", "FileUnit", "Job", "PatientUnit", "Record", "batch_key",
-           "check_partition"]
+           "check_partition", "split_file_unit"]
 
 Record = tuple[Any, ...]
+_TURTLE = ox.RdfFormat.TURTLE.media_type
 SPREAD = "~"  # units of lines a patient is not needed for (types not read, Medications): their keys start so
 # The record tags: a finding, a plan seen (for plan names and the one-file-per-plan check), an input error, a
 # conversion note (the driver keeps the first few of each kind in the local run's order, and counts the rest), and a
@@ -79,7 +83,7 @@ class Job:
 
 @dataclass(frozen=True)
 class FileUnit:
-    """A whole RDF plan file (Turtle, N-Triples, JSON-LD…), by its index in :attr:`Job.files`."""
+    """An RDF plan file (Turtle, N-Triples, JSON-LD…) to split into plan units, by its index in :attr:`Job.files`."""
 
     index: int
 
@@ -99,42 +103,55 @@ class FhirUnit:
     (Bundles, single-resource files)."""
 
 
-def check_partition(job: Job, units: Iterable[Any]) -> Iterator[Record]:
-    """Check one partition's units in one store (the ontology loaded once); yield finding, plan, note, skipped and
-    error records. The first input error of the partition stops it, as a local run stops at its first."""
+def split_file_unit(job: Job, unit: FileUnit) -> Iterator[PlanUnit | Record]:
+    """A plan file's plan units (:func:`iimkg.plans.units.split_plans`, one streaming pass), to be spread over the
+    partitions; an input error as a record where the splitter meets it."""
     configure(max_input_bytes=job.limits.max_input_bytes, max_depth=job.limits.max_depth)
-    files: list[Path] = []
-    patients: list[PatientUnit] = []
-    whole = False
-    for unit in units:
-        if isinstance(unit, FileUnit):
-            files.append(Path(job.files[unit.index]))
-        elif isinstance(unit, PatientUnit):
-            patients.append(unit)
-        elif isinstance(unit, FhirUnit):
-            whole = True
     try:
-        converted: dict[str, bytes] = {}
-        if whole:
-            yield from _whole_fhir(job, files, converted)
-        if patients:
-            yield from _patients(job, patients, files, converted)
-        if files:
-            yield from _check_store(job, sorted(files, key=lambda p: job.indices[_key(str(p))]), converted)
+        yield from split_plans(Path(job.files[unit.index]), job.input_format, ontology=Path(job.ontology))
     except InputError as error:
         yield _error(job, error)
 
 
-def _patients(job: Job, units: Sequence[PatientUnit], files: list[Path], converted: dict[str, bytes]
-              ) -> Iterator[Record]:
-    """Convert the units' patients (one conversion, as a local batch); their plans join ``files`` and ``converted``."""
+def check_partition(job: Job, items: Iterable[Any]) -> Iterator[Record]:
+    """Check one partition: its plan units and its patients' plans, in chunks of about
+    :data:`iimkg.plans.units.CHUNK_PLANS` plans, each chunk in one store with the ontology; yield finding, plan,
+    note, skipped and error records (records already made, such as a splitter's error, pass through)."""
+    configure(max_input_bytes=job.limits.max_input_bytes, max_depth=job.limits.max_depth)
+    units: list[PlanUnit] = []
+    patients: list[PatientUnit] = []
+    whole = False
+    for item in items:
+        if isinstance(item, PlanUnit):
+            units.append(item)
+        elif isinstance(item, PatientUnit):
+            patients.append(item)
+        elif isinstance(item, FhirUnit):
+            whole = True
+        elif isinstance(item, tuple):
+            yield item
+    try:
+        if whole:
+            yield from _whole_fhir(job, units)
+        if patients:
+            yield from _patients(job, patients, units)
+        units.sort(key=lambda u: job.indices[_key(u.source)])
+        checker = _checker(job.shapes_text, job.ontology)
+        for chunk in chunked(units):
+            yield from _records(job, checker.check(chunk))
+    except InputError as error:
+        yield _error(job, error)
+
+
+def _patients(job: Job, units: Sequence[PatientUnit], plans: list[PlanUnit]) -> Iterator[Record]:
+    """Convert the units' patients (one conversion, as a local batch); their plans join ``plans``."""
     resources, skipped, batches = _read_lines(job, units)
     for (index, kind), count in sorted(skipped.items()):
         yield (SKIPPED, index, kind, count)
     conversion = convert(resources, files=[Path(job.files[i]) for i in job.fhir])
     for note in conversion.notes:
         yield _note(job, note, batches)
-    _add_plans(conversion, files, converted)
+    plans.extend(_plan_units(conversion))
 
 
 def _read_lines(job: Job, units: Sequence[PatientUnit]
@@ -170,7 +187,7 @@ def _note(job: Job, note: Note, batches: dict[tuple[int, int], str]) -> Record:
             note.resource, note.message, index, note.line, note.column, note.plan, batch)
 
 
-def _whole_fhir(job: Job, files: list[Path], converted: dict[str, bytes]) -> Iterator[Record]:
+def _whole_fhir(job: Job, plans: list[PlanUnit]) -> Iterator[Record]:
     """FHIR that is not all NDJSON, read as a local run reads it: every file at once, notes bounded."""
     fhir = [Path(job.files[i]) for i in job.fhir]
     conversion = read_fhir_inputs(fhir).conversion
@@ -178,38 +195,44 @@ def _whole_fhir(job: Job, files: list[Path], converted: dict[str, bytes]) -> Ite
     for note in conversion.notes:
         notes.add(note)
     yield from (_finding(job, finding) for finding in notes.findings(fhir[0]))
-    _add_plans(conversion, files, converted)
+    plans.extend(_plan_units(conversion))
 
 
-def _add_plans(conversion: Conversion, files: list[Path], converted: dict[str, bytes]) -> None:
-    """The conversion's plans as Turtle, each in the graph of its patient's file (added to ``files``)."""
+def _plan_units(conversion: Conversion) -> list[PlanUnit]:
+    """The conversion's plans as Turtle units, each in the graph of its patient's file."""
     by_file: dict[Path, list[Plan]] = {}
     for plan in conversion.plans:
         by_file.setdefault(conversion.file_of(plan), []).append(plan)
-    for path, plans in by_file.items():
-        resolved = Path(path).resolve()
-        if str(resolved) in converted:
-            converted[str(resolved)] += plan_turtle(Conversion(plans, [], [path], 0)).encode("utf-8")
-        else:
-            converted[str(resolved)] = plan_turtle(Conversion(plans, [], [path], 0)).encode("utf-8")
-            files.append(resolved)
+    return [PlanUnit(str(Path(path).resolve()), plan_turtle(Conversion(plans, [], [path], 0)).encode("utf-8"),
+                     _TURTLE, len(plans)) for path, plans in by_file.items()]
 
 
-def _check_store(job: Job, files: list[Path], converted: dict[str, bytes]) -> Iterator[Record]:
-    """Load ``files`` with the ontology into a fresh store, run the compiled shapes, and attribute the results."""
-    plans: dict[str, list[PlanNode]] = {}
-    names: dict[PlanNode, str] = {}
-    store, graphs = plan_store(files, job.input_format, Path(job.ontology), converted, plans, names)
-    raw = _compiled(job.shapes_text).run(store, [ONTOLOGY_GRAPH, *graphs])
-    results = attribute(store, raw, plans, dict(zip(map(str, files), graphs, strict=True)))
-    del store
+def _records(job: Job, outcome: Outcome) -> Iterator[Record]:
+    """A checked chunk's plans and findings as records (its input error, placed in its file, if it has one)."""
+    if outcome.error is not None:
+        detail, where, line, column = outcome.error
+        yield _error(job, _placed(InputError(detail, path=where, line=line, column=column)))
+        return
     index = job.indices
-    for file, nodes in plans.items():
+    for file, nodes in outcome.plans.items():
         for node in nodes:
-            yield (PLAN, shown(node), names.get(node), index[_key(file)], _is_blank(node))
-    local = plan_names(Outcome(results=results, plans=plans, names=names))
-    for finding in findings_of(results, list(job.rules), local, job.statements):
+            yield (PLAN, shown(node), outcome.names.get(node), index[_key(file)], _is_blank(node))
+    for finding in findings_of(outcome.results, list(job.rules), plan_names(outcome), job.statements):
         yield _finding(job, finding)
+
+
+def _placed(error: InputError) -> InputError:
+    """A unit's error at its place in the file: lines copied from an N-Triples or N-Quads file are parsed again
+    from the file, as a local run does."""
+    path = error.path
+    if path is not None and path.is_file():
+        try:
+            fmt = rdf_format_for(path)
+        except InputError:
+            return error
+        if fmt in (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS):
+            return locate_syntax_error(path, fmt) or error
+    return error
 
 
 def _finding(job: Job, finding: Finding) -> Record:
@@ -228,10 +251,10 @@ def _error(job: Job, error: InputError) -> Record:
     return (ERROR, index, error.line, error.column, detail)
 
 
-@functools.lru_cache(maxsize=4)
-def _compiled(shapes_text: str) -> CompiledShapes:
-    """The shapes compiled once per worker process (the ontology's parse is cached by graph.loading)."""
-    return compile_shapes(shapes_graph(shapes_text))
+@functools.lru_cache(maxsize=2)
+def _checker(shapes_text: str, ontology: str) -> UnitChecker:
+    """The engine, its shapes compiled and the ontology parsed once per worker process (Spark reuses workers)."""
+    return UnitChecker(shapes_text, Path(ontology))
 
 
 def _key(path: str) -> str:

@@ -23,11 +23,9 @@ from iimkg.fhir.bulk import BulkExport
 from iimkg.fhir.intake import NoteFindings, fhir_rules
 from iimkg.fhir.reading import NDJSON_SUFFIXES, is_fhir_file
 from iimkg.graph.loading import rdf_format_for
-from iimkg.plans.engines import shapes_graph
 from iimkg.plans.notes import SAMPLE_PER_KIND, Note, NoteKind
-from iimkg.plans.validate import _shapes_ntriples, _statement_ids
-from iimkg.shacl.findings import CheckKind, Finding, Rule, Severity, ValidationResult, display_path, rules_of
-from iimkg.shacl.pyshacl_run import check_shapes_are_shacl
+from iimkg.plans.validate import _graph_file, _order, _shapes
+from iimkg.shacl.findings import Finding, Rule, Severity, ValidationResult, display_path
 from iimkg.spark import bulk
 from iimkg.spark.check import (
     ERROR,
@@ -41,6 +39,7 @@ from iimkg.spark.check import (
     FileUnit,
     Job,
     check_partition,
+    split_file_unit,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ["FINDINGS_SCHEMA", "SparkRun", "validate", "validate_result"]
 
+# Plan files are split by plan where they are read (one task a file), then spread over partitions of about this many
+# bytes of plans (some 3,000 plans), each checked in chunks of iimkg.plans.units.CHUNK_PLANS.
+PLAN_BYTES_PER_PARTITION = 4_000_000
 FINDINGS_SCHEMA = ", ".join(f"{name} string" for name in FINDING_FIELDS)
 _NOTES_SCHEMA = ", ".join(f"{name} {'int' if name in {'file', 'line', 'column'} else 'string'}" for name in NOTE_FIELDS)
 
@@ -80,7 +82,7 @@ def validate_result(spark: SparkSession, paths: Sequence[Path | str], *, fail_on
     run = SparkRun(spark, paths, **options)
     order = {name: i for i, name in enumerate(run.shown)}
     findings = [Finding(**{**row.asDict(), "severity": Severity(row["severity"])}) for row in run.findings.collect()]
-    findings = sorted(dict.fromkeys(findings), key=lambda f: (order.get(f.file, len(order)), *f.sort_key()))
+    findings = sorted(dict.fromkeys(findings), key=lambda f: (order.get(f.file, len(order)), *_order(f)))
     return ValidationResult(files=run.shown, rules=run.rules, findings=findings, fail_on=Severity(fail_on),
                             report=_no_report_graph, seconds=time.perf_counter() - started, plans=run.plan_count)
 
@@ -131,8 +133,12 @@ class SparkRun:
     def _units(self, fhir: list[int]) -> RDD[Any]:
         context = self.spark.sparkContext
         plan_files = [FileUnit(i) for i in range(len(self.files)) if i not in fhir]
-        slices = min(len(plan_files), context.defaultParallelism)
-        units = context.parallelize(plan_files, slices) if plan_files else None
+        units = None
+        if plan_files:
+            size = sum(self.files[unit.index].stat().st_size for unit in plan_files)
+            partitions = max(context.defaultParallelism, math.ceil(size / PLAN_BYTES_PER_PARTITION))
+            units = context.parallelize(plan_files, len(plan_files)) \
+                .flatMap(functools.partial(split_file_unit, self.job)).repartition(partitions)
         if fhir:
             fhir_units = self._fhir_units(fhir)
             units = fhir_units if units is None else units.union(fhir_units)
@@ -249,18 +255,9 @@ class SparkRun:
 
 def _job(files: list[Path], fhir: list[int], shapes: Sequence[Path], input_format: str | None,
          ontology: Path | None, strict: bool, limits: Limits) -> tuple[Job, list[Rule]]:
-    """The shapes, rules and statements every task needs, read once on the driver."""
-    from iimkg.core.resources import ontology_file
-
-    graph_file = Path(ontology) if ontology is not None else ontology_file()
-    if not graph_file.is_file():
-        raise InputError("no such ontology file", path=graph_file)
-    shapes_text = _shapes_ntriples(tuple(Path(s) for s in shapes))
-    shapes_rdf = shapes_graph(shapes_text)
-    if shapes:
-        check_shapes_are_shacl(shapes_rdf, shapes)
-    statement_ids = _statement_ids(graph_file)
-    rules = rules_of(shapes_rdf, statement_ids, default_kind=CheckKind.STRUCTURAL)
+    """The shapes, rules and statements every task needs, read once on the driver (as a local run reads them)."""
+    graph_file = _graph_file(ontology)
+    shapes_text, rules, statement_ids = _shapes(shapes, graph_file)
     job = Job(files=tuple(str(p.resolve()) for p in files), given=tuple(str(p) for p in files),
               shown=tuple(display_path(p) for p in files), fhir=tuple(fhir), shapes_text=shapes_text,
               input_format=input_format, ontology=str(graph_file.resolve()), rules=tuple(rules),
