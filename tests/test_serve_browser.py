@@ -183,5 +183,10 @@ def test_result_cells_show_labels_with_their_curie_at_phone_and_desktop_width(
         assert not cells[1].find_elements(By.CSS_SELECTOR, "code.curie")
         _no_sideways_scroll(browser)
         browser.save_screenshot(str(folder / f"labels-{width}.png"))
+        # a parser's message quoting a long unbroken IRI wraps too
+        browser.get(server.url + "/?" + urlencode({"query": "SELECT * WHERE { ?s ?p <https://example.org/"
+                                                            + "x" * 300 + "> "}))
+        _wait_for(browser, "#error")
+        _no_sideways_scroll(browser)
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
