@@ -608,3 +608,28 @@ def test_converted_plans_use_absolute_iris_only() -> None:
     from_bulk = bulk_plans()
     assert from_bulk and all(p.startswith("urn:uuid:") for p in from_bulk) and from_bulk == bulk_plans()
     assert from_bulk <= plans
+
+
+V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ({"valueString": "Positive"}, "PositiveResult"),
+    ({"valueString": " not detected "}, "NegativeResult"),
+    ({"valueCodeableConcept": {"text": "Negative"}}, "NegativeResult"),
+    ({"valueCodeableConcept": {"coding": [{"system": V3_INTERPRETATION, "code": "POS"}]}}, "PositiveResult"),
+    ({"valueCodeableConcept": {"coding": [{"display": "Detected"}]}}, "PositiveResult"),
+    ({"valueString": "borderline"}, None),
+    ({"valueQuantity": {"value": 160, "unit": "titre"}}, None),
+])
+def test_an_antibody_result_written_as_its_value_is_read(value: dict[str, object], expected: str | None,
+                                                         tmp_path: Path) -> None:
+    """A line blot reports "Positive" as the value, with no interpretation: the result is read from it; a value
+    that is not qualitative leaves the test done with no result."""
+    observation = {"resourceType": "Observation", "id": "o-1", "status": "final",
+                   "subject": {"reference": "urn:uuid:p-1"}, "effectiveDateTime": "2026-02-20",
+                   "code": {"text": "anti-TIF1γ antibody test"}, **value}
+    plan = plan_of(convert_files([_bundle(tmp_path, observation)]), "Patient/p-1")
+    tif1g = IIM + "IIM_0000549"
+    assert [(r.test, r.interpretation) for r in plan.patient.test_results] == ([(tif1g, expected)] if expected else [])
+    assert [co.measure for co in plan.co_interventions] == [tif1g]

@@ -77,6 +77,9 @@ _INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationIn
 _INTERPRETATION = {"POS": "PositiveResult", "DET": "PositiveResult", "NEG": "NegativeResult",
                    "ND": "NegativeResult", "N": "NormalResult", "A": "AbnormalResult", "AA": "AbnormalResult",
                    "H": "AbnormalResult", "HH": "AbnormalResult", "L": "AbnormalResult", "LL": "AbnormalResult"}
+# A qualitative result written as a value (an antibody line blot's "Positive"), as one of iim's interpretations.
+_QUALITATIVE = {"positive": "PositiveResult", "detected": "PositiveResult", "present": "PositiveResult",
+                "negative": "NegativeResult", "not detected": "NegativeResult", "absent": "NegativeResult"}
 # Medication statuses of a course that has ended: a prescription in any other kept status is still taken.
 _FINISHED_STATUSES = frozenset({"completed", "stopped"})
 _VERIFICATION_LEFT_OUT = {"refuted", "entered-in-error"}
@@ -580,13 +583,32 @@ class _Builder:
 # ── helpers ──
 
 def _interpretation(resource: dict[str, Any]) -> str | None:
-    """The first HL7 v3 interpretation of an Observation that reads as one of iim's result interpretations."""
+    """How an Observation's result reads as one of iim's result interpretations: its first HL7 v3 interpretation
+    that does, else its value when that is a qualitative result (an antibody line blot reports "Positive" or
+    "Negative" as ``valueString`` or ``valueCodeableConcept``, HL7 v3-coded or as text). A value that reads as
+    neither (borderline, a titre) gives none: the test counts as done, with no result."""
     for concept in _dicts(resource.get("interpretation")):
-        for coding in _dicts(concept.get("coding")):
-            if str(coding.get("system", "")).rstrip("/") == _INTERPRETATION_SYSTEM:
-                found = _INTERPRETATION.get(str(coding.get("code", "")).upper())
-                if found:
-                    return found
+        found = _coded_interpretation(concept)
+        if found:
+            return found
+    value = resource.get("valueCodeableConcept")
+    if isinstance(value, dict):
+        found = _coded_interpretation(value)
+        if found:
+            return found
+        words = [value.get("text"), *(c.get("display") for c in _dicts(value.get("coding")))]
+        return next((_QUALITATIVE[w.strip().lower()] for w in words
+                     if isinstance(w, str) and w.strip().lower() in _QUALITATIVE), None)
+    text = resource.get("valueString")
+    return _QUALITATIVE.get(text.strip().lower()) if isinstance(text, str) else None
+
+
+def _coded_interpretation(concept: dict[str, Any]) -> str | None:
+    for coding in _dicts(concept.get("coding")):
+        if str(coding.get("system", "")).rstrip("/") == _INTERPRETATION_SYSTEM:
+            found = _INTERPRETATION.get(str(coding.get("code", "")).upper())
+            if found:
+                return found
     return None
 
 
