@@ -77,3 +77,24 @@ def test_missing_file_and_unwritable_output_exit_2(tmp_path: Path, capsys: pytes
 def test_fhir_without_a_command_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fhir"]) == 2
     assert "convert" in capsys.readouterr().err
+
+
+def test_a_bulk_export_streamed_one_patient_a_batch_writes_the_plans_of_the_whole_export(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from iimkg.fhir import bulk
+
+    files = sorted((EXAMPLES / "bulk-export").glob("*.ndjson"))
+    whole = tmp_path / "export.json"  # the same lines under a .json name: read whole
+    whole.write_text("".join(f.read_text(encoding="utf-8") for f in files), encoding="utf-8")
+    assert main(["fhir", "convert", str(whole), "-o", str(tmp_path / "whole.ttl")]) == 0
+    whole_err = capsys.readouterr().err.splitlines()
+    monkeypatch.setattr(bulk, "BATCH_BYTES", 1)  # every patient a batch of its own
+    assert main(["fhir", "convert", *map(str, files), "-o", str(tmp_path / "streamed.ttl")]) == 0
+    streamed_err = capsys.readouterr().err.splitlines()
+
+    def triples(name: str) -> set[ox.Quad]:
+        return set(ox.parse(path=str(tmp_path / name), format=ox.RdfFormat.TURTLE))
+
+    assert triples("streamed.ttl") == triples("whole.ttl") and len(triples("whole.ttl")) > 100
+    assert streamed_err[-1].split(" from ")[0] == whole_err[-1].split(" from ")[0] == "iimkg fhir convert: 5 plans"
+    assert len(streamed_err) == len(whole_err)

@@ -110,3 +110,29 @@ def test_the_text_report_counts_plans_and_puts_what_is_about_no_plan_last(
     assert ": 1 plan with findings; 0 violations, 1 warning, 2 infos\n" in out
     no_plan = out.index("  not about one plan\n    info (1)\n      fhir_skipped  Encounter:")
     assert out.index("  plan Patient/") < no_plan
+
+
+def test_a_bulk_export_streamed_one_patient_a_batch_gives_the_findings_of_the_whole_export(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from iimkg.fhir import bulk
+    from iimkg.plans.validate import validate_plans as whole_export
+    from iimkg.validation import ADAPTERS, validate_plans
+
+    monkeypatch.setattr(bulk, "BATCH_BYTES", 1)  # every patient a batch of its own
+    streamed = validate_plans(BULK, strict=True)
+    whole = whole_export(BULK, adapters=ADAPTERS, strict=True)
+    assert streamed.findings == whole.findings and streamed.plans == whole.plans == 5
+    assert [r.name for r in streamed.rules] == [r.name for r in whole.rules]
+
+
+def test_notes_past_the_sample_are_one_finding_per_kind_with_the_worst_severity() -> None:
+    from iimkg.fhir.intake import NoteFindings
+    from iimkg.plans.notes import SAMPLE_PER_KIND, Note, NoteKind
+
+    notes = NoteFindings(strict=False)
+    for number in range(SAMPLE_PER_KIND + 5):
+        severity = "warning" if number == SAMPLE_PER_KIND + 3 else "info"
+        notes.add(Note(NoteKind.UNMAPPED, severity, f"Observation/o{number}", "code not recognised", Path("x")))
+    found = notes.findings(Path("x"))
+    assert len(found) == SAMPLE_PER_KIND + 1
+    assert found[-1].severity.value == "warning" and found[-1].message.startswith("5 more unmapped notes")
