@@ -63,12 +63,14 @@ def test_the_readmes_example_tables_are_the_graphs_answers() -> None:
 
 
 def test_each_readme_table_follows_the_command_it_answers() -> None:
-    """The table under a `query …` marker is that command's answer: the code block just above shows it."""
+    """The table under a `query …` marker is that command's answer (and the report under `report validate …` that
+    validation's): the code block just above shows the command."""
     text = (DOCS.parent / README).read_text(encoding="utf-8")
     for name in query_blocks(text):
         before = text[:text.index(f"<!-- generated: {name} -->")]
         last_block = before[before.rindex("```", 0, before.rindex("```")):]
-        assert f"iimkg {name}" in last_block, f"the table of '{name}' does not follow a block that shows it"
+        command = name.removeprefix("report ")
+        assert f"iimkg {command}" in last_block, f"the table of '{name}' does not follow a block that shows it"
 
 
 def test_a_query_table_shows_labels_with_their_curie_beside() -> None:

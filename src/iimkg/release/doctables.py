@@ -9,6 +9,10 @@
 - ``README.md``, ``query NAME --PARAM VALUE …``: the first rows of a named query's answer, as the command before
   the table runs it, with each term's English label and its CURIE beside it (where ``iimkg query`` shows a label
   column and an IRI column). The marker names the command, so a README example is added by writing its marker.
+- ``README.md``, ``report validate FILE …``: the head of the text report ``iimkg validate`` prints for an example
+  plan (header, plan, every line of the first severity group, the other groups' headings, the summary), with each
+  finding's source list cut after its statement IDs and the run time left out: the rule count and the findings
+  follow the shapes and the graph.
 
 Each table sits between ``<!-- generated: NAME -->`` and ``<!-- end generated -->`` in its file; the text around it
 is the author's. ``python -m iimkg.release.doctables`` rewrites the tables, ``--check`` only says which are stale
@@ -34,7 +38,7 @@ from iimkg.graph.loading import shared_store
 from iimkg.shacl.findings import CheckKind, rules_of
 
 __all__ = ["COMMAND", "DOCUMENTS", "README", "WRITERS", "main", "query_blocks", "query_table", "refreshed",
-           "rule_table", "stale", "term_table"]
+           "report_excerpt", "rule_table", "stale", "term_table"]
 
 COMMAND = "python -m iimkg.release.doctables"
 _OWN_TERM = IIM + "IIM_"
@@ -127,7 +131,7 @@ def _short(iri: str) -> str:
 
 QUERY_ROWS = 4
 _CELL_CHARS = 70
-_QUERY_MARKER = re.compile(r"<!-- generated: (query [^\n]*?) -->")
+_QUERY_MARKER = re.compile(r"<!-- generated: ((?:query|report) [^\n]*?) -->")
 
 
 def query_table(command: str) -> str:
@@ -177,11 +181,46 @@ def _clip(text: str) -> str:
     return text if len(text) <= _CELL_CHARS else text[:_CELL_CHARS - 1].rstrip() + "…"
 
 
+_SOURCES = re.compile(r"  \[([^;\]]*);[^\]]*\]$")
+_RUN_TIME = re.compile(r" in [0-9.]+ s:")
+
+
+def report_excerpt(command: str) -> str:
+    """The head of the text report of ``report validate FILE …`` as a fenced ``text`` block (see the module doc).
+
+    The report comes from running ``iimkg validate`` in a child process, as a reader would: plan validation sits
+    floors above this module, which must not import it.
+
+    :raises ValueError: if the command is not ``validate …`` or its exit code is not 0 or 1 (a report).
+    """
+    import shlex
+    import subprocess
+
+    words = shlex.split(command)
+    if len(words) < 3 or words[:2] != ["report", "validate"]:
+        raise ValueError(f"not a 'report validate FILE …' block: {command!r}")
+    run = subprocess.run([sys.executable, "-c", "import sys; from iimkg.cli.main import main; sys.exit(main())",
+                          *words[1:]], capture_output=True, text=True, cwd=data_dir(), check=False)
+    if run.returncode not in (0, 1):
+        raise ValueError(f"iimkg {' '.join(words[1:])} exited {run.returncode}: {run.stderr.strip()}")
+    lines = run.stdout.rstrip("\n").split("\n")
+    groups = [i for i, line in enumerate(lines) if re.match(r"^    \S.* \(\d+\)$", line)]
+    if not groups:
+        kept = lines
+    else:
+        first_end = groups[1] if len(groups) > 1 else len(lines) - 1
+        kept = lines[:first_end] + [x for i in groups[1:] for x in (lines[i], "      …")] + lines[-1:]
+    kept = [_RUN_TIME.sub(":", _SOURCES.sub(r"  [\1; …]", line)) for line in kept]
+    return "```text\n" + "\n".join(kept) + "\n```\n"
+
+
 def _writer(name: str) -> Callable[[], str]:
     if name in WRITERS:
         return WRITERS[name]
     if name.startswith("query "):
         return lambda: query_table(name)
+    if name.startswith("report "):
+        return lambda: report_excerpt(name)
     raise ValueError(f"no writer for the generated block {name!r}")
 
 
@@ -193,7 +232,7 @@ README = "README.md"
 
 
 def query_blocks(text: str) -> list[str]:
-    """The ``query …`` blocks a document holds, by their marker names."""
+    """The ``query …`` and ``report …`` blocks a document holds, by their marker names."""
     return _QUERY_MARKER.findall(text)
 
 
