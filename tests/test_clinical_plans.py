@@ -225,3 +225,27 @@ def test_mycophenolate_with_a_proton_pump_inhibitor_or_an_antacid_is_one_finding
     [finding] = findings(drugs_plan(tmp_path, drug, MYCOPHENOLATE), "drug_interaction")
     assert finding.statements == statement
     assert not findings(drugs_plan(tmp_path, drug, TACROLIMUS), "drug_interaction")
+
+
+def test_a_json_ld_plan_with_a_mondo_diagnosis_and_an_antibody_result_is_high_risk(tmp_path: Path) -> None:
+    """Another layout and an external code: JSON-LD, dermatomyositis as MONDO:0016367, the anti-TIF1γ result and the
+    onset date under their JSON keys; the same one finding as the Turtle plan, and none once the onset is 4 years
+    back."""
+    import json
+
+    def write(onset: str) -> Path:
+        document = {
+            "@context": "https://w3id.org/iimkg/plan-context.jsonld",
+            "id": "https://example.org/clinic/plans/DM-2026-090", "type": "TreatmentPlan",
+            "identifier": "DM-2026-090", "planDate": "2026-03-02", "onsetDate": onset, "diagnosis": "MONDO:0016367",
+            "patient": {"type": "Patient", "sex": "female", "ageYears": 67,
+                        "testResults": [{"type": "TestResult", "test": f"iim:{ANTI_TIF1G}",
+                                         "interpretation": "positive", "resultDate": "2026-02-20"}]},
+            "coInterventions": [{"measure": f"iim:{BASIC}", "status": "done", "date": "2026-02-25"}]}
+        path = tmp_path / f"plan-{onset}.jsonld"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        return path
+
+    [finding] = findings(write("2025-12-01"), "cancer_screening")
+    assert "enhanced cancer screening panel" in finding.message and "R156" in finding.message
+    assert not findings(write("2022-01-15"), "cancer_screening")
