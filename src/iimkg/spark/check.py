@@ -138,7 +138,8 @@ def check_partition(job: Job, items: Iterable[Any]) -> Iterator[Record]:
         units.sort(key=lambda u: job.indices[_key(u.source)])
         checker = _checker(job.shapes_text, job.ontology)
         for chunk in chunked(units):
-            yield from _records(job, checker.check(chunk))
+            if isinstance(chunk, list):  # (only units go in: no restart marker comes out)
+                yield from _records(job, checker.check(chunk))
     except InputError as error:
         yield _error(job, error)
 

@@ -22,7 +22,6 @@ from iimkg.core.limits import Limits, current
 from iimkg.fhir.bulk import BulkExport
 from iimkg.fhir.intake import NoteFindings, fhir_rules
 from iimkg.fhir.reading import NDJSON_SUFFIXES, is_fhir_file
-from iimkg.graph.loading import rdf_format_for
 from iimkg.plans.notes import SAMPLE_PER_KIND, Note, NoteKind
 from iimkg.plans.validate import _graph_file, _order, _shapes
 from iimkg.shacl.findings import Finding, Rule, Severity, ValidationResult, display_path
@@ -109,12 +108,10 @@ class SparkRun:
             require_file(path)
         fhir = [i for i, path in enumerate(files) if is_fhir_file(path)]
         self.bulk = bool(fhir) and all(files[i].suffix.lower() in NDJSON_SUFFIXES for i in fhir)
-        for i, path in enumerate(files):
-            if i in fhir and self.bulk and path.stat().st_size == 0:
-                raise InputError("the file is empty; expected a FHIR resource, a Bundle or NDJSON (one resource per "
-                                 "line)", path=path)
-            if i not in fhir:
-                rdf_format_for(path, input_format)
+        # errors found here join those of the executors: the first in the local run's order is reported
+        self.early: list[tuple[int, int | None, int | None, str]] = [
+            (i, None, None, "the file is empty; expected a FHIR resource, a Bundle or NDJSON (one resource per line)")
+            for i in fhir if self.bulk and files[i].stat().st_size == 0]
         self.files = files
         self.shown = [display_path(p) for p in files]
         self.job, self.rules = _job(files, fhir, shapes, input_format, ontology, strict, limits or current())
@@ -160,7 +157,7 @@ class SparkRun:
             keyed.unpersist()
             self.bulk = False
             return whole
-        self.empty = [i for i in fhir if not summary.get(i, (0, 0, False))[1]]
+        self.empty = [i for i in fhir if not summary.get(i, (0, 0, False))[1] and self.files[i].stat().st_size]
         last = {i: line for i, (line, _, _) in summary.items()}
         self.batches = bulk.batch_table(self.spark, keyed, files, last).cache()
         resources = sum(count for _, count, _ in summary.values())
@@ -170,11 +167,16 @@ class SparkRun:
     def _raise_first_error(self) -> None:
         """The first input error in file order (in a file, the first by line; a file of no resource at its end)."""
         errors = self.records.filter(lambda r: r[0] == ERROR).map(lambda r: r[1:]).collect()
-        errors += [(i, None, None, "the file holds no FHIR resource") for i in self.empty]
+        errors += [(i, None, None, "the file holds no FHIR resource") for i in self.empty] + self.early
         if not errors:
             return
-        index, line, column, detail = min(errors, key=lambda e: (e[0], e[1] if e[1] is not None else math.inf,
-                                                                 e[2] or 0))
+        fhir = set(self.job.fhir)  # a local run reads every FHIR file before the plan files
+
+        def order(error: tuple[int, int | None, int | None, str]) -> tuple[float, ...]:
+            index, line, column, _ = error
+            return (index not in fhir, index, line if line is not None else math.inf, column or 0)
+
+        index, line, column, detail = min(errors, key=order)
         path = self.files[index] if index < len(self.files) else None
         raise InputError(detail, path=path, line=line, column=column)
 
