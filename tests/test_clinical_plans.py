@@ -208,6 +208,8 @@ def drugs_plan(tmp_path: Path, *drugs: str) -> Path:
     ("IIM_0000132", {"R137", "R138"}),   # voriconazole: the class statement (R137) and its own (R138, weak)
     ("IIM_0000133", {"R137"}),           # posaconazole
     ("IIM_0000134", {"R137"}),           # fluconazole
+    ("IIM_0000138", {"R137"}),           # itraconazole
+    ("IIM_0000139", {"R137"}),           # ketoconazole
 ])
 def test_an_azole_with_tacrolimus_is_one_finding(drug: str, statements: set[str], tmp_path: Path) -> None:
     [finding] = findings(drugs_plan(tmp_path, drug, TACROLIMUS), "drug_interaction")
@@ -218,6 +220,7 @@ def test_an_azole_with_tacrolimus_is_one_finding(drug: str, statements: set[str]
 
 @pytest.mark.parametrize(("drug", "statement"), [
     ("IIM_0000106", "R140"), ("IIM_0000107", "R140"), ("IIM_0000108", "R140"),  # omeprazole, pantoprazole, esomeprazole
+    ("IIM_0000124", "R140"), ("IIM_0000149", "R140"),                            # lansoprazole, rabeprazole
     ("IIM_0000109", "R139"),                                                     # magnesium/aluminium antacid
 ])
 def test_mycophenolate_with_a_proton_pump_inhibitor_or_an_antacid_is_one_finding(drug: str, statement: str,
