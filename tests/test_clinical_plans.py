@@ -215,6 +215,7 @@ def test_an_azole_with_tacrolimus_is_one_finding(drug: str, statements: set[str]
     [finding] = findings(drugs_plan(tmp_path, drug, TACROLIMUS), "drug_interaction")
     assert set(finding.statements.split(", ")) == statements
     assert "adjust the dose" in finding.message
+    assert ("weak evidence: R138" in finding.message) is ("R138" in statements)
     assert not findings(drugs_plan(tmp_path, drug), "drug_interaction")
 
 
