@@ -32,6 +32,8 @@ def run_on_spark(ns: argparse.Namespace) -> int:
     from iimkg.spark.session import start
 
     spark, log = start(ns.spark)
+    if sys.stderr.isatty():
+        print(f"iimkg: checking {len(ns.plans)} file(s) on Spark {ns.spark} (Spark's log: {log})", file=sys.stderr)
     try:
         options = {"shapes": ns.shapes, "input_format": ns.input_format, "strict": ns.strict, "limits": current()}
         if ns.format == PARQUET:
