@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,9 +137,10 @@ def check_partition(job: Job, items: Iterable[Any]) -> Iterator[Record]:
             yield from _patients(job, patients, units)
         units.sort(key=lambda u: job.indices[_key(u.source)])
         checker = _checker(job.shapes_text, job.ontology)
-        for chunk in chunked(units):
+        prefix = f"p{_partition():x}c"
+        for number, chunk in enumerate(chunked(units)):
             if isinstance(chunk, list):  # (only units go in: no restart marker comes out)
-                yield from _records(job, checker.check(chunk))
+                yield from _records(job, _own_blank_nodes(checker.check(chunk), f"{prefix}{number:x}x"))
     except InputError as error:
         yield _error(job, error)
 
@@ -220,6 +221,29 @@ def _records(job: Job, outcome: Outcome) -> Iterator[Record]:
             yield (PLAN, shown(node), outcome.names.get(node), index[_key(file)], _is_blank(node))
     for finding in findings_of(outcome.results, list(job.rules), plan_names(outcome), job.statements):
         yield _finding(job, finding)
+
+
+def _own_blank_nodes(outcome: Outcome, prefix: str) -> Outcome:
+    """Give the chunk's blank nodes labels no other chunk of the run has (the partition's and the chunk's number in
+    front): each chunk is read into a store of its own, where the parser draws labels at random, and Spark's
+    Python workers, forked from one daemon, draw the same ones — two plans would otherwise share a name."""
+    def own(term: Any) -> Any:
+        return ox.BlankNode(prefix + term.value) if isinstance(term, ox.BlankNode) else term
+
+    outcome.results = [replace(r, focus=own(r.focus), value=own(r.value), plan=own(r.plan))
+                       if any(isinstance(t, ox.BlankNode) for t in (r.focus, r.value, r.plan)) else r
+                       for r in outcome.results]
+    outcome.names = {own(plan): name for plan, name in outcome.names.items()}
+    outcome.plans = {file: [own(plan) for plan in plans] for file, plans in outcome.plans.items()}
+    return outcome
+
+
+def _partition() -> int:
+    """This task's partition (0 outside Spark)."""
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    return context.partitionId() if context is not None else 0
 
 
 def _placed(error: InputError) -> InputError:
