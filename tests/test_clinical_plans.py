@@ -253,3 +253,15 @@ def test_a_json_ld_plan_with_a_mondo_diagnosis_and_an_antibody_result_is_high_ri
     [finding] = findings(write("2025-12-01"), "cancer_screening")
     assert "enhanced cancer screening panel" in finding.message and "R156" in finding.message
     assert not findings(write("2022-01-15"), "cancer_screening")
+
+
+def test_a_high_risk_plan_with_no_screening_gets_one_finding_citing_every_statement(tmp_path: Path) -> None:
+    """Both panels missing: one finding, which names them both and cites the statement for every adult (R154), the
+    high-risk ones (R157a, R157b), the one that made the patient high risk (R156) and which are weak."""
+    [finding] = findings(screening_plan(tmp_path, add=antibody(ANTI_TIF1G), panel=False), "cancer_screening")
+    assert set(finding.statements.split(", ")) == {"R154", "R156", "R157a", "R157b"}
+    assert "basic cancer screening panel or enhanced cancer screening panel" in finding.message
+    assert "adults with IIM at high risk of cancer" in finding.message and "weak evidence" in finding.message
+    moderate = f"<#patient> iim:belongsToPopulation iim:{MODERATE_RISK} .\n"
+    [finding] = findings(screening_plan(tmp_path, add=moderate, name="moderate"), "cancer_screening")
+    assert finding.statements == "R155" and "(for adults with IIM at moderate risk of cancer: R155)" in finding.message
