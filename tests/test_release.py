@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import io
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,17 +24,21 @@ from rdflib.compare import isomorphic
 
 from iimkg.cli.main import main
 from iimkg.core.errors import OutputError
+from iimkg.core.prefixes import expand
 from iimkg.graph.loading import parse_rdf_file, shipped_quads
 from iimkg.graph.mappings import mapping_quads, read_mappings
 from iimkg.release.build import ARTEFACTS, CHECKSUMS, ReleaseSummary, build_release
 from iimkg.release.changes import Release, changelog, check_stability, diff_terms, diff_tsv, read_terms, release_history
+from iimkg.release.editions import label_sources, split_languages
 from iimkg.release.graph import ReleaseError, ReleaseGraph, Term, base_subset, canonical_triples, with_header
 from iimkg.release.mapping_set import mapping_set_tsv, mappings
+from iimkg.release.publish import locked, recover
 
 from conftest import IIM, RESOURCES, ROOT
 
 OWL = rdflib.Namespace("http://www.w3.org/2002/07/owl#")
 RDFS = rdflib.RDFS
+DCTERMS = rdflib.DCTERMS
 SKOS_EXACT_MATCH = rdflib.URIRef("http://www.w3.org/2004/02/skos/core#exactMatch")
 RELEASES = ROOT / "releases"
 HTACCESS = ROOT / "w3id" / ".htaccess"
@@ -81,6 +87,31 @@ def source_graph() -> rdflib.Graph:
     for q in shipped_quads():
         graph.add((_rdflib(q.subject), _rdflib(q.predicate), _rdflib(q.object)))
     return normalised(graph)
+
+
+def english_graph() -> rdflib.Graph:
+    """The shipped ontology as the English artefacts carry it: values in other languages are in the Babelon
+    tables instead (test_the_english_artefacts_and_the_translation_tables_give_back_the_source)."""
+    graph = source_graph()
+    for s, p, o in list(graph):
+        if isinstance(o, rdflib.Literal) and o.language and not o.language.lower().startswith("en"):
+            graph.remove((s, p, o))
+    return graph
+
+
+def without_source_labels(artefact: rdflib.Graph) -> rdflib.Graph:
+    """The artefact less the labels the release gives bibliographic sources that have none in the source (their
+    citation: test_every_source_gets_its_citation_as_its_one_label)."""
+    unlabelled = unlabelled_sources()
+    for s in unlabelled:
+        artefact.remove((s, RDFS.label, None))
+    return artefact
+
+
+def unlabelled_sources() -> set[rdflib.term.Node]:
+    source = source_graph()
+    return {s for s in source.subjects(rdflib.RDF.type, DCTERMS.BibliographicResource)
+            if (s, RDFS.label, None) not in source}
 
 
 def _rdflib(term: object) -> rdflib.term.Identifier:
@@ -268,7 +299,7 @@ def test_a_failure_while_moving_into_place_leaves_the_previous_release_and_no_te
     def fail(temporary: Path, target: Path) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("iimkg.release.build._swap_into_place", fail)
+    monkeypatch.setattr("iimkg.release.publish._swap_into_place", fail)
     with pytest.raises(OutputError, match="No space left on device; nothing was changed"):
         build_release(out, version="2026-12-01")
     assert _snapshot(out) == before and not _leftovers(out)
@@ -282,6 +313,115 @@ def test_a_new_release_replaces_an_earlier_one_whole(built: Built, tmp_path: Pat
     build_release(out, version="2026-12-01")
     assert not (out / "docs" / "stale.html").exists() and not _leftovers(out)
     assert "releases/2026-12-01/iim.owl" in (out / "iim.owl").read_text(encoding="utf-8")
+
+
+# A child process that builds a release and stops at one moment of putting it in place (``point``), so that the
+# test can kill it there.
+_PAUSING_RELEASE = """
+import sys, time
+import iimkg.release.publish as publish
+
+def pause(*args):
+    print("paused", flush=True)
+    time.sleep(600)
+
+point = sys.argv[2]
+if point == "between-renames":  # a system without renameat2: the old release is aside, the new one not yet in
+    publish._exchange = lambda first, second: False
+    publish._put_in_place = pause
+elif point == "after-exchange":  # the new release is in place, the old one not yet deleted
+    publish._discard = pause
+elif point == "written":  # every file written in the temporary folder, nothing moved yet
+    write = publish._write
+    publish._write = lambda files, folder: (write(files, folder), pause())
+from iimkg.cli.main import main
+sys.exit(main(["release", "--out", sys.argv[1], "--version", "2026-12-01"]))
+"""
+
+
+def _release_stopped_at(out: Path, point: str, stop: signal.Signals) -> int:
+    """Run a release into ``out`` that pauses at ``point``, send it ``stop`` there, and return its exit status."""
+    child = subprocess.Popen([sys.executable, "-c", _PAUSING_RELEASE, str(out), point], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if line != "paused\n":
+            child.kill()
+            _, err = child.communicate()
+            raise AssertionError(f"the release did not reach {point}: {err}")
+        child.send_signal(stop)
+        return child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def _whole(folder: Path) -> str:
+    """The version of the release in ``folder``, after checking every file against its SHA256SUMS."""
+    listed = dict(reversed(line.split("  ", 1)) for line in (folder / CHECKSUMS).read_text().splitlines())
+    assert set(listed) == set(_files(folder)) - {CHECKSUMS}, "files are missing or extra"
+    for name, digest in listed.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, f"{name} is not whole"
+    return re.search(r"releases/([0-9-]{10})/iim\.owl", (folder / "iim.owl").read_text(encoding="utf-8")).group(1)  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_a_release_killed_after_the_exchange_leaves_the_new_release_whole_and_the_next_one_cleans_up(
+        built: Built, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    shutil.copytree(built.folder, out)
+    assert _release_stopped_at(out, "after-exchange", signal.SIGKILL) == -signal.SIGKILL
+    assert _whole(out) == "2026-12-01", "dist/ is the new release, whole"
+    assert _leftovers(out), "the old release was still to be deleted"
+    recover(out)
+    assert not _leftovers(out) and _whole(out) == "2026-12-01"
+
+
+@pytest.mark.slow
+def test_a_release_killed_between_the_two_renames_is_recovered_by_the_next_release(
+        built: Built, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    shutil.copytree(built.folder, out)
+    before = _snapshot(out)
+    assert _release_stopped_at(out, "between-renames", signal.SIGKILL) == -signal.SIGKILL
+    aside = out.parent / ".dist.old"
+    assert not out.exists() and _snapshot(aside) == before, "the old release waits whole beside dist/"
+    recover(out)
+    assert _snapshot(out) == before and not _leftovers(out), "recovery puts the old release back"
+    shutil.rmtree(out)
+    shutil.copytree(built.folder, out)
+    assert _release_stopped_at(out, "between-renames", signal.SIGKILL) == -signal.SIGKILL
+    assert main(["release", "--out", str(out), "--version", "2026-12-01"]) == 0
+    assert _whole(out) == "2026-12-01" and not _leftovers(out)
+
+
+@pytest.mark.slow
+def test_sigterm_while_writing_leaves_the_old_release_and_no_temporary_folder(built: Built, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    shutil.copytree(built.folder, out)
+    before = _snapshot(out)
+    assert _release_stopped_at(out, "written", signal.SIGTERM) == 143
+    assert _snapshot(out) == before and not _leftovers(out)
+
+
+def test_recovery_removes_temporary_folders_and_keeps_a_release_in_place(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    out.mkdir()
+    (out / CHECKSUMS).write_text("")
+    (tmp_path / ".dist.tmp-abc").mkdir()
+    (tmp_path / ".dist.tmp-abc" / "iim.owl").write_text("half")
+    (tmp_path / ".dist.old").mkdir()
+    (tmp_path / ".other.tmp-abc").mkdir()
+    recover(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tmp-abc", "dist"]
+    assert (out / CHECKSUMS).exists()
+
+
+def test_two_releases_into_one_folder_do_not_interleave(tmp_path: Path) -> None:
+    with locked(tmp_path / "dist"), pytest.raises(OutputError, match="another iimkg release is writing"):
+        build_release(tmp_path / "dist")
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
@@ -332,7 +472,7 @@ def test_progress_goes_to_stderr_only_on_a_terminal(built: Built, tmp_path: Path
 @pytest.mark.parametrize("name", ["iim.owl", "iim.ttl", "iim.jsonld", "iim.nt"])
 @pytest.mark.slow
 def test_each_syntax_reloads_in_rdflib_as_the_source_graph(built: Built, name: str) -> None:
-    assert isomorphic(normalised(load_artefact(built, name)), source_graph())
+    assert isomorphic(without_source_labels(normalised(load_artefact(built, name))), english_graph())
 
 
 @pytest.mark.parametrize("name", ARTEFACTS)
@@ -357,8 +497,8 @@ def test_the_version_option_dates_the_artefacts_and_leaves_the_source_alone(tmp_
 
 @pytest.mark.slow
 def test_the_full_artefact_is_the_source_plus_inferred_named_subclass_axioms(built: Built) -> None:
-    full = normalised(load_artefact(built, "iim-full.owl"))
-    source = source_graph()
+    full = without_source_labels(normalised(load_artefact(built, "iim-full.owl")))
+    source = english_graph()
     extra = {(s, p, o) for s, p, o in full if p == RDFS.subClassOf and isinstance(s, rdflib.URIRef)
              and isinstance(o, rdflib.URIRef) and (s, p, o) not in source}
     assert len(extra) == built.summary.inferred_axioms
@@ -386,7 +526,8 @@ def test_the_base_holds_only_axioms_about_our_terms_and_all_of_them(built: Built
     base = [ox.Triple(q.subject, q.predicate, q.object)
             for q in ox.parse(path=str(built.folder / "iim-base.owl"), format=ox.RdfFormat.RDF_XML)]
     base = canonical_triples(base)
-    main_graph = with_header(canonical_triples(shipped_triples()), name="iim-base.owl", version=built.summary.version)
+    english = split_languages(label_sources(canonical_triples(shipped_triples()))).english
+    main_graph = with_header(english, name="iim-base.owl", version=built.summary.version)
     assert set(base) <= set(main_graph), "the base adds triples that the ontology does not have"
     assert set(base) == set(base_subset(main_graph))
     declarations = {str(OWL[d]) for d in ("Class", "ObjectProperty", "DatatypeProperty", "AnnotationProperty")}
@@ -501,7 +642,7 @@ def test_pyld_expands_the_json_ld_to_the_same_triples(built: Built) -> None:
     assert document["@context"] == context["@context"]
     nquads = jsonld.to_rdf(document, {"format": "application/n-quads"})
     expanded = rdflib.Graph().parse(data=nquads, format="nt")
-    assert isomorphic(normalised(expanded), source_graph())
+    assert isomorphic(without_source_labels(normalised(expanded)), english_graph())
     assert (rdflib.URIRef(IIM + "IIM_0000002"), SKOS_EXACT_MATCH, rdflib.URIRef(
         "http://purl.obolibrary.org/obo/MONDO_0016367")) in expanded
 
@@ -618,3 +759,78 @@ def test_every_w3id_rule_redirects_to_a_file_of_the_built_release(built: Built) 
         assert lands_on_a_file(local, "text/turtle") == "current/iim.ttl"
     assert used == {r.line for r in rules}, "some rules are never used"
     assert resolve(rules, "no.such.file", BROWSER) is None
+
+
+# ── A triplestore loads it ──
+
+
+@pytest.mark.slow
+def test_the_store_files_hold_what_iimkg_queries_locally_by_named_graph(built: Built) -> None:
+    version = built.summary.version
+    quads = list(ox.parse(path=str(built.folder / "store" / "iimkg.nq"), format=ox.RdfFormat.N_QUADS))
+    main_graph = ox.NamedNode(f"{IIM}releases/{version}/iim.owl")
+    assert {q.graph_name for q in quads} == {main_graph} | {
+        ox.NamedNode(f"{IIM}releases/{version}/{p.name[:-len('.babelon.tsv')]}.owl")
+        for p in built.folder.glob("iim-*.babelon.tsv")}
+    triples = [ox.Triple(q.subject, q.predicate, q.object)
+               for q in ox.parse(path=str(built.folder / "store" / "iimkg.nt"), format=ox.RdfFormat.N_TRIPLES)]
+    assert {ox.Triple(q.subject, q.predicate, q.object) for q in quads if q.graph_name == main_graph} == set(triples)
+    # the union of the graphs is the graph iimkg queries locally, plus the labels the release gives sources
+    local = set(with_header(canonical_triples(shipped_triples()), name="iim.owl", version=version))
+    union = {ox.Triple(q.subject, q.predicate, q.object) for q in quads}
+    unlabelled = {ox.NamedNode(str(s)) for s in unlabelled_sources()}
+    added = {t for t in union - local if t.subject in unlabelled and t.predicate.value == str(RDFS.label)}
+    assert len(added) == len(unlabelled)
+    assert union - added == local
+
+
+@pytest.mark.slow
+def test_the_oxigraph_load_script_loads_a_store_that_answers_in_every_language(built: Built, tmp_path: Path) -> None:
+    if shutil.which("oxigraph") is None:
+        pytest.skip("no `oxigraph` on PATH (pip install oxigraph, in the test extra)")
+    location = tmp_path / "store"
+    done = subprocess.run(["sh", str(built.folder / "store" / "load-oxigraph.sh"), str(location)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "oxigraph serve-read-only" in done.stderr
+    store = ox.Store.read_only(str(location))
+    labels = {b["l"] for b in store.query(  # type: ignore[union-attr]
+        f"SELECT ?l WHERE {{ <{IIM}IIM_0000002> <{RDFS.label}> ?l }}", use_default_graph_as_union=True)}
+    assert {ox.Literal("dermatomyositis", language="en"), ox.Literal("dermatomiositis", language="es")} <= labels
+    wrong = subprocess.run(["sh", str(built.folder / "store" / "load-oxigraph.sh")], capture_output=True, text=True,
+                           check=False)
+    assert wrong.returncode == 2 and "usage" in wrong.stderr
+
+
+# ── Languages ──
+
+
+@pytest.mark.slow
+def test_the_english_artefacts_and_the_translation_tables_give_back_the_source(built: Built) -> None:
+    graph = without_source_labels(normalised(load_artefact(built, "iim.owl")))
+    tables = sorted(built.folder.glob("iim-*.babelon.tsv"))
+    assert {p.name for p in tables} >= {"iim-es.babelon.tsv", "iim-ca.babelon.tsv"}
+    for table in tables:
+        with table.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                subject, predicate = (rdflib.URIRef(expand(row[c]) or row[c]) for c in ("subject_id", "predicate_id"))
+                value = rdflib.Literal(row["translation_value"], lang=row["translation_language"])
+                assert (subject, predicate, value) not in graph
+                graph.add((subject, predicate, value))
+                if row["translation_type"] == "TRANSLATION":
+                    assert (subject, predicate, rdflib.Literal(row["source_value"], lang="en")) in graph
+    assert isomorphic(graph, source_graph())
+
+
+@pytest.mark.slow
+def test_every_source_gets_its_citation_as_its_one_label(built: Built) -> None:
+    graph = load_artefact(built, "iim.owl")
+    sources = set(graph.subjects(rdflib.RDF.type, DCTERMS.BibliographicResource))
+    assert sources and unlabelled_sources() <= sources
+    for source in sources:
+        labels = list(graph.objects(source, RDFS.label))
+        assert len(labels) == 1, source
+        if source in unlabelled_sources():
+            citation = str(graph.value(source, DCTERMS.bibliographicCitation))
+            assert str(labels[0]).startswith(" ".join(citation.split())), source
+    assert len({str(graph.value(s, RDFS.label)) for s in sources}) == len(sources), "two sources share a label"

@@ -4,9 +4,6 @@ and put the folder in place only when all of them were built."""
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +17,6 @@ CHECKSUMS = "SHA256SUMS"
 DOWNLOADS = (*ARTEFACTS, "context.jsonld", "iim.sssom.tsv", "terms.tsv", "diff.tsv", "CHANGELOG.md", CHECKSUMS)
 
 Progress = Callable[[str], None]
-
-
-
 
 
 
@@ -59,9 +53,10 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
     from iimkg.core.resources import data_dir, ontology_file
     from iimkg.core.vocab import DCTERMS
     from iimkg.graph.loading import shipped_quads
-    from iimkg.release import serializers
+    from iimkg.release import babelon, serializers
     from iimkg.release.changes import changelog, check_stability, diff_terms, diff_tsv, release_history, terms_tsv
     from iimkg.release.classify import inferred_subclass_axioms
+    from iimkg.release.editions import label_sources, split_languages, translated_edition
     from iimkg.release.fhir_terminology import fhir_terminology_files
     from iimkg.release.graph import (
         OWL_VERSION_INFO,
@@ -75,10 +70,14 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
     )
     from iimkg.release.htmldocs import documentation_page
     from iimkg.release.mapping_set import external_labels, mapping_set_tsv, mappings
+    from iimkg.release.store import store_files
 
     step = progress or (lambda _: None)
     step("reading ontology/iim.ttl")
-    source = canonical_triples(ox.Triple(q.subject, q.predicate, q.object) for q in shipped_quads())
+    shipped = canonical_triples(ox.Triple(q.subject, q.predicate, q.object) for q in shipped_quads())
+    # one label per term, in English: sources are labelled with their citation, translations go to Babelon tables
+    editions = split_languages(label_sources(shipped))
+    source = editions.english
     version = check_version(version or ReleaseGraph(source).header_value(OWL_VERSION_INFO))
     graph = ReleaseGraph(with_header(source, name="iim.owl", version=version))
     terms = graph.terms
@@ -119,6 +118,20 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
     full = with_header([*source, *inferred], name="iim-full.owl", version=version)
     files["iim-full.owl"] = serializers.rdfxml(full, header=ox.NamedNode(ontology_iri_of("iim-full.owl")))
 
+    step(f"writing the translations ({', '.join(editions.languages)}): Babelon tables and translated editions")
+    for language in editions.languages:
+        in_language = editions.in_language(language)
+        name = f"iim-{language}.owl"
+        table = babelon.babelon_tsv(in_language, source=ontology_iri_of("iim.owl"),
+                                    source_version=version_iri_of(version, "iim.owl"))
+        files[babelon.file_name(language)] = table.encode("utf-8")
+        translated = with_header(translated_edition(source, in_language), name=name, version=version)
+        files[name] = serializers.rdfxml(translated, header=ox.NamedNode(ontology_iri_of(name)))
+
+    step("writing store/: N-Triples and N-Quads for a triplestore, and how to load them")
+    files.update(store_files(graph.triples, {lang: editions.in_language(lang) for lang in editions.languages},
+                             version=version))
+
     step("writing iim.sssom.tsv")
     rows = mappings(ontology_file())
     labels = external_labels(rows)
@@ -136,91 +149,69 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
     files["CHANGELOG.md"] = changelog(version, terms, history).encode("utf-8")
 
     step("writing docs/index.html")
+    # the documentation shows every language's names: the English graph with its translations put back
+    international = ReleaseGraph([*graph.triples, *(t.triple() for t in editions.translations)])
     files["docs/index.html"] = documentation_page(
-        graph, version=version, version_iri=version_iri_of(version, "iim.owl"),
-        downloads=DOWNLOADS, external_labels=labels).encode("utf-8")
+        international, version=version, version_iri=version_iri_of(version, "iim.owl"),
+        downloads=_downloads(editions.languages), external_labels=labels).encode("utf-8")
 
     files[CHECKSUMS] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
                                for name, data in sorted(files.items())).encode("utf-8")
     return ReleaseFiles(version, dict(sorted(files.items())), warnings, len(inferred))
 
 
+def _downloads(languages: list[str]) -> tuple[str, ...]:
+    """The files the documentation page links to: the artefacts, then each language's edition and table."""
+    from iimkg.release.babelon import file_name
+    from iimkg.release.store import NQUADS, NTRIPLES
+
+    translated = [name for language in languages for name in (f"iim-{language}.owl", file_name(language))]
+    return (*ARTEFACTS, *translated, NTRIPLES, NQUADS, *DOWNLOADS[len(ARTEFACTS):])
+
+
 def build_release(out: Path, *, version: str | None = None, progress: Progress | None = None) -> ReleaseSummary:
     """Build a release in ``out``: either every file is there, or ``out`` is as it was before.
 
-    The files are written to a temporary folder beside ``out`` and moved into place at the end; an earlier
-    release in ``out`` is replaced only then. A folder that holds anything but an earlier release is refused.
+    The files are written to a temporary folder beside ``out`` and exchanged with it at the end
+    (:mod:`iimkg.release.publish`); what a killed release left beside ``out`` is cleaned up first. A folder that
+    holds anything but an earlier release is refused.
 
     :param version: the release date (``YYYY-MM-DD``); default: the ``owl:versionInfo`` of the shipped ontology.
     :param progress: called with the name of each step (the CLI prints them when standard error is a terminal).
-    :raises OutputError: if ``out`` cannot be written (its folder is missing, it is a file, it holds other files).
+    :raises OutputError: if ``out`` cannot be written (its folder is missing, it is a file, it holds other files,
+        another release is writing there).
     :raises ReleaseError: if the sources cannot be released (see :func:`release_files`).
     :raises ReasonerUnavailableError: if Java is missing.
+    :raises ReleaseTerminated: on SIGTERM; nothing is left beside ``out``.
     """
-    from iimkg.core.errors import OutputError
+    from iimkg.release.publish import locked, publish, recover, stopping_on_sigterm
 
     start = time.perf_counter()
     out = Path(out)
     parent = out.parent if str(out.parent) else Path(".")
-    _check_target(out, parent)
-    built = release_files(version=version, progress=progress)
-    if progress:
-        progress(f"moving the release into {out}")
-    try:
-        temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
-    except OSError as error:
-        raise OutputError(f"can't write the release beside {out}: {error.strerror or error}") from None
-    try:
-        for name, data in built.files.items():
-            path = temporary / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for folder in [temporary, *(p for p in temporary.rglob("*") if p.is_dir())]:
-            folder.chmod(0o755)
-        _swap_into_place(temporary, out)
-    except OSError as error:
-        raise OutputError(f"can't write the release to {out}: {error.strerror or error}; nothing was changed there") \
-            from None
-    finally:
-        if temporary.exists():
-            shutil.rmtree(temporary, ignore_errors=True)
+    if not parent.is_dir():
+        from iimkg.core.errors import OutputError
+
+        raise OutputError(f"can't write the release to {out} because the folder {parent} does not exist")
+    with stopping_on_sigterm(), locked(out):
+        recover(out)
+        _check_target(out)
+        built = release_files(version=version, progress=progress)
+        if progress:
+            progress(f"moving the release into {out}")
+        publish(built.files, out)
     return ReleaseSummary(built.version, {name: len(data) for name, data in built.files.items()},
                           time.perf_counter() - start, built.inferred_axioms, built.warnings)
 
 
-def _check_target(out: Path, parent: Path) -> None:
+def _check_target(out: Path) -> None:
     from iimkg.core.errors import OutputError
 
-    if not parent.is_dir():
-        raise OutputError(f"can't write the release to {out} because the folder {parent} does not exist")
     if out.exists() and not out.is_dir():
         raise OutputError(f"can't write the release to {out} because it is a file; name a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / CHECKSUMS).is_file():
         raise OutputError(f"{out} holds files that are not an iimkg release (it has no {CHECKSUMS}); "
                           "name a new or empty folder, or an earlier release to replace")
-
-
-def _swap_into_place(temporary: Path, out: Path) -> None:
-    """Rename ``temporary`` to ``out``; an earlier ``out`` is moved aside first and deleted only afterwards."""
-    if not out.exists():
-        os.rename(temporary, out)
-        return
-    if out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
-        os.rename(temporary, out)
-        return
-    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    aside.rmdir()
-    os.rename(out, aside)
-    try:
-        os.rename(temporary, out)
-    except OSError:
-        os.rename(aside, out)
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _json(value: object) -> bytes:
