@@ -14,6 +14,11 @@ about a spilled node (rare: a cohort's plans are contiguous) is noted as a suspe
 share a suspect node are joined before anything is handed out; a file that never filled the window is handed out from
 memory. So memory stays that of the window (plus the fixed filter) whatever the size of the file, and the groups are
 exact whatever the layout.
+
+An *optimistic* grouper hands spilled groups out at once (:meth:`Grouper.take`), so checking starts while the file
+is still being read; if a later line turns out to belong to a group already handed out, :attr:`Grouper.late` is set
+at the end and the caller reads the file again exactly (:func:`iimkg.plans.splitting.split_file` says so to the
+checker, which drops what it found in that file). Cohorts written plan by plan never pay for that.
 """
 
 from __future__ import annotations
@@ -47,8 +52,11 @@ class Grouper:
     """Feed lines with :meth:`add`, then take the groups from :meth:`groups` (in the order of their first line,
     or of their spilling for a file larger than the window)."""
 
-    def __init__(self, window: int = WINDOW_LINES, spill_dir: str | None = None) -> None:
+    def __init__(self, window: int = WINDOW_LINES, spill_dir: str | None = None, optimistic: bool = False) -> None:
         self._window = max(2, window)
+        self._optimistic = optimistic
+        self._ready: list[Group] = []
+        self.late = False
         self._node: dict[bytes, Group] = {}
         self._live: dict[int, Group] = {}
         self._buffered = 0
@@ -59,13 +67,17 @@ class Grouper:
         self._bloom: bytearray | None = None
         self._suspects: set[bytes] = set()
 
-    def add(self, subject: bytes, line: bytes, link: bytes | None = None, plan: bool = False) -> None:
+    def add(self, subject: bytes, line: bytes, link: bytes | None = None, plan: bool = False) -> bool:
         """File ``line`` under ``subject``; ``link``: a node the line links the subject to; ``plan``: the line types
-        the subject as a treatment plan."""
+        the subject as a treatment plan. True when groups were spilled (an optimistic grouper has some ready).
+        (Called once a triple: kept lean.)"""
         self._seq += 1
-        group = self._group_of(subject)
+        nodes = self._node
+        group = nodes.get(subject)
+        if group is None:
+            group = self._new_group(subject)
         if link is not None and link != subject:
-            other = self._node.get(link)
+            other = nodes.get(link)
             if other is None:
                 self._attach(link, group)
             elif other is not group:
@@ -77,6 +89,13 @@ class Grouper:
         self._buffered += 1
         if self._buffered > self._window:
             self._retire(self._seq - self._window // 2)
+            return True
+        return False
+
+    def take(self) -> list[Group]:
+        """The groups an optimistic grouper has spilled since the last call (complete unless :attr:`late`)."""
+        ready, self._ready = self._ready, []
+        return ready
 
     def groups(self) -> Iterator[Group]:
         """Every group, complete; call once, after the last :meth:`add`."""
@@ -87,18 +106,20 @@ class Grouper:
         spill, self._spill = self._spill, None
         try:
             spill.flush()
-            yield from self._from_spill(spill)
+            if self._optimistic:
+                yield from self.take()
+                self.late = bool(self._suspects) and bool(self._joins(spill))
+            else:
+                yield from self._from_spill(spill)
         finally:
             spill.close()
 
     # ── groups in memory ──
 
-    def _group_of(self, node: bytes) -> Group:
-        group = self._node.get(node)
-        if group is None:
-            group = Group(first=self._seq)
-            self._live[id(group)] = group
-            self._attach(node, group)
+    def _new_group(self, node: bytes) -> Group:
+        group = Group(first=self._seq)
+        self._live[id(group)] = group
+        self._attach(node, group)
         return group
 
     def _attach(self, node: bytes, group: Group) -> None:
@@ -128,8 +149,13 @@ class Grouper:
             self._bloom = bytearray(_BLOOM_BITS // 8)
         old = sorted((g for g in self._live.values() if g.touched < before), key=lambda g: g.first)
         for group in old:
-            pickle.dump((group.first, group.plans, b"".join(group.lines), b"\n".join(group.nodes)), self._spill,
-                        protocol=pickle.HIGHEST_PROTOCOL)
+            if self._optimistic:  # handed out now; only the nodes are kept, to find a late line's group
+                self._ready.append(group)
+                pickle.dump((group.first, group.plans, b"", b"\n".join(group.nodes)), self._spill,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+            else:
+                pickle.dump((group.first, group.plans, b"".join(group.lines), b"\n".join(group.nodes)), self._spill,
+                            protocol=pickle.HIGHEST_PROTOCOL)
             self._spilled += 1
             for node in group.nodes:
                 del self._node[node]

@@ -18,24 +18,25 @@ from pathlib import Path
 
 from iimkg.plans.engines import UnitChecker
 from iimkg.plans.results import Outcome
-from iimkg.plans.splitting import PlanUnit
+from iimkg.plans.splitting import PlanUnit, Restart
 
 __all__ = ["check_chunks"]
 
 _checker: UnitChecker | None = None  # the worker process's engine
 
 
-def check_chunks(chunks: Iterable[list[PlanUnit]], shapes_text: str, ontology: Path,
+def check_chunks(chunks: Iterable[list[PlanUnit] | Restart], shapes_text: str, ontology: Path,
                  workers: int | None) -> Iterator[Outcome]:
     """The outcome of each chunk, in order: in this process when ``workers`` is 1 or the input makes one chunk,
-    else over ``workers`` processes (default: one per CPU)."""
+    else over ``workers`` processes (default: one per CPU). A :class:`Restart` comes back in its place, as an
+    outcome whose ``restart`` names the file."""
     chunks = iter(chunks)
     head = list(itertools.islice(chunks, 2))
     count = workers if workers is not None else (os.cpu_count() or 1)
     if count <= 1 or len(head) <= 1:
         checker = UnitChecker(shapes_text, ontology)
         for chunk in itertools.chain(head, chunks):
-            yield checker.check(chunk)
+            yield Outcome(restart=chunk.source) if isinstance(chunk, Restart) else checker.check(chunk)
         return
     context = get_context("fork") if "fork" in get_all_start_methods() else get_context("spawn")
     with ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=_start,
@@ -43,7 +44,12 @@ def check_chunks(chunks: Iterable[list[PlanUnit]], shapes_text: str, ontology: P
         pending: deque[Future[Outcome]] = deque()
         try:
             for chunk in itertools.chain(head, chunks):
-                pending.append(pool.submit(_check, chunk))
+                if isinstance(chunk, Restart):
+                    marker: Future[Outcome] = Future()
+                    marker.set_result(Outcome(restart=chunk.source))
+                    pending.append(marker)
+                else:
+                    pending.append(pool.submit(_check, chunk))
                 while len(pending) > 2 * count or (pending and pending[0].done()):
                     yield pending.popleft().result()
             while pending:

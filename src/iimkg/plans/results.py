@@ -53,6 +53,7 @@ class Outcome:
     names: dict[PlanNode, str] = field(default_factory=dict)
     error: tuple[str, str | None, int | None, int | None] | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds by stage (load, evaluate, attribute…)
+    restart: str | None = None  # not an outcome: drop what was found in this file so far (see splitting.Restart)
 
     def plan_count(self) -> int:
         return sum(len(p) for p in self.plans.values())

@@ -12,7 +12,7 @@ again, with the file's line and column, by :func:`locate_syntax_error`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +23,9 @@ from iimkg.core.limits import check_file_size, check_no_xml_entities
 from iimkg.core.vocab import IIM, OWL, RDF_TYPE, RDFS, RDFS_SUBCLASS_OF
 from iimkg.graph.loading import ontology_quads, rdf_format_for, syntax_message
 from iimkg.plans import grouping
-from iimkg.plans.grouping import Grouper, spill_dir
+from iimkg.plans.grouping import Group, Grouper, spill_dir
 
-__all__ = ["PlanUnit", "PlanVocabulary", "locate_syntax_error", "plan_vocabulary", "split_file"]
+__all__ = ["PlanUnit", "PlanVocabulary", "Restart", "locate_syntax_error", "plan_vocabulary", "split_file"]
 
 _LINE_FORMATS = (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS)
 
@@ -81,10 +81,20 @@ def plan_vocabulary(ontology: Path) -> PlanVocabulary:
     return PlanVocabulary(frozenset(t.encode() for t in plan_types), frozenset(p.encode() for p in links))
 
 
-def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary,
-               window: int | None = None) -> Iterator[PlanUnit]:
+@dataclass(frozen=True)
+class Restart:
+    """Said by an optimistic split (:func:`split_file`): a line came late for a plan already handed out, so drop
+    what was found in ``source``; its units follow again, split exactly."""
+
+    source: str
+
+
+def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary, window: int | None = None,
+               optimistic: bool = False) -> Iterator[PlanUnit | Restart]:
     """The plan units of one file (see :func:`iimkg.plans.units.split_plans`); ``window``: lines held in memory
-    (default :data:`iimkg.plans.grouping.WINDOW_LINES`).
+    (default :data:`iimkg.plans.grouping.WINDOW_LINES`). ``optimistic``: hand units out while the file is read,
+    followed, in the rare case that a late line joins a plan already handed out, by a :class:`Restart` and the
+    file's units again.
 
     :raises InputError: if the file is too large, does not parse (with line and column), holds no triples or no
         treatment plan.
@@ -99,16 +109,28 @@ def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary,
 
         yield PlanUnit(source, jsonld_with_context(path), fmt.media_type, 0)
         return
-    grouper = Grouper(window or grouping.WINDOW_LINES, spill_dir())
-    out_format = fmt if fmt in _LINE_FORMATS else ox.RdfFormat.N_TRIPLES
-    lines = _plain_lines(path, fmt, grouper, vocabulary) if fmt in _LINE_FORMATS else \
+    grouper = Grouper(window or grouping.WINDOW_LINES, spill_dir(), optimistic)
+    media_type = (fmt if fmt in _LINE_FORMATS else ox.RdfFormat.N_TRIPLES).media_type
+    feed = _plain_lines(path, fmt, grouper, vocabulary) if fmt in _LINE_FORMATS else \
         _parsed_lines(path, fmt, grouper, vocabulary)
-    if not lines:
-        raise InputError("the file holds no triples; nothing to check", path=path)
     plans = 0
+    while True:
+        try:
+            group = next(feed)
+        except StopIteration as stop:
+            triples = stop.value
+            break
+        plans += group.plans
+        yield PlanUnit(source, b"".join(group.lines), media_type, group.plans)
+    if not triples:
+        raise InputError("the file holds no triples; nothing to check", path=path)
     for group in grouper.groups():
         plans += group.plans
-        yield PlanUnit(source, b"".join(group.lines), out_format.media_type, group.plans)
+        yield PlanUnit(source, b"".join(group.lines), media_type, group.plans)
+    if grouper.late:
+        yield Restart(source)
+        yield from split_file(path, input_format, vocabulary, window)
+        return
     if not plans:
         raise InputError(
             "the file holds no treatment plan: nothing in it is typed iim:TreatmentPlan "
@@ -118,58 +140,66 @@ def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary,
 _TYPE = f"<{RDF_TYPE}>".encode()
 
 
-def _plain_lines(path: Path, fmt: ox.RdfFormat, grouper: Grouper, vocabulary: PlanVocabulary) -> int:
-    """Feed an N-Triples or N-Quads file's lines to ``grouper`` as they are; the number of triples."""
-    links, plan_types = vocabulary.links, vocabulary.plan_types
+def _plain_lines(path: Path, fmt: ox.RdfFormat, grouper: Grouper,
+                 vocabulary: PlanVocabulary) -> Generator[Group, None, int]:
+    """Feed an N-Triples or N-Quads file's lines to ``grouper`` as they are, passing on the groups it has ready;
+    returns the number of triples.
+
+    A line is taken apart by its spaces when it is plainly written (an IRI or blank node subject, an IRI predicate,
+    no backslash escape anywhere); any other line is parsed on its own. A line that is not N-Triples at all may
+    still pass here: the engine's parser finds it when the unit is loaded, and the error is placed in the file.
+    """
+    links, plan_types, add = vocabulary.links, vocabulary.plan_types, grouper.add
     count = 0
     try:
         with path.open("rb") as handle:
             for number, line in enumerate(handle, 1):
                 parts = line.split(None, 2)
-                if not parts or parts[0][:1] == b"#":
-                    continue
-                if len(parts) == 3:
+                if len(parts) == 3 and b"\\" not in line:
                     subject, predicate, rest = parts
-                    first = rest[:1]
-                    if first == b"<":
-                        end = rest.find(b">")
-                        obj: bytes | None = rest[:end + 1] if end > 0 else None
-                    elif first == b"_":
+                    if predicate[:1] != b"<" or predicate[-1:] != b">" or subject[:1] not in (b"<", b"_"):
+                        terms = _terms_of_line(line, fmt, path, number)
+                        if terms is None:
+                            continue
+                        subject, predicate, obj = terms
+                    elif rest[:1] == b"<":
+                        obj = rest[:rest.find(b">") + 1]
+                    elif rest[:1] == b"_":
                         obj = rest.split(None, 1)[0].rstrip(b".")
                     else:
                         obj = b""
+                elif not parts or parts[0][:1] == b"#":
+                    continue
                 else:
-                    subject = predicate = b""
-                    obj = None
-                if obj is None or not _plain(subject) or not _plain(predicate) or b"\\" in obj:
-                    subject, predicate, obj = _terms_of_line(line, fmt, path, number)
-                if not line.endswith(b"\n"):
+                    terms = _terms_of_line(line, fmt, path, number)
+                    if terms is None:
+                        continue
+                    subject, predicate, obj = terms
+                if line[-1:] != b"\n":
                     line += b"\n"
                 count += 1
                 if predicate == _TYPE:
-                    grouper.add(subject, line, plan=obj in plan_types)
+                    spilled = add(subject, line, None, obj in plan_types)
                 elif obj and (obj[:1] == b"_" or predicate in links):
-                    grouper.add(subject, line, link=obj)
+                    spilled = add(subject, line, obj)
                 else:
-                    grouper.add(subject, line)
+                    spilled = add(subject, line)
+                if spilled:
+                    yield from grouper.take()
     except OSError as error:
         raise InputError(f"can't read the file: {error}", path=path) from None
     return count
 
 
-def _plain(term: bytes) -> bool:
-    """A subject or predicate written plainly: an IRI with no escape and nothing after it, or a blank node."""
-    if term[:1] == b"<":
-        return term[-1:] == b">" and term.find(b">") == len(term) - 1 and b"\\" not in term
-    return term[:2] == b"_:"
-
-
-def _terms_of_line(line: bytes, fmt: ox.RdfFormat, path: Path, number: int) -> tuple[bytes, bytes, bytes]:
-    """A line's subject, predicate and object (b"" for a literal) as N-Triples terms, by parsing it."""
+def _terms_of_line(line: bytes, fmt: ox.RdfFormat, path: Path, number: int) -> tuple[bytes, bytes, bytes] | None:
+    """A line's subject, predicate and object (b"" for a literal) as N-Triples terms, by parsing it; None for a
+    comment."""
     try:
         quads = list(ox.parse(line, format=fmt))
     except SyntaxError as error:
         raise InputError(syntax_message(error), path=path, line=number, column=error.offset) from None
+    if not quads:
+        return None
     if len(quads) != 1:
         raise InputError("expected one triple on the line", path=path, line=number)
     quad = quads[0]
@@ -177,8 +207,10 @@ def _terms_of_line(line: bytes, fmt: ox.RdfFormat, path: Path, number: int) -> t
     return str(quad.subject).encode(), str(quad.predicate).encode(), obj
 
 
-def _parsed_lines(path: Path, fmt: ox.RdfFormat, grouper: Grouper, vocabulary: PlanVocabulary) -> int:
-    """Parse a Turtle, TriG, N3 or RDF/XML file as a stream and feed its triples to ``grouper`` as lines."""
+def _parsed_lines(path: Path, fmt: ox.RdfFormat, grouper: Grouper,
+                  vocabulary: PlanVocabulary) -> Generator[Group, None, int]:
+    """Parse a Turtle, TriG, N3 or RDF/XML file as a stream and feed its triples to ``grouper`` as lines, passing on
+    the groups it has ready; returns the number of triples."""
     links, plan_types = vocabulary.links, vocabulary.plan_types
     type_iri = ox.NamedNode(RDF_TYPE)
     count = 0
@@ -189,12 +221,14 @@ def _parsed_lines(path: Path, fmt: ox.RdfFormat, grouper: Grouper, vocabulary: P
             line = f"{s} {predicate} {o} .\n".encode()
             count += 1
             if predicate == type_iri:
-                grouper.add(s.encode(), line, plan=o.encode() in plan_types)
+                spilled = grouper.add(s.encode(), line, plan=o.encode() in plan_types)
             elif isinstance(obj, ox.BlankNode) or (isinstance(obj, ox.NamedNode)
                                                    and str(predicate).encode() in links):
-                grouper.add(s.encode(), line, link=o.encode())
+                spilled = grouper.add(s.encode(), line, link=o.encode())
             else:
-                grouper.add(s.encode(), line)
+                spilled = grouper.add(s.encode(), line)
+            if spilled:
+                yield from grouper.take()
     except SyntaxError as error:
         raise InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
     except (OSError, ValueError) as error:

@@ -32,8 +32,8 @@ from iimkg.core.resources import ontology_file
 from iimkg.plans.engines import UnitChecker
 from iimkg.plans.pool import check_chunks
 from iimkg.plans.reading import PlanNode
-from iimkg.plans.results import Outcome
-from iimkg.plans.splitting import PlanUnit, locate_syntax_error, plan_vocabulary, split_file
+from iimkg.plans.results import Outcome, PlanResult
+from iimkg.plans.splitting import PlanUnit, Restart, locate_syntax_error, plan_vocabulary, split_file
 from iimkg.shacl.findings import Severity, ValidationResult
 
 __all__ = ["CHUNK_BYTES", "CHUNK_PLANS", "PlanUnit", "UnitChecker", "check_units", "chunked", "run_units",
@@ -57,14 +57,24 @@ def split_plans(path: Path | str, input_format: str | None = None, *,
     """
     path = Path(path)
     vocabulary = plan_vocabulary(Path(ontology) if ontology is not None else ontology_file())
-    yield from split_file(path, input_format, vocabulary)
+    for unit in split_file(path, input_format, vocabulary):
+        assert isinstance(unit, PlanUnit)  # an exact split never restarts
+        yield unit
 
 
-def chunked(units: Iterable[PlanUnit], plans: int = CHUNK_PLANS, size: int = CHUNK_BYTES) -> Iterator[list[PlanUnit]]:
-    """Units in lists of about ``plans`` plans or ``size`` bytes (a unit with no plan counted as one)."""
+def chunked(units: Iterable[PlanUnit | Restart], plans: int = CHUNK_PLANS,
+            size: int = CHUNK_BYTES) -> Iterator[list[PlanUnit] | Restart]:
+    """Units in lists of about ``plans`` plans or ``size`` bytes (a unit with no plan counted as one); a
+    :class:`Restart` passed on between them, never inside a chunk."""
     chunk: list[PlanUnit] = []
     count = length = 0
     for unit in units:
+        if isinstance(unit, Restart):
+            if chunk:
+                yield chunk
+                chunk, count, length = [], 0, 0
+            yield unit
+            continue
         if chunk and (count >= plans or length + len(unit.data) > size):
             yield chunk
             chunk, count, length = [], 0, 0
@@ -75,21 +85,27 @@ def chunked(units: Iterable[PlanUnit], plans: int = CHUNK_PLANS, size: int = CHU
         yield chunk
 
 
-def run_units(units: Iterable[PlanUnit], shapes_text: str, ontology: Path, *, workers: int | None = None,
+def run_units(units: Iterable[PlanUnit | Restart], shapes_text: str, ontology: Path, *, workers: int | None = None,
               chunk_plans: int = CHUNK_PLANS) -> Outcome:
-    """Check ``units`` in chunks (over ``workers`` processes) and merge what they find, in the order given.
+    """Check ``units`` in chunks (over ``workers`` processes) and merge what they find, in the order given; a
+    :class:`~iimkg.plans.splitting.Restart` among them drops what was found in its file so far.
 
     :raises InputError: at the first unit that does not load (with the file's line and column), or at a plan
         described in two files.
     """
     merged = Outcome()
     owner: dict[PlanNode, str] = {}
+    spans: list[tuple[int, frozenset[str]]] = []  # where each chunk's results start, and the chunk's files
     timer = _Timer(units)
     started = time.perf_counter()
     for index, outcome in enumerate(check_chunks(chunked(timer, chunk_plans), shapes_text, ontology, workers)):
         if outcome.error is not None:
             raise _located(*outcome.error)
+        if outcome.restart is not None:
+            _drop_file(merged, owner, spans, outcome.restart)
+            continue
         _own_blank_nodes(outcome, index)
+        spans.append((len(merged.results), frozenset(outcome.plans)))
         merged.results.extend(outcome.results)
         merged.names.update(outcome.names)
         for file, plans in outcome.plans.items():
@@ -120,6 +136,25 @@ def check_units(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), ontol
 
     return check_prepared(units, shapes=shapes, ontology=ontology, fail_on=fail_on, workers=workers,
                           chunk_plans=chunk_plans)
+
+
+def _drop_file(merged: Outcome, owner: dict[PlanNode, str], spans: list[tuple[int, frozenset[str]]],
+               file: str) -> None:
+    """Forget what was found in ``file``: it is being checked again. A chunk of that file alone goes whole (with
+    results no file could be named for); from a chunk of several files, the results named for it."""
+    kept: list[PlanResult] = []
+    kept_spans: list[tuple[int, frozenset[str]]] = []
+    for number, (start, files) in enumerate(spans):
+        end = spans[number + 1][0] if number + 1 < len(spans) else len(merged.results)
+        if files == {file}:
+            continue
+        kept_spans.append((len(kept), files - {file}))
+        kept.extend(r for r in merged.results[start:end] if r.file != file)
+    merged.results, spans[:] = kept, kept_spans
+    for plan in merged.plans.pop(file, []):
+        merged.names.pop(plan, None)
+        if owner.get(plan) == file:
+            del owner[plan]
 
 
 def _own_blank_nodes(outcome: Outcome, chunk: int) -> None:
@@ -155,14 +190,14 @@ def _located(detail: str, where: str | None, line: int | None, column: int | Non
 class _Timer:
     """Passes units through, adding up the time spent producing them (reading and splitting the input)."""
 
-    def __init__(self, units: Iterable[PlanUnit]) -> None:
+    def __init__(self, units: Iterable[PlanUnit | Restart]) -> None:
         self._units = iter(units)
         self.seconds = 0.0
 
-    def __iter__(self) -> Iterator[PlanUnit]:
+    def __iter__(self) -> Iterator[PlanUnit | Restart]:
         return self
 
-    def __next__(self) -> PlanUnit:
+    def __next__(self) -> PlanUnit | Restart:
         started = time.perf_counter()
         try:
             return next(self._units)

@@ -26,7 +26,7 @@ from iimkg.plans.engines import check_with_pyshacl, shapes_graph
 from iimkg.plans.intake import Adapter, Intake
 from iimkg.plans.reading import PLAN_CONTEXT_IRI, plan_context, plan_context_file
 from iimkg.plans.results import Outcome, findings_of, plan_names, report_graph
-from iimkg.plans.splitting import PlanUnit, plan_vocabulary, split_file
+from iimkg.plans.splitting import PlanUnit, Restart, plan_vocabulary, split_file
 from iimkg.plans.units import CHUNK_PLANS, print_profile, run_units
 from iimkg.shacl.findings import CheckKind, Finding, Rule, Severity, ValidationResult, display_path, rules_of
 from iimkg.shacl.pyshacl_run import check_shapes_are_shacl, user_shapes_quads
@@ -145,14 +145,15 @@ def _shapes(shapes: Sequence[Path], graph_file: Path) -> tuple[str, list[Rule], 
 
 
 def _units(files: Sequence[Path], converted: dict[str, list[bytes]], input_format: str | None,
-           ontology: Path) -> Iterator[PlanUnit]:
-    """Every file's plan units, file by file: RDF files split by plan, converted files by the adapter's parts."""
+           ontology: Path) -> Iterator[PlanUnit | Restart]:
+    """Every file's plan units, file by file: RDF files split by plan (handed out while the file is read: see
+    :class:`~iimkg.plans.splitting.Restart`), converted files by the adapter's parts."""
     vocabulary = plan_vocabulary(ontology)
     turtle = ox.RdfFormat.TURTLE.media_type
     for path in files:
         parts = converted.get(str(path))
         if parts is None:
-            yield from split_file(path, input_format, vocabulary)
+            yield from split_file(path, input_format, vocabulary, optimistic=True)
         else:
             for part in parts:
                 yield PlanUnit(str(path), part, turtle, part.count(b"TreatmentPlan"))
