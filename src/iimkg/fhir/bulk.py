@@ -170,20 +170,16 @@ class BulkExport:
     def conversions(self) -> Iterator[Conversion]:
         """The export converted, one batch of patients at a time (in the order of their identifiers, resources
         that name no patient last); each batch's notes come with it. :meth:`skipped_notes` follow at the end."""
-        ordered = sorted(self._keys, key=lambda name: (name == _NO_PATIENT, name))
-        rank = {self._keys[name]: i for i, name in enumerate(ordered)}
         self._names = {number: name for name, number in self._keys.items()}
-        # one 64-bit number per line: its patient's rank, then the line's place in the index
-        order = array("q", sorted((rank[key] << 32) | line for line, key in enumerate(self._key)))
+        order = self._lines_by_patient()
+        no_patient = self._keys.get(_NO_PATIENT, -1)
         handles: dict[int, IO[bytes]] = {}
         try:
             batch: list[int] = []
-            size, done = 0, 0
-            for index, composite in enumerate(order):
-                line = composite & 0xFFFFFFFF
-                new_patient = index == 0 or (composite >> 32) != (order[index - 1] >> 32)
-                no_patient = self._name_of(self._key[line]) == _NO_PATIENT
-                if batch and size >= BATCH_BYTES and (new_patient or no_patient):
+            size, done, previous = 0, 0, -1
+            for line in order:
+                key = self._key[line]
+                if batch and size >= BATCH_BYTES and (key != previous or key == no_patient):
                     yield self._convert(batch, handles)
                     done += len(batch)
                     if self.progress is not None:
@@ -191,11 +187,31 @@ class BulkExport:
                     batch, size = [], 0
                 batch.append(line)
                 size += self._length[line]
+                previous = key
             if batch:
                 yield self._convert(batch, handles)
         finally:
             for handle in handles.values():
                 handle.close()
+
+    def _lines_by_patient(self) -> array[int]:
+        """The index's lines ordered by patient identifier (those of no patient last), each patient's in the
+        order read: a counting sort, 4 bytes a line, where sorting Python numbers took some 40."""
+        ordered = sorted(self._keys, key=lambda name: (name == _NO_PATIENT, name))
+        rank = array("i", bytes(4 * len(ordered)))
+        for place, name in enumerate(ordered):
+            rank[self._keys[name]] = place
+        starts = array("q", bytes(8 * (len(ordered) + 1)))
+        for key in self._key:
+            starts[rank[key] + 1] += 1
+        for place in range(1, len(starts)):
+            starts[place] += starts[place - 1]
+        order = array("i", bytes(4 * len(self._key)))
+        for line, key in enumerate(self._key):
+            place = rank[key]
+            order[starts[place]] = line
+            starts[place] += 1
+        return order
 
     def _name_of(self, key: int) -> str:
         return self._names[key]
