@@ -33,6 +33,7 @@ from iimkg.release.editions import label_sources, split_languages
 from iimkg.release.graph import ReleaseError, ReleaseGraph, Term, base_subset, canonical_triples, with_header
 from iimkg.release.mapping_set import mapping_set_tsv, mappings
 from iimkg.release.publish import locked, recover
+from iimkg.release.store import shipped_store_files
 
 from conftest import IIM, RESOURCES, ROOT
 
@@ -782,6 +783,9 @@ def test_the_store_files_hold_what_iimkg_queries_locally_by_named_graph(built: B
     added = {t for t in union - local if t.subject in unlabelled and t.predicate.value == str(RDFS.label)}
     assert len(added) == len(unlabelled)
     assert union - added == local
+    # tests and benchmarks that load a store get the same files without building the release
+    assert shipped_store_files(version) == {f"store/{p.name}": p.read_bytes()
+                                            for p in (built.folder / "store").iterdir()}
 
 
 @pytest.mark.slow

@@ -52,18 +52,14 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
 
     from iimkg.core.resources import data_dir, ontology_file
     from iimkg.core.vocab import DCTERMS
-    from iimkg.graph.loading import shipped_quads
     from iimkg.release import babelon, serializers
     from iimkg.release.changes import changelog, check_stability, diff_terms, diff_tsv, release_history, terms_tsv
     from iimkg.release.classify import inferred_subclass_axioms
-    from iimkg.release.editions import label_sources, split_languages, translated_edition
+    from iimkg.release.editions import shipped_editions, translated_edition
     from iimkg.release.fhir_terminology import fhir_terminology_files
     from iimkg.release.graph import (
-        OWL_VERSION_INFO,
         ReleaseGraph,
         base_subset,
-        canonical_triples,
-        check_version,
         ontology_iri_of,
         version_iri_of,
         with_header,
@@ -74,11 +70,9 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
 
     step = progress or (lambda _: None)
     step("reading ontology/iim.ttl")
-    shipped = canonical_triples(ox.Triple(q.subject, q.predicate, q.object) for q in shipped_quads())
     # one label per term, in English: sources are labelled with their citation, translations go to Babelon tables
-    editions = split_languages(label_sources(shipped))
+    editions, version = shipped_editions(version)
     source = editions.english
-    version = check_version(version or ReleaseGraph(source).header_value(OWL_VERSION_INFO))
     graph = ReleaseGraph(with_header(source, name="iim.owl", version=version))
     terms = graph.terms
 

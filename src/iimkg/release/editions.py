@@ -22,8 +22,8 @@ import pyoxigraph as ox
 
 from iimkg.core.vocab import DCTERMS, RDF, RDFS_LABEL
 
-__all__ = ["SOURCE_LANGUAGE", "Editions", "Translation", "TranslationType", "label_sources", "split_languages",
-           "translated_edition"]
+__all__ = ["SOURCE_LANGUAGE", "Editions", "Translation", "TranslationType", "label_sources", "shipped_editions",
+           "split_languages", "translated_edition"]
 
 SOURCE_LANGUAGE = "en"
 _BIBLIOGRAPHIC_RESOURCE = ox.NamedNode(DCTERMS + "BibliographicResource")
@@ -162,3 +162,17 @@ def _citation_key(literal: ox.Literal) -> tuple[int, str]:
     """English citations first, then untagged, then any other; the text breaks ties."""
     language = literal.language or ""
     return (0 if _is_source_language(language) else 1 if not language else 2, literal.value)
+
+
+def shipped_editions(version: str | None = None) -> tuple[Editions, str]:
+    """The editions of the shipped ontology (sources labelled, translations split off) and the release version:
+    ``version``, or the ``owl:versionInfo`` of ``ontology/iim.ttl``.
+
+    :raises ReleaseError: if the version is not a date.
+    """
+    from iimkg.graph.loading import shipped_quads
+    from iimkg.release.graph import OWL_VERSION_INFO, ReleaseGraph, canonical_triples, check_version
+
+    shipped = canonical_triples(ox.Triple(q.subject, q.predicate, q.object) for q in shipped_quads())
+    editions = split_languages(label_sources(shipped))
+    return editions, check_version(version or ReleaseGraph(editions.english).header_value(OWL_VERSION_INFO))

@@ -16,7 +16,7 @@ import pyoxigraph as ox
 from iimkg.release.editions import Translation
 from iimkg.release.graph import version_iri_of
 
-__all__ = ["LOAD_SCRIPT", "NQUADS", "NTRIPLES", "store_files"]
+__all__ = ["LOAD_SCRIPT", "NQUADS", "NTRIPLES", "shipped_store_files", "store_files"]
 
 NTRIPLES = "store/iimkg.nt"
 NQUADS = "store/iimkg.nq"
@@ -49,6 +49,17 @@ def store_files(english: Sequence[ox.Triple], translations: Mapping[str, Sequenc
         VIRTUOSO_SCRIPT: _virtuoso_script().encode("utf-8"),
         README: _readme(version, graphs).encode("utf-8"),
     }
+
+
+def shipped_store_files(version: str | None = None) -> dict[str, bytes]:
+    """The ``store/`` files ``iimkg release`` writes for the shipped ontology, alone: no Java, no other artefact
+    (for tests and benchmarks that load a triplestore)."""
+    from iimkg.release.editions import shipped_editions
+    from iimkg.release.graph import with_header
+
+    editions, version = shipped_editions(version)
+    return store_files(with_header(editions.english, name="iim.owl", version=version),
+                       {language: editions.in_language(language) for language in editions.languages}, version=version)
 
 
 def _oxigraph_script() -> str:
