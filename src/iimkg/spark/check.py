@@ -1,10 +1,11 @@
 """What runs on a Spark executor: one partition of work units checked by the same compiled pyoxigraph engine as a
 local run, its findings returned as plain tuples (records) that Spark can ship, count and join.
 
-A partition holds whole plan files, groups of NDJSON lines (one patient's resources each, with the Medications they
-reference) or, when FHIR cannot be split by patient, all FHIR files at once. The ontology is parsed and the shapes
-compiled once per Python worker process (Spark reuses its workers), not once per partition. Nothing here raises on
-bad input: an input error is returned as a record, so that the driver can report the first one in file order.
+A plan file is split by plan in one task (:func:`split_file_unit`); a partition then holds plan units, groups of
+NDJSON lines (one patient's resources each, with the Medications they reference) or, when FHIR cannot be split by
+patient, a marker for all FHIR files at once. The ontology is parsed and the shapes compiled once per Python worker
+process (Spark reuses its workers), not once per partition. Nothing here raises on bad input: an input error is
+returned as a record, so that the driver can report the first one in the local run's order.
 """
 
 from __future__ import annotations
