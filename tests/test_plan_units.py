@@ -174,3 +174,18 @@ def test_a_file_without_plans_is_refused(tmp_path: Path) -> None:
 def test_a_unit_is_plain_data() -> None:
     unit = PlanUnit("plans.nt", b"", ox.RdfFormat.N_TRIPLES.media_type, 0)
     assert ox.RdfFormat.from_media_type(unit.format) == ox.RdfFormat.N_TRIPLES
+
+
+def test_the_json_report_written_a_finding_at_a_time_is_json_dumps_of_the_whole(tmp_path: Path) -> None:
+    import io
+
+    from iimkg.shacl.reports import _summary, write_report
+
+    for files in ([ROOT / "examples" / "plans" / "several-findings.ttl"],
+                  [ROOT / "examples" / "plans" / "conforming-dermatomyositis.ttl"]):
+        result = validate_plans(files, workers=1)
+        whole = json.dumps({"conforms": result.conforms, "findings": [f.to_json() for f in result.findings],
+                            "summary": _summary(result)}, indent=2, ensure_ascii=False) + "\n"
+        out = io.StringIO()
+        write_report(result, "json", out)
+        assert out.getvalue() == whole == render_report(result, "json")

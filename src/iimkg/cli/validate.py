@@ -68,8 +68,8 @@ def register(subparsers: Any) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     """Validate, write the report, and say by the exit status whether anything reached ``--fail-on``."""
-    from iimkg.core.atomic import write_text_atomically
-    from iimkg.shacl.reports import render_report
+    from iimkg.core.atomic import open_atomically
+    from iimkg.shacl.reports import write_report
 
     if ns.plans and ns.qc is not None:
         raise IimkgError("give plan files or --qc ontology files, not both: they are checked against different shapes")
@@ -95,9 +95,9 @@ def run(ns: argparse.Namespace) -> int:
 
         result = validate_ontology(ns.qc or None, shapes=ns.shapes, input_format=ns.input_format,
                                    fail_on=ns.fail_on, engine=ns.engine)
-    text = render_report(result, ns.format)
     if ns.output is not None:
-        write_text_atomically(ns.output, text)
+        with open_atomically(ns.output) as out:  # a JSON report is written a finding at a time
+            write_report(result, ns.format, out)
     else:
-        sys.stdout.write(text)
+        write_report(result, ns.format, sys.stdout)
     return EXIT_OK if result.conforms else EXIT_FINDINGS

@@ -11,14 +11,14 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from iimkg.core.prefixes import compress
 from iimkg.core.vocab import IIM
 from iimkg.shacl.findings import Finding, Rule, Severity, ValidationResult
 from iimkg.shacl.locate import Locator
 
-__all__ = ["SARIF_SCHEMA", "ReportFormat", "render_report", "sarif_log"]
+__all__ = ["SARIF_SCHEMA", "ReportFormat", "render_report", "sarif_log", "write_report"]
 
 _IRI = re.compile(r"(?:https?|file|urn):[^\s\"<>]*[^\s\"<>;,.)]")
 
@@ -43,7 +43,7 @@ def render_report(result: ValidationResult, fmt: ReportFormat | str = ReportForm
     """
     fmt = ReportFormat(fmt)
     if fmt is ReportFormat.JSON:
-        return _json(result)
+        return "".join(_json_pieces(result))
     if fmt is ReportFormat.JUNIT:
         return _junit(result)
     if fmt is ReportFormat.TURTLE:
@@ -51,6 +51,17 @@ def render_report(result: ValidationResult, fmt: ReportFormat | str = ReportForm
     if fmt is ReportFormat.SARIF:
         return json.dumps(sarif_log(result), indent=2, ensure_ascii=False) + "\n"
     return _text(result)
+
+
+def write_report(result: ValidationResult, fmt: ReportFormat | str, out: IO[str]) -> None:
+    """Write :func:`render_report`'s text to ``out``; JSON a finding at a time, so that a report of millions of
+    findings is never one string in memory."""
+    fmt = ReportFormat(fmt)
+    if fmt is ReportFormat.JSON:
+        for piece in _json_pieces(result):
+            out.write(piece)
+    else:
+        out.write(render_report(result, fmt))
 
 
 def short(value: str) -> str:
@@ -181,13 +192,20 @@ def _summary(result: ValidationResult) -> dict[str, object]:
     return summary
 
 
-def _json(result: ValidationResult) -> str:
-    document = {
-        "conforms": result.conforms,
-        "findings": [f.to_json() for f in result.findings],
-        "summary": _summary(result),
-    }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+def _json_pieces(result: ValidationResult) -> Iterator[str]:
+    """``json.dumps({"conforms", "findings", "summary"}, indent=2)``, written a finding at a time (the same text:
+    a finding's values are strings or null, so its lines only need the indent of their place in the list)."""
+    yield '{\n  "conforms": ' + json.dumps(result.conforms) + ',\n  "findings": '
+    if result.findings:
+        separator = "[\n    "
+        for finding in result.findings:
+            yield separator + json.dumps(finding.to_json(), indent=2, ensure_ascii=False).replace("\n", "\n    ")
+            separator = ",\n    "
+        yield "\n  ]"
+    else:
+        yield "[]"
+    summary = json.dumps(_summary(result), indent=2, ensure_ascii=False)
+    yield ',\n  "summary": ' + summary.replace("\n", "\n  ") + "\n}\n"
 
 
 def _junit(result: ValidationResult) -> str:
