@@ -137,3 +137,17 @@ def test_the_translations_are_published_as_babelon_tables_and_translated_edition
                        if r["subject_id"] == "iim:IIM_0000002" and r["predicate_id"] == "rdfs:label"]
     assert [(r["source_value"], r["translation_value"]) for r in dermatomyositis] == [
         ("dermatomyositis", "dermatomiositis")]
+
+
+@pytest.mark.slow
+def test_the_babelon_tables_read_as_the_babelon_toolkit_reads_them(release: Path) -> None:
+    """babelon's parse_babelon is ``pandas.read_csv(path, sep="\\t")``: header row first, no comment lines."""
+    pandas = pytest.importorskip("pandas", reason="pandas (with the sssom test extra) reads tables as babelon does")
+    for table in sorted(release.glob("iim-*.babelon.tsv")):
+        frame = pandas.read_csv(table, sep="\t", keep_default_na=False)
+        with table.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        assert list(frame.columns) == ["source_language", "translation_language", "subject_id", "predicate_id",
+                                       "source_value", "translation_value", "translation_status", "translation_type",
+                                       "source", "source_version"]
+        assert frame.to_dict("records") == rows
