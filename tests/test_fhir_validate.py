@@ -136,3 +136,4 @@ def test_notes_past_the_sample_are_one_finding_per_kind_with_the_worst_severity(
     found = notes.findings(Path("x"))
     assert len(found) == SAMPLE_PER_KIND + 1
     assert found[-1].severity.value == "warning" and found[-1].message.startswith("5 more unmapped notes")
+    assert found[-1].message.endswith(f"the most frequent: {SAMPLE_PER_KIND + 5} x code not recognised")

@@ -62,6 +62,8 @@ def test_notes_of_a_large_export_are_counted_not_all_listed(tmp_path: Path) -> N
     assert len(lines) < 100
     more = [line for line in lines if "more unmapped notes not listed" in line]
     assert len(more) == 1 and "--all-notes" in more[0], lines[-5:]
+    frequent = lines[lines.index(more[0]) + 1]  # each message counted: 60 copies, 60 times each
+    assert frequent.startswith("  60 x ") and "(first: " in frequent, frequent
     every = run_cli("fhir", "convert", *map(str, files), "-o", str(tmp_path / "plans.ttl"), "--all-notes")
     found = re.search(r"\(([\d,]+) unmapped", every.stderr.splitlines()[-1])
     assert found is not None, every.stderr[-2000:]

@@ -185,7 +185,9 @@ class _NotePrinter:
             left = self.tally.left_out(kind)
             if left:
                 print(f"iimkg fhir convert: {left:,} more {kind.value} notes not listed ({count:,} in all; "
-                      "--all-notes lists every one)", file=sys.stderr)
+                      "--all-notes lists every one); the most frequent:", file=sys.stderr)
+                for times, note in self.tally.most_frequent(kind):
+                    print(f"  {times:,} x {note.message} (first: {note.resource} at {note.place})", file=sys.stderr)
 
 
 class _Progress:

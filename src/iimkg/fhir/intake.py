@@ -149,10 +149,12 @@ class NoteFindings:
         found = list(self.kept)
         for kind, severity in self.worst.items():
             left, count = self.tally.left_out(kind), self.tally.counts[kind]
+            frequent = "; ".join(f"{times:,} x {note.message}" for times, note in self.tally.most_frequent(kind, 3))
             found.append(Finding(
                 severity=severity, rule=_RULES[kind][0], focus="(more)", file=display_path(first_file),
-                source=SOURCE, message=f"{left:,} more {kind.value} notes like the ones above, not listed one by one "
-                                       f"({count:,} in all); `iimkg fhir convert --all-notes` lists every one"))
+                source=SOURCE, message=f"{left:,} more {kind.value} notes not listed one by one ({count:,} in all; "
+                                       f"`iimkg fhir convert --all-notes` lists every one); the most frequent: "
+                                       f"{frequent}"))
         return found
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["SAMPLE_PER_KIND", "Note", "NoteKind", "NoteTally", "place_in_file"]
+__all__ = ["DISTINCT_MESSAGES", "SAMPLE_PER_KIND", "Note", "NoteKind", "NoteTally", "place_in_file"]
 
 
 def place_in_file(path: Path, line: int | None, column: int | None) -> str:
@@ -61,6 +62,9 @@ class Note:
 # How many notes of each kind are kept as examples when notes are summarised: a large export can give millions of
 # notes (45 MB of them for 200 MB of Bulk Data), and a summary that kept them all would grow without bound.
 SAMPLE_PER_KIND = 20
+# How many distinct messages are counted one by one ("drug code RXNORM:29046 not recognised: 1,250 times"); past
+# that, notes are still counted by kind. Messages name codes and doses, so an export has few distinct ones.
+DISTINCT_MESSAGES = 1000
 
 
 class NoteTally:
@@ -71,10 +75,16 @@ class NoteTally:
         self.sample_size = sample
         self.counts: dict[NoteKind, int] = dict.fromkeys(NoteKind, 0)
         self.samples: dict[NoteKind, list[Note]] = {kind: [] for kind in NoteKind}
+        self.messages: dict[tuple[NoteKind, str], list[Any]] = {}  # (kind, message) -> [count, first note]
 
     def add(self, note: Note) -> bool:
         """Count ``note``; True if it is kept as an example (one of the first of its kind)."""
         self.counts[note.kind] += 1
+        counted = self.messages.get((note.kind, note.message))
+        if counted is not None:
+            counted[0] += 1
+        elif len(self.messages) < DISTINCT_MESSAGES:
+            self.messages[(note.kind, note.message)] = [1, note]
         kept = self.samples[note.kind]
         if len(kept) < self.sample_size:
             kept.append(note)
@@ -88,6 +98,11 @@ class NoteTally:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    def most_frequent(self, kind: NoteKind, count: int = 5) -> list[tuple[int, Note]]:
+        """The ``count`` messages of ``kind`` seen most often, with how often and the first note that gave each."""
+        found = [(times, note) for (of, _), (times, note) in self.messages.items() if of is kind]
+        return sorted(found, key=lambda item: (-item[0], item[1].message))[:count]
 
     def counted(self) -> str:
         """``12,345 unmapped, 3 approximated`` (kinds with no note left out)."""
