@@ -166,13 +166,13 @@ def patient_units(spark: SparkSession, keyed: DataFrame, partitions: int) -> RDD
     medications = keyed.where(F.col("type") == "Medication").select("medication", "file", "line", "text")
     joined = wanted.join(medications, "medication").select("key", "file", "line", "text")
     rows = own.unionByName(spread).unionByName(joined)
-    pairs = rows.rdd.map(lambda row: (row[0], (int(row[1]), int(row[2]), str(row[3]))))
-    return pairs.groupByKey(numPartitions=partitions).map(_unit)
+    grouped = rows.repartition(partitions, "key").groupBy("key").agg(
+        F.collect_list(F.struct("file", "line", "text")).alias("lines"))
+    return grouped.rdd.map(_unit)  # grouped by Spark (JVM), handed to Python once
 
 
-def _unit(pair: tuple[str, Any]) -> PatientUnit:
-    key, lines = pair
-    return PatientUnit(key, tuple(lines))
+def _unit(row: Any) -> PatientUnit:
+    return PatientUnit(row[0], tuple((int(f), int(n), str(text)) for f, n, text in row[1]))
 
 
 def _patient_key(reference: Column) -> Column:

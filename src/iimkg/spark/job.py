@@ -22,7 +22,7 @@ from iimkg.core.limits import Limits, current
 from iimkg.fhir.bulk import BulkExport
 from iimkg.fhir.intake import NoteFindings, fhir_rules
 from iimkg.fhir.reading import NDJSON_SUFFIXES, is_fhir_file
-from iimkg.plans.notes import SAMPLE_PER_KIND, Note, NoteKind
+from iimkg.plans.notes import DISTINCT_MESSAGES, SAMPLE_PER_KIND, Note, NoteKind
 from iimkg.plans.validate import _graph_file, _order, _shapes
 from iimkg.shacl.findings import Finding, Rule, Severity, ValidationResult, display_path
 from iimkg.spark import bulk
@@ -214,7 +214,8 @@ class SparkRun:
     def _note_findings(self) -> list[Finding]:
         """The conversion notes as the local run lists them (:class:`iimkg.fhir.intake.NoteFindings`): the first
         :data:`SAMPLE_PER_KIND` of each kind in its order — batch by batch, in a batch by file, line, column and
-        text — then the resources of types not read; one finding per kind for the rest."""
+        text — then the resources of types not read; one finding per kind for the rest, with its count, its worst
+        severity and its most frequent messages (counted over the first :data:`DISTINCT_MESSAGES` messages met)."""
         if not self.bulk or self.batches is None:
             return []
         from pyspark.sql import Window
@@ -223,27 +224,39 @@ class SparkRun:
         records = self.records.filter(lambda r: r[0] == NOTE).map(lambda r: r[1:])
         notes = self.spark.createDataFrame(records, _NOTES_SCHEMA).join(self.batches, "batch_key", "left")
         given = F.array(*(F.lit(g) for g in self.job.given))
-        order = [F.coalesce("batch", F.lit(-1)), F.element_at(given, F.col("file") + 1), F.coalesce("line", F.lit(0)),
-                 F.coalesce("column", F.lit(0)), F.concat_ws(": ", "resource", "message")]
-        ranked = notes.withColumn("rank", F.row_number().over(Window.partitionBy("kind").orderBy(*order)))
-        kept = ranked.where(F.col("rank") <= SAMPLE_PER_KIND).orderBy(*order).collect()
+        order = [F.coalesce("batch", F.lit(-1)).alias("o1"), F.element_at(given, F.col("file") + 1).alias("o2"),
+                 F.coalesce("line", F.lit(0)).alias("o3"), F.coalesce("column", F.lit(0)).alias("o4"),
+                 F.concat_ws(": ", "resource", "message").alias("o5")]
+        notes = notes.withColumn("place", F.struct(*order)).cache()
+        ranked = notes.withColumn("rank", F.row_number().over(Window.partitionBy("kind").orderBy("place")))
+        kept = ranked.where(F.col("rank") <= SAMPLE_PER_KIND).orderBy("place").collect()
         rank = F.when(F.col("finding_severity") == "violation", 3).when(F.col("finding_severity") == "warning", 2) \
             .otherwise(1)
         rest = ranked.where(F.col("rank") > SAMPLE_PER_KIND).groupBy("kind").agg(
             F.count(F.lit(1)).alias("count"), F.max(rank).alias("worst")).collect()
+        first = F.min(F.struct("place", "severity", "resource", "file", "line", "column", "plan")).alias("first")
+        messages = (notes.groupBy("kind", "message").agg(F.count(F.lit(1)).alias("count"), first)
+                    .orderBy("first").limit(DISTINCT_MESSAGES).collect())
+        notes.unpersist()
         listed = NoteFindings(strict=self.job.strict)
         for row in kept:
-            listed.add(Note(NoteKind(row["kind"]), row["severity"], row["resource"], row["message"],
-                            self.files[row["file"]], row["line"], row["column"], row["plan"]))
+            listed.add(self._note(row["kind"], row["message"], row))
         by_rank = {s.rank: s for s in Severity}
         for row in rest:
             kind = NoteKind(row["kind"])
             listed.tally.counts[kind] += int(row["count"])
             listed.worst[kind] = by_rank[int(row["worst"])]
+        listed.tally.messages = {(NoteKind(row["kind"]), row["message"]):
+                                 [int(row["count"]), self._note(row["kind"], row["message"], row["first"])]
+                                 for row in messages}
         for note in self._skipped_notes():
             listed.add(note)
         fhir = [self.files[i] for i in self.job.fhir]
         return listed.findings(fhir[0])
+
+    def _note(self, kind: str, message: str, row: Any) -> Note:
+        return Note(NoteKind(kind), row["severity"], row["resource"], message, self.files[row["file"]], row["line"],
+                    row["column"], row["plan"])
 
     def _skipped_notes(self) -> list[Note]:
         """The local reader's notes for resources of types it does not read, from the counts of every partition."""
