@@ -1,9 +1,11 @@
 """Named queries on a real SPARQL server holding the release give the local engine's rows, exactly.
 
-The release's N-Triples (``iim.nt``, the full graph with the mapping set's triples, as ``iimkg release`` writes it)
-is loaded the way a user loads it, ``oxigraph load``, into the store's default graph, and served with
-``oxigraph serve-read-only`` on a free loopback port; every named query runs with every example value of its
-header, locally and through ``--endpoint``. Failures of the endpoint (refused, HTTP errors, a reply that is not
+The release's store files (``store/`` of ``iimkg release``: ``iimkg.nq``, the English graph and each language's
+translations as named graphs, and ``iimkg.nt``, the English graph alone) are loaded the way a user loads them:
+``iimkg.nq`` with the release's own ``load-oxigraph.sh`` and served with ``--union-default-graph`` (what the script
+says to do), ``iimkg.nt`` with ``oxigraph load`` into the default graph; each store is served with
+``oxigraph serve-read-only`` on a free loopback port, and every named query runs with every example value of its
+header, locally and through ``--endpoint``, on both. Failures of the endpoint (refused, HTTP errors, a reply that is not
 SPARQL results, silence) are one line each, exit 2.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -21,17 +24,14 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyoxigraph as ox
 import pytest
 import rdflib
 
 from iimkg.cli.main import main
-from iimkg.graph.loading import shipped_quads
 from iimkg.queries.named import NamedQuery
 from iimkg.queries.remote import Endpoint, EndpointError
 from iimkg.queries.run import list_queries, query
-from iimkg.release import serializers
-from iimkg.release.graph import OWL_VERSION_INFO, ReleaseGraph, canonical_triples, with_header
+from iimkg.release.store import shipped_store_files
 
 START_SECONDS = 30.0
 
@@ -49,25 +49,26 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def release_ntriples() -> bytes:
-    """``iim.nt`` as ``iimkg release`` writes it: canonical triples of the ontology and its mappings, dated header."""
-    source = canonical_triples(ox.Triple(q.subject, q.predicate, q.object) for q in shipped_quads())
-    version = ReleaseGraph(source).header_value(OWL_VERSION_INFO)
-    assert version
-    return serializers.ntriples(with_header(source, name="iim.nt", version=version))
-
-
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of an Oxigraph server's query service holding the release, in its default graph."""
+@pytest.fixture(scope="module", params=["nq", "nt"])
+def endpoint(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of an Oxigraph server's query service holding the release's store files, loaded as a user would."""
     oxigraph = _oxigraph()
     folder = tmp_path_factory.mktemp("oxigraph")
-    data = folder / "iim.nt"
-    data.write_bytes(release_ntriples())
-    subprocess.run([oxigraph, "load", "--location", str(folder / "store"), "--file", str(data)], check=True,
-                   capture_output=True, timeout=120)
+    for name, content in shipped_store_files().items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(content)
+    store = folder / "db"
+    env = {**os.environ, "PATH": f"{Path(oxigraph).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if request.param == "nq":
+        subprocess.run(["sh", str(folder / "store" / "load-oxigraph.sh"), str(store)], check=True,
+                       capture_output=True, timeout=120, env=env)
+        union = ["--union-default-graph"]
+    else:
+        subprocess.run([oxigraph, "load", "--location", str(store), "--file", str(folder / "store" / "iimkg.nt")],
+                       check=True, capture_output=True, timeout=120)
+        union = []
     port = _free_port()
-    server = subprocess.Popen([oxigraph, "serve-read-only", "--location", str(folder / "store"),
+    server = subprocess.Popen([oxigraph, "serve-read-only", "--location", str(store), *union,
                                "--bind", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/query"
     try:
@@ -131,16 +132,19 @@ def test_the_cli_writes_the_same_output_through_the_endpoint(endpoint: str,
     assert remote == local and json.loads(remote)["results"]["bindings"]
 
 
-def test_sparql_on_the_endpoint_writes_a_construct_as_turtle(endpoint: str,
+def test_sparql_on_the_endpoint_writes_a_construct_as_turtle(endpoint: str, request: pytest.FixtureRequest,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The labels of a term, as RDF; ``iimkg.nt`` is the English graph alone (translations are in ``iimkg.nq``)."""
     text = ("CONSTRUCT { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l } WHERE { "
             "?s <http://www.w3.org/2000/01/rdf-schema#label> ?l FILTER (?s = <https://w3id.org/iimkg/IIM_0000102>) }")
     assert main(["sparql", text]) == 0
     local = rdflib.Graph().parse(data=capsys.readouterr().out, format="turtle")
     assert main(["sparql", text, "--endpoint", endpoint]) == 0
     remote = rdflib.Graph().parse(data=capsys.readouterr().out, format="turtle")
-    assert set(remote) == set(local)
-    assert {o.language for _, _, o in remote if isinstance(o, rdflib.Literal)} >= {"en", "es"}
+    with_translations = request.node.callspec.params["endpoint"] == "nq"
+    assert set(remote) == {t for t in local if with_translations or getattr(t[2], "language", None) == "en"}
+    languages = {o.language for _, _, o in remote if isinstance(o, rdflib.Literal)}
+    assert languages >= {"en", "es", "ca"} if with_translations else languages == {"en"}
 
 
 def test_sparql_on_the_endpoint_answers_ask(endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
