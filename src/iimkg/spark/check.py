@@ -21,6 +21,8 @@ import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
 from iimkg.core.limits import Limits, configure
+from iimkg.fhir.bulk import _BOM
+from iimkg.fhir.bulk import _decode as decode_line
 from iimkg.fhir.convert import READ_TYPES, convert
 from iimkg.fhir.intake import NoteFindings, note_finding, read_fhir_inputs
 from iimkg.fhir.reading import read_ndjson_line
@@ -170,12 +172,26 @@ def _read_lines(job: Job, units: Sequence[PatientUnit]
     for index, number, text in lines:
         if number == 1:
             text = text.removeprefix("\ufeff")
+        if "\ufffd" in text:  # Spark's reader replaces bytes that are not UTF-8: the local reader refuses them
+            _check_utf8(Path(job.files[index]), number)
         for located in read_ndjson_line(text, Path(job.files[index]), number):
             if located.type in READ_TYPES:
                 resources.append(located)
             else:
                 skipped[(index, located.type)] += 1
     return resources, skipped, batches
+
+
+def _check_utf8(path: Path, number: int) -> None:
+    """Read line ``number`` of ``path`` as bytes and decode it as the local Bulk Data reader does.
+
+    :raises InputError: as the local reader (file, line, column), if the line is not UTF-8.
+    """
+    with path.open("rb") as handle:
+        for current, raw in enumerate(handle, start=1):
+            if current == number:
+                decode_line(raw.removeprefix(_BOM) if number == 1 else raw, path, number)
+                return
 
 
 def batch_key(key: str, index: int, number: int) -> str:
