@@ -140,14 +140,18 @@ def test_spark_findings_are_the_local_runs(spark: Any, cohort: list[Path]) -> No
 
 
 @pytest.mark.slow
-def test_an_input_error_is_the_local_runs(spark: Any, cohort: list[Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("bad", [
+    b'{"resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/x"},}',  # not JSON
+    b'{"resourceType": "Condition", "id": "c", "note": [{"text": "\xff\xfe"}]}',  # not UTF-8
+])
+def test_an_input_error_is_the_local_runs(spark: Any, cohort: list[Path], tmp_path: Path, bad: bytes) -> None:
     from iimkg.spark import validate
     from iimkg.validation import validate_plans
 
     broken = tmp_path / "Condition.ndjson"
-    lines = next(p for p in cohort if p.name == "Condition.ndjson").read_text(encoding="utf-8").splitlines()
-    lines.insert(5, '{"resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/x"},}')
-    broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lines = next(p for p in cohort if p.name == "Condition.ndjson").read_bytes().splitlines()
+    lines.insert(5, bad)
+    broken.write_bytes(b"\n".join(lines) + b"\n")
     inputs = [p for p in cohort if p.name != "Condition.ndjson"] + [broken]
     with pytest.raises(InputError) as local:
         validate_plans(inputs)
