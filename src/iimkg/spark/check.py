@@ -21,10 +21,10 @@ import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
 from iimkg.core.limits import Limits, configure
-from iimkg.fhir.bulk import _BOM
+from iimkg.fhir.bulk import _BOM, is_bulk_export
 from iimkg.fhir.bulk import _decode as decode_line
 from iimkg.fhir.convert import READ_TYPES, convert
-from iimkg.fhir.intake import NoteFindings, note_finding, read_fhir_inputs
+from iimkg.fhir.intake import BulkPlans, NoteFindings, note_finding, read_fhir_inputs
 from iimkg.fhir.reading import read_ndjson_line
 from iimkg.graph.loading import rdf_format_for
 from iimkg.plans.model import Conversion, Located, Plan
@@ -174,6 +174,10 @@ def _read_lines(job: Job, units: Sequence[PatientUnit]
             text = text.removeprefix("\ufeff")
         if "\ufffd" in text:  # Spark's reader replaces bytes that are not UTF-8: the local reader refuses them
             _check_utf8(Path(job.files[index]), number)
+        if len(text) > job.limits.max_input_bytes // 4 and len(text.encode("utf-8")) > job.limits.max_input_bytes:
+            raise InputError(f"the line is longer than the input limit of {job.limits.max_input_bytes / 1_048_576:.1f}"
+                             " MB; raise it with --max-input-mb if it is meant to be this long",
+                             path=Path(job.files[index]), line=number, column=1)
         for located in read_ndjson_line(text, Path(job.files[index]), number):
             if located.type in READ_TYPES:
                 resources.append(located)
@@ -207,8 +211,14 @@ def _note(job: Job, note: Note, batches: dict[tuple[int, int], str]) -> Record:
 
 
 def _whole_fhir(job: Job, plans: list[PlanUnit]) -> Iterator[Record]:
-    """FHIR that is not all NDJSON, read as a local run reads it: every file at once, notes bounded."""
+    """FHIR that cannot be split by patient, read exactly as a local run reads it, in this one task: an NDJSON
+    export with Bundle lines by the Bulk Data reader, anything else (Bundles, single resources) all at once."""
     fhir = [Path(job.files[i]) for i in job.fhir]
+    if is_bulk_export(fhir):
+        export = BulkPlans(fhir, strict=job.strict)
+        plans.extend(PlanUnit(str(path.resolve()), turtle, _TURTLE, count) for path, turtle, count in export)
+        yield from (_finding(job, finding) for finding in export.findings())
+        return
     conversion = read_fhir_inputs(fhir).conversion
     notes = NoteFindings(strict=job.strict)
     for note in conversion.notes:
