@@ -116,16 +116,21 @@ class SparkRun:
         self.shown = [display_path(p) for p in files]
         self.job, self.rules = _job(files, fhir, shapes, input_format, ontology, strict, limits or current())
         self.batches: DataFrame | None = None
+        self.keyed: DataFrame | None = None
         self.empty: list[int] = []
         units = self._units(fhir)
         self.records = units.mapPartitions(functools.partial(check_partition, self.job)).cache()
         self._raise_first_error()
+        if self.keyed is not None:
+            self.keyed.unpersist()  # the records hold all that is needed from here on
         plans = self.spark.createDataFrame(
             self.records.filter(lambda r: r[0] == PLAN).map(lambda r: r[1:]),
             "plan_iri string, name string, file int, blank boolean").cache()
         self._raise_plan_in_two_files(plans)
         self.plan_count = plans.count()
         self.findings = self._findings(plans)
+        if self.batches is not None:
+            self.batches.unpersist()
 
     def _units(self, fhir: list[int]) -> RDD[Any]:
         context = self.spark.sparkContext
@@ -150,7 +155,7 @@ class SparkRun:
             return whole
         files = [(i, self.job.files[i]) for i in fhir]
         lines = bulk.ndjson_lines(self.spark, files).cache()
-        keyed = bulk.keyed_lines(bulk.non_blank(lines)).cache()
+        keyed = self.keyed = bulk.keyed_lines(bulk.non_blank(lines)).cache()
         summary = bulk.file_summary(lines, keyed)
         lines.unpersist()
         if any(bundles for _, _, bundles in summary.values()):
