@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pyoxigraph as ox
 
     from iimkg.core.rdfterms import Term
-    from iimkg.queries.run import QueryResult
+    from iimkg.queries.result import QueryResult
 
 __all__ = ["OutputFormat", "OutputFormatError", "graph_bytes", "graph_prefixes", "render"]
 

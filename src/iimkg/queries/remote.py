@@ -34,7 +34,7 @@ import pyoxigraph as ox
 from iimkg.core.errors import IimkgError
 from iimkg.core.limits import current
 from iimkg.core.rdfterms import Term, from_oxigraph, to_oxigraph
-from iimkg.queries.run import QueryResult, Row
+from iimkg.queries.result import QueryResult, Row
 
 __all__ = ["ACCEPT", "Endpoint", "EndpointError", "bind_values", "check_endpoint_url", "run_remote"]
 
