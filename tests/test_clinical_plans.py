@@ -195,6 +195,98 @@ def test_no_statin_finding_without_a_statin_or_without_anti_hmgcr(add: str, diag
     assert not findings(imnm_plan(tmp_path, add, diagnosis=diagnosis), "contraindicated_drug")
 
 
+# ── past exposure: a statin stopped before the plan date is not given now, but the patient stays statin-exposed ──
+
+def past_statin(drug: str, how: str) -> str:
+    """A statin the patient took and stopped before the plan date (2026-03-02): a prescription or a co-intervention
+    that ended six months before it, or one marked stopped with no end date."""
+    if how == "prescription-ended":
+        return (f"<#plan> iim:prescription [ a iim:Prescription ; iim:prescribedDrug iim:{drug} ; iim:dailyDoseMg 40 ; "
+                "iim:startDate \"2024-05-10\"^^xsd:date ; iim:endDate \"2025-09-02\"^^xsd:date ] .\n")
+    if how == "prescription-lapsed":
+        return (f"<#plan> iim:prescription [ a iim:Prescription ; iim:prescribedDrug iim:{drug} ; iim:dailyDoseMg 40 ; "
+                "iim:startDate \"2025-03-01\"^^xsd:date ; iim:plannedDurationDays 180 ] .\n")
+    if how == "prescription-stopped":
+        return (f"<#plan> iim:prescription [ a iim:Prescription ; iim:prescribedDrug iim:{drug} ; iim:dailyDoseMg 40 ; "
+                "iim:startDate \"2024-05-10\"^^xsd:date ; iim:stopped true ] .\n")
+    if how == "co-intervention-ended":
+        return (f"<#plan> iim:coIntervention [ a iim:CoIntervention ; iim:measure iim:{drug} ; "
+                "iim:measureStatus iim:Done ; iim:measureDate \"2024-05-10\"^^xsd:date ; "
+                "iim:endDate \"2025-09-02\"^^xsd:date ] .\n")
+    assert how == "co-intervention-stopped"
+    return (f"<#plan> iim:coIntervention [ a iim:CoIntervention ; iim:measure iim:{drug} ; "
+            "iim:measureStatus iim:Done ; iim:stopped true ] .\n")
+
+
+PAST = ("prescription-ended", "prescription-lapsed", "prescription-stopped", "co-intervention-ended",
+        "co-intervention-stopped")
+
+
+def derived(path: Path, prop: str) -> set[tuple[str, str]]:
+    """(subject fragment, object local name) of the iimplan: triples ``prop`` the rules derive for the plan file."""
+    import pyoxigraph as ox
+
+    from iimkg.graph.loading import ontology_quads
+    from iimkg.plans.engines import shapes_graph
+    from iimkg.plans.validate import plan_shapes_file
+    from iimkg.shacl.fast import DERIVED_GRAPH, compile_shapes
+
+    shapes = shapes_graph(rdflib.Graph().parse(plan_shapes_file(), format="turtle").serialize(format="nt"))
+    store, ontology, data = ox.Store(), ox.NamedNode("urn:test:ontology"), ox.NamedNode("urn:test:plan")
+    store.extend(ox.Quad(q.subject, q.predicate, q.object, ontology) for q in ontology_quads())
+    store.load(path.read_bytes(), ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri(), to_graph=data)
+    compile_shapes(shapes).run(store, [ontology, data])
+    predicate = ox.NamedNode("https://w3id.org/iimkg/shapes/plan/" + prop)
+    return {(q.subject.value.rsplit("#", 1)[-1], q.object.value.rsplit("/", 1)[-1])
+            for q in store.quads_for_pattern(None, predicate, None, DERIVED_GRAPH)}
+
+
+@pytest.mark.parametrize("how", PAST)
+def test_a_statin_stopped_before_the_plan_in_anti_hmgcr_myopathy_is_no_finding_but_still_exposure(
+        how: str, tmp_path: Path) -> None:
+    """The usual anti-HMGCR patient: the statin was stopped months ago. Nothing is given now, so R046a has nothing
+    to flag; the past statin still puts the patient among statin-exposed patients."""
+    path = imnm_plan(tmp_path, past_statin(STATINS["atorvastatin"], how) + antibody(ANTI_HMGCR))
+    assert not findings(path, "contraindicated_drug")
+    assert ("patient", STATIN_EXPOSED) in derived(path, "inPopulation")
+    assert STATINS["atorvastatin"] in {o for _, o in derived(path, "exposedTo")}
+    assert STATINS["atorvastatin"] not in {o for _, o in derived(path, "gives")}
+
+
+@pytest.mark.parametrize("current", ["rosuvastatin", "simvastatin"])
+def test_a_statin_taken_now_after_one_stopped_is_the_finding(current: str, tmp_path: Path) -> None:
+    """The same patient back on a statin (another of the class): one finding, for the statin taken now."""
+    add = past_statin(STATINS["atorvastatin"], "prescription-ended") + statin(STATINS[current]) + antibody(ANTI_HMGCR)
+    [finding] = findings(imnm_plan(tmp_path, add), "contraindicated_drug")
+    assert current in finding.message and "atorvastatin" not in finding.message and "R046a" in finding.message
+
+
+@pytest.mark.parametrize(("end", "flagged"), [
+    ("2026-03-02", True),    # ends on the plan date: still taken
+    ("2026-09-30", True),    # ends after it
+    ("2026-03-01", False),   # ended the day before
+])
+def test_an_end_date_on_or_after_the_plan_date_is_current(end: str, flagged: bool, tmp_path: Path) -> None:
+    add = (f"<#plan> iim:prescription [ a iim:Prescription ; iim:prescribedDrug iim:{STATINS['pravastatin']} ; "
+           f"iim:dailyDoseMg 40 ; iim:startDate \"2025-11-02\"^^xsd:date ; iim:endDate \"{end}\"^^xsd:date ] .\n")
+    assert len(findings(imnm_plan(tmp_path, add + antibody(ANTI_HMGCR)), "contraindicated_drug")) == flagged
+
+
+def test_an_open_ended_statin_is_current(tmp_path: Path) -> None:
+    add = (f"<#plan> iim:prescription [ a iim:Prescription ; iim:prescribedDrug iim:{STATINS['simvastatin']} ; "
+           "iim:dailyDoseMg 20 ; iim:startDate \"2023-01-15\"^^xsd:date ; iim:openEnded true ] .\n")
+    assert len(findings(imnm_plan(tmp_path, add + antibody(ANTI_HMGCR)), "contraindicated_drug")) == 1
+
+
+def test_a_screening_done_before_the_plan_date_still_counts(tmp_path: Path) -> None:
+    """Only a drug taken for a time ends: the base plan's screenings and tests done before the plan date (IGRA,
+    HBsAg, anti-HBc, TPMT, NUDT15, cancer panel) still satisfy their rules when dated a month back."""
+    dated = "".join(f"<#{node}> iim:measureDate \"2026-02-01\"^^xsd:date .\n"
+                    for node in ("igra", "hbsag", "antihbc", "tpmt", "nudt15", "cancer", "schedule"))
+    result = validate_plans([plan(tmp_path, dated)])
+    assert [f.rule for f in result.findings] == []
+
+
 # ── interactions: azoles with tacrolimus, mycophenolate with antacids and proton pump inhibitors ──
 
 TACROLIMUS, MYCOPHENOLATE = "IIM_0000115", "IIM_0000113"
@@ -217,6 +309,37 @@ def test_an_azole_with_tacrolimus_is_one_finding(drug: str, statements: set[str]
     assert "adjust the dose" in finding.message
     assert ("weak evidence: R138" in finding.message) is ("R138" in statements)
     assert not findings(drugs_plan(tmp_path, drug), "drug_interaction")
+
+
+def ended_last_year(drug: str) -> str:
+    return (f"<#plan> iim:prescription [ a iim:Prescription ; iim:prescribedDrug iim:{drug} ; iim:dailyDoseMg 20 ; "
+            "iim:startDate \"2025-01-06\"^^xsd:date ; iim:endDate \"2025-04-30\"^^xsd:date ] .\n")
+
+
+@pytest.mark.parametrize(("ended", "current"), [
+    ("IIM_0000132", TACROLIMUS),     # voriconazole taken last year, tacrolimus now
+    (TACROLIMUS, "IIM_0000134"),     # tacrolimus last year, fluconazole now
+    ("IIM_0000106", MYCOPHENOLATE),  # omeprazole last year, mycophenolate now
+])
+def test_an_interaction_with_a_drug_that_ended_last_year_is_no_finding(ended: str, current: str,
+                                                                     tmp_path: Path) -> None:
+    """Two drugs interact only when taken together: one whose course ended before the plan date is past."""
+    assert not findings(plan(tmp_path, ended_last_year(ended) + statin(current)), "drug_interaction")
+    assert len(findings(plan(tmp_path, statin(ended) + statin(current), name="both"), "drug_interaction")) == 1
+
+
+def test_a_stopped_immunosuppressant_calls_for_no_live_vaccine_or_pre_treatment_finding(tmp_path: Path) -> None:
+    """Immunosuppression is what the patient takes now: methotrexate ended last year makes a live vaccine no
+    finding, and calls for no baseline tests now; taken now, it does both."""
+    methotrexate = "IIM_0000111"
+    live = ("<#plan> iim:coIntervention [ a iim:CoIntervention ; iim:measure iim:IIM_0000162 ; "
+            "iim:measureStatus iim:Planned ] .\n")
+    remove = (("#plan", "prescription"),)
+    past = plan(tmp_path, ended_last_year(methotrexate) + live, remove, name="past")
+    now = plan(tmp_path, statin(methotrexate) + live, remove, name="now")
+    for rule in ("live_vaccine", "pre_treatment_test"):
+        assert not findings(past, rule), rule
+        assert findings(now, rule), rule
 
 
 @pytest.mark.parametrize(("drug", "statement"), [

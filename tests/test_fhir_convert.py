@@ -5,6 +5,7 @@ whatever cannot be read is reported, never dropped."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -586,6 +587,73 @@ def test_antibody_results_a_statin_and_a_screening_from_fhir_reach_the_plan_rule
     output.write_text(plan_turtle(convert_files([dm])), encoding="utf-8")
     found = [f for f in validate_plans([output]).findings if f.rule == "cancer_screening"]
     assert len(found) == 1 and "enhanced cancer screening panel" in found[0].message and "R156" in found[0].message
+
+
+def _imnm_with_statin(tmp_path: Path, *statins: dict[str, object]) -> Path:
+    """Necrotising myopathy with a positive anti-HMGCR result and the given statin MedicationStatements, converted
+    to Turtle."""
+    antibody = {"resourceType": "Observation", "id": "o-1", "status": "final",
+                "subject": {"reference": "urn:uuid:p-1"}, "effectiveDateTime": "2026-02-20",
+                "code": {"coding": [{"system": "http://loinc.org", "display": "anti-HMGCR antibody test"}]},
+                "interpretation": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                                          "v3-ObservationInterpretation", "code": "POS"}]}]}
+    bundle = _bundle(tmp_path, _condition("c-1", "immune-mediated necrotizing myopathy", onsetDateTime="2025-10-01"),
+                     antibody, *statins)
+    output = tmp_path / "imnm.ttl"
+    output.write_text(plan_turtle(convert_files([bundle])), encoding="utf-8")
+    return output
+
+
+def _statin_statement(identifier: str, name: str, status: str, **period: str) -> dict[str, object]:
+    return {"resourceType": "MedicationStatement", "id": identifier, "status": status,
+            "subject": {"reference": "urn:uuid:p-1"}, "effectivePeriod": period, "dateAsserted": "2026-03-01",
+            "medicationCodeableConcept": {"text": name},
+            "dosage": [{"doseAndRate": [{"doseQuantity": {"value": 40, "unit": "mg",
+                                                          "system": "http://unitsofmeasure.org", "code": "mg"}}],
+                        "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}}]}
+
+
+@pytest.mark.parametrize(("status", "period"), [
+    ("completed", {"start": "2024-06-01", "end": "2025-09-01"}),   # ended six months before the plan date
+    ("active", {"start": "2024-06-01", "end": "2025-09-01"}),      # the period says it ended, whatever the status
+    ("stopped", {"start": "2024-06-01"}),                          # stopped, no end date: assumed, with a note
+    ("completed", {"start": "2024-06-01"}),                        # completed, no end date: the same
+])
+def test_a_statin_that_ended_before_the_plan_date_is_past_exposure_not_a_finding(
+        status: str, period: dict[str, str], tmp_path: Path) -> None:
+    """The anti-HMGCR patient whose statin was stopped: no contraindication finding, but still statin-exposed, so
+    a statin taken now (another of the class) is the finding."""
+    from iimkg.plans.validate import validate_plans
+    from test_clinical_plans import STATIN_EXPOSED, derived
+
+    past = _statin_statement("m-1", "atorvastatin", status, **period)
+    output = _imnm_with_statin(tmp_path, past)
+    assert not [f for f in validate_plans([output]).findings if f.rule == "contraindicated_drug"]
+    assert STATIN_EXPOSED in {population for _, population in derived(output, "inPopulation")}
+    conversion = convert_files([output.parent / "bundle.json"])
+    (co,) = [c for c in conversion.plans[0].co_interventions if c.source.ref == "MedicationStatement/m-1"]
+    assert co.stopped is ("end" not in period or status == "stopped")
+    assert co.end == (None if "end" not in period else date.fromisoformat(period["end"]))
+    assert any("past exposure" in note.message for note in conversion.notes) is ("end" not in period)
+
+    now = _statin_statement("m-2", "rosuvastatin", "active", start="2026-02-01")
+    found = [f for f in validate_plans([_imnm_with_statin(tmp_path, past, now)]).findings
+             if f.rule == "contraindicated_drug"]
+    assert len(found) == 1 and "rosuvastatin" in found[0].message and "atorvastatin" not in found[0].message
+
+
+def test_a_stopped_treatment_is_a_prescription_marked_stopped(tmp_path: Path) -> None:
+    """A drug the graph names as a treatment, stopped with no end date: kept (it was dropped before), as a
+    prescription the rules read as past exposure, so no duration finding either."""
+    from iimkg.plans.validate import validate_plans
+
+    methotrexate = _statin_statement("m-1", "methotrexate", "stopped", start="2024-06-01")
+    output = _imnm_with_statin(tmp_path, methotrexate)
+    (rx,) = convert_files([output.parent / "bundle.json"]).plans[0].prescriptions
+    assert rx.stopped and not rx.open_ended
+    assert "iim:stopped true" in output.read_text(encoding="utf-8")
+    rules = {f.rule for f in validate_plans([output]).findings}
+    assert not rules & {"duration_given", "pre_treatment_test", "tuberculosis_screening", "contraindicated_drug"}
 
 
 def test_converted_plans_use_absolute_iris_only() -> None:

@@ -245,6 +245,9 @@ def test_durations_are_counted_from_the_dates_across_a_leap_day(end: str, fires:
     graph.add((rx, term.dailyDoseMg, rdflib.Literal("2.5", datatype=rdflib.XSD.decimal)))
     graph.add((rx, term.startDate, rdflib.Literal("2024-01-01", datatype=rdflib.XSD.date)))
     graph.add((rx, term.endDate, rdflib.Literal(end, datatype=rdflib.XSD.date)))
+    # the plan made when the course starts: a course that ended before the plan date is past, and calls for nothing
+    [plan_node] = graph.subjects(term.planDate, None)
+    graph.set((plan_node, term.planDate, rdflib.Literal("2024-01-01", datatype=rdflib.XSD.date)))
     plan = tmp_path / "plan.ttl"
     graph.serialize(plan, format="turtle")
     rules = {f.rule for f in validate_plans([plan]).findings}

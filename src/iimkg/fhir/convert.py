@@ -7,7 +7,9 @@ One plan per patient, across every file given (Bulk Data writes one file per res
   (``iim:hasCondition``); the post-menopausal state also puts the patient among post-menopausal women;
 - ``MedicationRequest`` and ``MedicationStatement``: a drug the graph names as a treatment becomes a prescription
   with its daily dose in mg, start date and planned duration or end date; any other drug (a vaccine, calcium,
-  vitamin D, TMP-SMX…) a co-intervention;
+  vitamin D, TMP-SMX, a statin…) a co-intervention, with its end date where it has one. A course that has ended
+  (status ``stopped``, or ``completed`` with no end date, or an end date before the plan date) is past exposure:
+  the plan rules do not read it as given now, but a statin taken before still makes the patient statin-exposed;
 - ``Immunization``, ``Procedure``, ``Observation`` and ``ServiceRequest``: co-interventions, done or planned.
 
 The plan date is the day of the latest prescribing decision (``authoredOn``, ``dateAsserted`` or a start date) in
@@ -61,8 +63,9 @@ _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 _FRAGMENT_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 # Statuses: what a resource in that status is for the plan (None: left out).
-_MEDICATION_REQUEST_STATUS = {"active": True, "on-hold": True, "completed": True, "draft": True}
-_MEDICATION_STATEMENT_STATUS = {"active": True, "completed": True, "intended": True, "on-hold": True}
+_MEDICATION_REQUEST_STATUS = {"active": True, "on-hold": True, "completed": True, "draft": True, "stopped": True}
+_MEDICATION_STATEMENT_STATUS = {"active": True, "completed": True, "intended": True, "on-hold": True,
+                                "stopped": True}
 _DONE, _PLANNED = "Done", "Planned"
 _BY_DATE = "by date"  # a medication taken as a measure: done if it started by the plan date, else planned
 _IMMUNIZATION_STATUS = {"completed": _DONE}
@@ -80,19 +83,12 @@ _INTERPRETATION = {"POS": "PositiveResult", "DET": "PositiveResult", "NEG": "Neg
 # A qualitative result written as a value (an antibody line blot's "Positive"), as one of iim's interpretations.
 _QUALITATIVE = {"positive": "PositiveResult", "detected": "PositiveResult", "present": "PositiveResult",
                 "negative": "NegativeResult", "not detected": "NegativeResult", "absent": "NegativeResult"}
-# Medication statuses of a course that has ended: a prescription in any other kept status is still taken.
+# Medication statuses of a course that has ended: a prescription in any other kept status is still taken. "stopped"
+# is past exposure whatever its dates say (iim:stopped); "completed" is read from its end date or duration, and as
+# stopped when it has neither.
 _FINISHED_STATUSES = frozenset({"completed", "stopped"})
+_STOPPED = "stopped"
 _VERIFICATION_LEFT_OUT = {"refuted", "entered-in-error"}
-
-
-
-
-
-
-
-
-
-
 
 
 def convert_files(paths: Sequence[Path], *, mapper: CodeMapper | None = None) -> Conversion:
@@ -335,13 +331,19 @@ class _Builder:
                        f"names several treatments at once ({names}); one daily dose can't be given to each, "
                        "so it is not checked", plan)
             return
+        finished = status in _FINISHED_STATUSES
+        last_day = end if end is not None else (
+            start + timedelta(days=duration - 1) if start is not None and duration else None)
         for term in measures:
             status_now = _PLANNED if status == "draft" or (statement and status == "intended") else _BY_DATE
+            stopped = status == _STOPPED or (finished and last_day is None)
             plan.co_interventions.append(CoIntervention(
-                self._node(located.ref, term if len(measures) > 1 else None), located, term, status_now, start))
+                self._node(located.ref, term if len(measures) > 1 else None), located, term, status_now, start,
+                end=last_day, stopped=stopped))
+            if stopped and last_day is None:
+                self._past_note(located, plan, self.mapper.label(term), str(status))
         if therapies:
-            ongoing = status not in _FINISHED_STATUSES
-            self._prescriptions(located, plan, therapies[0], strength, start, end, duration, ongoing=ongoing)
+            self._prescriptions(located, plan, therapies[0], strength, start, end, duration, status=str(status))
 
     def _medication_concept(self, located: Located) -> tuple[dict[str, Any] | None, Strength | None]:
         """The medication's CodeableConcept (inline or from a referenced Medication) and its strength if known."""
@@ -398,13 +400,16 @@ class _Builder:
         return start, end, duration
 
     def _prescriptions(self, located: Located, plan: Plan, drug: str, strength: Strength | None,
-                       start: date | None, end: date | None, duration: int | None, *, ongoing: bool) -> None:
+                       start: date | None, end: date | None, duration: int | None, *, status: str) -> None:
         """One prescription per step of the dosage (FHIR ``sequence``): a taper is several steps in a row.
 
-        :param ongoing: the resource's status says it is still taken (active, on hold, intended…): a last step with
-            no end date and no duration is then open-ended (``iim:openEnded``), as chronic prescriptions are in EHR
-            exports, and the long-term rules read it as continuing.
+        :param status: the resource's status. One that says the drug is still taken (active, on hold, intended…)
+            makes a last step with no end date and no duration open-ended (``iim:openEnded``), as chronic
+            prescriptions are in EHR exports, and the long-term rules read it as continuing. ``stopped`` makes every
+            step past exposure (``iim:stopped``); ``completed`` a last step with neither, since nothing says when
+            it ended.
         """
+        ongoing = status not in _FINISHED_STATUSES
         steps: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for dosage in _dosages(located.resource):
             sequence = dosage.get("sequence")
@@ -449,6 +454,11 @@ class _Builder:
                 self._note(located, NoteKind.APPROXIMATED, "info",
                            f"{label}: no end date or planned duration; read as open-ended (taken until stopped) "
                            f"from {rx.start.isoformat() if rx.start else 'an unknown start'}", plan)
+            undated = rx.end is None and rx.duration is None
+            if status == _STOPPED or (last and not ongoing and undated):
+                rx.stopped = True
+                if last and undated:
+                    self._past_note(located, plan, label, status)
             plan.prescriptions.append(rx)
             if step_start is not None and rx.duration is not None:
                 step_start = step_start + timedelta(days=rx.duration)
@@ -535,6 +545,12 @@ class _Builder:
         return tuple(resolution.terms)
 
     # ── notes ──
+
+    def _past_note(self, located: Located, plan: Plan, label: str, status: str) -> None:
+        self._note(located, NoteKind.APPROXIMATED, "info",
+                   f"{label}: status {status!r} with no end date; read as taken before the plan date and stopped "
+                   "(iim:stopped): past exposure, not checked as given now, still counted as taken before "
+                   "(a statin makes the patient statin-exposed)", plan)
 
     def _note(self, located: Located, kind: NoteKind, severity: str, message: str, plan: Plan | None = None) -> None:
         self.notes.append(Note(kind, severity, located.ref, message, located.path, located.line, located.column,

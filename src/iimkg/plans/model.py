@@ -65,17 +65,25 @@ class Prescription:
     end: date | None = None
     duration: int | None = None
     open_ended: bool = False  # active, with no end date and no planned duration: taken until stopped
+    # taken before the plan date and stopped, with no end date saying when: past exposure (iim:stopped)
+    stopped: bool = False
 
 
 @dataclass
 class CoIntervention:
-    """One ``iim:CoIntervention``: a test, vaccination, prophylactic or supportive measure, done or planned."""
+    """One ``iim:CoIntervention``: a test, vaccination, prophylactic or supportive measure, done or planned.
+
+    A drug taken as one (a statin, calcium) may have ended: ``end`` is its last day, and ``stopped`` says it was
+    stopped before the plan date on a day not known. Either makes it past exposure, which the plan rules do not read
+    as given now; a one-off measure (a test, a vaccination) has neither, and done stays done."""
 
     node: str
     source: Located
     measure: str
     status: str
     when: date | None = None
+    end: date | None = None
+    stopped: bool = False
 
 
 @dataclass

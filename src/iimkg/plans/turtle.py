@@ -168,6 +168,8 @@ class _Writer:
             block.add("iim:plannedDurationDays", str(rx.duration))
         if rx.open_ended:
             block.add("iim:openEnded", "true", "no end date or planned duration: ongoing")
+        if rx.stopped:
+            block.add("iim:stopped", "true", "stopped before the plan date, day unknown: past exposure")
         return block.lines()
 
     def co_intervention(self, co: CoIntervention) -> list[str]:
@@ -177,6 +179,10 @@ class _Writer:
         block.add("iim:measureStatus", f"iim:{co.status}")
         if co.when is not None:
             block.add("iim:measureDate", _date(co.when.isoformat()))
+        if co.end is not None:
+            block.add("iim:endDate", _date(co.end.isoformat()))
+        if co.stopped:
+            block.add("iim:stopped", "true", "stopped before the plan date, day unknown: past exposure")
         return block.lines()
 
 
