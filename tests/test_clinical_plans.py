@@ -228,13 +228,14 @@ def derived(path: Path, prop: str) -> set[tuple[str, str]]:
 
     from iimkg.graph.loading import ontology_quads
     from iimkg.plans.engines import shapes_graph
+    from iimkg.plans.reading import load_plan_file
     from iimkg.plans.validate import plan_shapes_file
     from iimkg.shacl.fast import DERIVED_GRAPH, compile_shapes
 
     shapes = shapes_graph(rdflib.Graph().parse(plan_shapes_file(), format="turtle").serialize(format="nt"))
     store, ontology, data = ox.Store(), ox.NamedNode("urn:test:ontology"), ox.NamedNode("urn:test:plan")
     store.extend(ox.Quad(q.subject, q.predicate, q.object, ontology) for q in ontology_quads())
-    store.load(path.read_bytes(), ox.RdfFormat.TURTLE, base_iri=path.resolve().as_uri(), to_graph=data)
+    load_plan_file(store, path, data, None)
     compile_shapes(shapes).run(store, [ontology, data])
     predicate = ox.NamedNode("https://w3id.org/iimkg/shapes/plan/" + prop)
     return {(q.subject.value.rsplit("#", 1)[-1], q.object.value.rsplit("/", 1)[-1])
@@ -285,6 +286,34 @@ def test_a_screening_done_before_the_plan_date_still_counts(tmp_path: Path) -> N
                     for node in ("igra", "hbsag", "antihbc", "tpmt", "nudt15", "cancer", "schedule"))
     result = validate_plans([plan(tmp_path, dated)])
     assert [f.rule for f in result.findings] == []
+
+
+def test_a_json_ld_plan_with_a_past_statin_is_no_finding_and_a_current_one_is(tmp_path: Path) -> None:
+    """Another layout: JSON-LD, with the JSON keys for an end date and for a statin stopped on a day not known."""
+    import json
+
+    def write(name: str, *co_interventions: dict[str, object]) -> Path:
+        document = {
+            "@context": "https://w3id.org/iimkg/plan-context.jsonld", "id": f"https://example.org/plans/{name}",
+            "type": "TreatmentPlan", "identifier": name, "planDate": "2026-05-04", "diagnosis": f"iim:{IMNM}",
+            "patient": {"type": "Patient", "sex": "female", "ageYears": 70,
+                        "testResults": [{"type": "TestResult", "test": f"iim:{ANTI_HMGCR}",
+                                         "interpretation": "positive", "resultDate": "2026-04-20"}]},
+            "coInterventions": [{"measure": f"iim:{BASIC}", "status": "done", "date": "2026-04-25"},
+                                *co_interventions]}
+        path = tmp_path / f"{name}.jsonld"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        return path
+
+    ended = {"measure": f"iim:{STATINS['simvastatin']}", "status": "done", "date": "2022-01-10",
+             "endDate": "2025-11-04"}
+    stopped = {"measure": f"iim:{STATINS['pravastatin']}", "status": "done", "stopped": True}
+    now = {"measure": f"iim:{STATINS['rosuvastatin']}", "status": "done", "date": "2026-01-10"}
+    assert not findings(write("past", ended, stopped), "contraindicated_drug")
+    assert STATIN_EXPOSED not in {o for _, o in derived(write("none"), "inPopulation")}
+    assert STATIN_EXPOSED in {o for _, o in derived(write("past", ended, stopped), "inPopulation")}
+    [finding] = findings(write("now", ended, now), "contraindicated_drug")
+    assert "rosuvastatin" in finding.message and "simvastatin" not in finding.message
 
 
 # ── interactions: azoles with tacrolimus, mycophenolate with antacids and proton pump inhibitors ──
