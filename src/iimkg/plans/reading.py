@@ -2,24 +2,20 @@
 
 A file's graph is named by the file's IRI, which is also how findings are traced back to their file; a plan and its
 patient and prescriptions are described in the same file. JSON-LD plans may name the shipped context by its IRI: it
-is inlined, never fetched.
+is inlined, never fetched (:mod:`iimkg.graph.jsonld`, shared with every other reader of JSON-LD).
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
 from iimkg.core.limits import check_file_size, check_no_xml_entities
-from iimkg.core.resources import data_dir
 from iimkg.core.vocab import DCTERMS, IIM, ONTOLOGY_GRAPH_URN, PLAN_CONTEXT_IRI, RDFS_SUBCLASS_OF
+from iimkg.graph.jsonld import jsonld_with_context, plan_context, plan_context_file
 from iimkg.graph.loading import ontology_quads, rdf_format_for, syntax_message
 
 __all__ = ["ONTOLOGY_GRAPH", "PLAN_CONTEXT_IRI", "file_graph", "jsonld_with_context", "load_plan_file", "plan_context",
@@ -31,17 +27,6 @@ _PLANS_IN_GRAPH = (
     f"SELECT ?plan (MIN(?id) AS ?name) (COUNT(DISTINCT ?id) AS ?names) WHERE {{ "
     f"GRAPH ?g {{ ?plan a ?type OPTIONAL {{ ?plan <{DCTERMS}identifier> ?id }} }} "
     f"?type <{RDFS_SUBCLASS_OF}>* <{IIM}TreatmentPlan> }} GROUP BY ?plan ORDER BY ?plan")
-
-
-def plan_context_file() -> Path:
-    """The JSON-LD context for plans written as JSON (``ontology/plan-context.jsonld``)."""
-    return data_dir() / "ontology" / "plan-context.jsonld"
-
-
-@functools.cache
-def plan_context() -> Any:
-    """The value of the shipped context's ``@context``, which replaces :data:`PLAN_CONTEXT_IRI` in plan files."""
-    return json.loads(plan_context_file().read_text(encoding="utf-8"))["@context"]
 
 
 def load_plan_file(store: ox.Store, path: Path, graph: ox.NamedNode, input_format: str | None,
@@ -68,41 +53,6 @@ def load_plan_file(store: ox.Store, path: Path, graph: ox.NamedNode, input_forma
         raise InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
     except (OSError, ValueError) as error:
         raise InputError(f"can't read the file: {error}", path=path) from None
-
-
-def jsonld_with_context(path: Path) -> bytes:
-    """A JSON-LD plan file with the iimkg context inlined where it is named by IRI (no network is used).
-
-    The context goes in on the line where its IRI was, so line numbers in later errors stay those of the file.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise InputError(f"the file is not UTF-8 text: {error.reason}", path=path) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(f"not valid JSON: {error.msg}", path=path, line=error.lineno, column=error.colno) from None
-    for context in _contexts(document):
-        if isinstance(context, str) and context != PLAN_CONTEXT_IRI:
-            raise InputError(
-                f"the JSON-LD context {context!r} is not one iimkg can load (it fetches nothing from the network); "
-                f"use \"{PLAN_CONTEXT_IRI}\" or write the context in the file", path=path)
-    inline = json.dumps(plan_context(), ensure_ascii=False, separators=(",", ":"))
-    return re.sub(r'"' + re.escape(PLAN_CONTEXT_IRI) + r'"', lambda _: inline, text).encode("utf-8")
-
-
-def _contexts(node: Any) -> Iterable[Any]:
-    if isinstance(node, dict):
-        context = node.get("@context")
-        if context is not None:
-            yield from context if isinstance(context, list) else [context]
-        for key, value in node.items():
-            if key != "@context":
-                yield from _contexts(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _contexts(item)
 
 
 def file_graph(path: Path) -> ox.NamedNode:
