@@ -408,3 +408,23 @@ def test_values_binding_gives_the_rows_of_substitution_for_every_named_query(nam
         expected = run_sparql(named.text, bindings=bindings)
         sent = bind_values(named.text, bindings) if bindings else named.text
         assert run_sparql(sent).rows == expected.rows, (named.name, values)
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT ?l WHERE { <https://w3id.org/iimkg/IIM_0000102> rdfs:label ?l }",
+    "SELECT ?x WHERE { ?x a ?y } GROUP BY",
+    "PREFIX : <http://example.org/> SELECT ?x WHERE { ?x a :a% }",
+    "SELECT ?x WHERE { ?x a \"open }",
+])
+def test_a_syntax_error_is_one_readable_line(text: str) -> None:
+    """pyoxigraph lists the character classes it would accept over several lines; the error is one line."""
+    with pytest.raises(QuerySyntaxError) as caught:
+        run_sparql(text)
+    message = str(caught.value)
+    assert "\n" not in message and "..=" not in message and len(message) < 300
+    assert caught.value.line == 1 and caught.value.column
+
+
+def test_an_undeclared_prefix_is_named_as_such() -> None:
+    with pytest.raises(QuerySyntaxError, match="prefix the query does not declare"):
+        run_sparql("SELECT ?l WHERE { ?s rdfs:label ?l }")

@@ -213,12 +213,28 @@ def _run_rdflib(text: str, bindings: dict[str, Term], graph: rdflib.Graph) -> Qu
 
 
 def _syntax_error(message: str) -> QuerySyntaxError:
-    """pyoxigraph says "error at 3:14: expected …"; keep the place apart so the CLI can print ``file:3:14:``."""
+    """pyoxigraph says "error at 3:14: expected …"; keep the place apart so the CLI can print ``file:3:14:``.
+
+    The detail is made one line a person can read: pyoxigraph lists every character class it would have accepted
+    (several lines of Unicode ranges), and an undeclared prefix is said as such.
+    """
     position = _POSITION.search(message)
+    detail = (message[position.end():].lstrip(": ") if position else "") or message
+    detail = _readable(detail)
     if position:
-        detail = message[position.end():].lstrip(": ") or message
         return QuerySyntaxError(detail, path="<query>", line=int(position.group(1)), column=int(position.group(2)))
-    return QuerySyntaxError(message, path="<query>")
+    return QuerySyntaxError(detail, path="<query>")
+
+
+_CHARACTER_CLASS = re.compile(r",?\s*\['[^\]]*\]")
+
+
+def _readable(detail: str) -> str:
+    """One line: an undeclared prefix named as such, character-class lists of the parser dropped."""
+    if "Prefix not found" in detail:
+        return "a prefixed name uses a prefix the query does not declare; add PREFIX name: <IRI> before the query"
+    detail = " ".join(_CHARACTER_CLASS.sub("", detail).split())
+    return detail.rstrip(", ") or "the query does not parse"
 
 
 def with_labels(result: QueryResult, index: TermIndex) -> QueryResult:
