@@ -29,12 +29,12 @@ from iimkg.plans.codes import CodeMapper
 from iimkg.plans.model import Conversion, Located
 from iimkg.plans.notes import Note, NoteKind
 
-__all__ = ["BATCH_BYTES", "BulkExport", "is_bulk_export"]
+__all__ = ["BATCH_BYTES", "BOM", "BulkExport", "decode_line", "is_bulk_export"]
 
 # A batch of patients is read back and converted once its lines reach this many bytes (parsed, some ten times as
 # much); a patient's resources are never split between batches.
 BATCH_BYTES = 4_000_000
-_BOM = b"\xef\xbb\xbf"
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, allowed at the start of a file (first line only)
 _MEDICATION = "Medication"
 _NO_PATIENT = ""  # the group of resources that name no patient: converted (into notes) in batches of their own
 _SUBJECT_KEYS = ("subject", "patient")
@@ -127,8 +127,8 @@ class BulkExport:
                                          "raise it with --max-input-mb if it is meant to be this long",
                                          path=path, line=number, column=1)
                     start = offset
-                    if number == 1 and raw.startswith(_BOM):
-                        raw, start = raw[len(_BOM):], offset + len(_BOM)
+                    if number == 1 and raw.startswith(BOM):
+                        raw, start = raw[len(BOM):], offset + len(BOM)
                     self._index_line(file_number, path, raw, start, number)
                     offset += length
                     if self.progress is not None and number % 50_000 == 0:
@@ -137,7 +137,7 @@ class BulkExport:
             raise InputError(f"can't read the file: {error.strerror or error}", path=path) from None
 
     def _index_line(self, file_number: int, path: Path, raw: bytes, offset: int, number: int) -> None:
-        found = read_ndjson_line(_decode(raw, path, number), path, number, exact=False)
+        found = read_ndjson_line(decode_line(raw, path, number), path, number, exact=False)
         self.resources += len(found)
         groups: set[str] = set()
         urls = {r.full_url: r.ref for r in found if r.full_url and r.type == "Patient"} if len(found) > 1 else None
@@ -150,7 +150,7 @@ class BulkExport:
         if _MEDICATION in groups:
             groups.discard(_MEDICATION)
             # read again with exact decimals: the converter reads strengths from it
-            self.medications.extend(r for r in read_ndjson_line(_decode(raw, path, number), path, number)
+            self.medications.extend(r for r in read_ndjson_line(decode_line(raw, path, number), path, number)
                                     if r.type == _MEDICATION)
         for group in groups:
             key = self._keys.setdefault(group, len(self._keys))
@@ -244,7 +244,7 @@ class BulkExport:
                 handle = handles[self._file[line]] = path.open("rb")
             handle.seek(self._offset[line])
             raw = handle.read(self._length[line])
-            found = read_ndjson_line(_decode(raw, path, self._line[line]), path, self._line[line])
+            found = read_ndjson_line(decode_line(raw, path, self._line[line]), path, self._line[line])
             if len(found) > 1:
                 urls = {r.full_url: r.ref for r in found if r.full_url and r.type == "Patient"}
                 found = [r for r in found if patient_group(r, urls) in wanted]
@@ -265,7 +265,7 @@ class BulkExport:
         return notes
 
 
-def _decode(raw: bytes, path: Path, number: int) -> str:
+def decode_line(raw: bytes, path: Path, number: int) -> str:
     """One line as text, without its line break (NDJSON lines end at ``\\n``, optionally ``\\r\\n``)."""
     raw = raw.rstrip(b"\r\n")
     try:

@@ -33,9 +33,12 @@ from iimkg.shacl.pyshacl_run import check_shapes_are_shacl, user_shapes_quads
 
 __all__ = [
     "PLAN_CONTEXT_IRI",
+    "in_report_order",
+    "ontology_graph_file",
     "plan_context",
     "plan_context_file",
     "plan_shapes_file",
+    "prepared_shapes",
     "validate_plans",
 ]
 
@@ -101,8 +104,8 @@ def validate_plans(
     for path in files:
         if str(path) not in converted:
             rdf_format_for(path, input_format)
-    graph_file = _graph_file(ontology)
-    shapes_text, rules, statement_ids = _shapes(shapes, graph_file)
+    graph_file = ontology_graph_file(ontology)
+    shapes_text, rules, statement_ids = prepared_shapes(shapes, graph_file)
     if engine is Engine.RDFLIB:
         outcome = check_with_pyshacl(files, shapes_text, input_format, fail_on, graph_file, intake.joined())
         if outcome.error is not None:
@@ -120,21 +123,22 @@ def check_prepared(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), on
     """:func:`iimkg.plans.units.check_units`: plan units (already split, or converted) to findings."""
     fail_on = Severity(fail_on)
     started = time.perf_counter()
-    graph_file = _graph_file(ontology)
-    shapes_text, rules, statement_ids = _shapes(shapes, graph_file)
+    graph_file = ontology_graph_file(ontology)
+    shapes_text, rules, statement_ids = prepared_shapes(shapes, graph_file)
     outcome = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans)
     files = [Path(file) for file in outcome.plans]
     return _result(outcome, files, rules, statement_ids, fail_on, started, Intake())
 
 
-def _graph_file(ontology: Path | None) -> Path:
+def ontology_graph_file(ontology: Path | None) -> Path:
+    """The ontology file plans are checked against: ``ontology``, or the shipped one."""
     graph_file = Path(ontology) if ontology is not None else ontology_file()
     if not graph_file.is_file():
         raise InputError("no such ontology file", path=graph_file)
     return graph_file
 
 
-def _shapes(shapes: Sequence[Path], graph_file: Path) -> tuple[str, list[Rule], dict[str, str]]:
+def prepared_shapes(shapes: Sequence[Path], graph_file: Path) -> tuple[str, list[Rule], dict[str, str]]:
     """The shapes as N-Triples text (for the workers), their rules, and the graph's statement IDs."""
     shapes_text = _shapes_ntriples(tuple(Path(s) for s in shapes))
     shapes_rdf = shapes_graph(shapes_text)
@@ -166,8 +170,7 @@ def _result(outcome: Outcome, files: Sequence[Path], rules: list[Rule], statemen
     shown = [display_path(p) for p in files]
     findings = findings_of(outcome.results, rules, plan_names(outcome), statement_ids.values()) + intake.findings
     rules = sorted([*rules, *intake.rules])
-    order = {name: i for i, name in enumerate(shown)}
-    findings = sorted(dict.fromkeys(findings), key=lambda f: (order.get(f.file, len(order)), *_order(f)))
+    findings = in_report_order(findings, shown)
     results = outcome.results
     outcome.timings["findings"] = time.perf_counter() - before
     if os.environ.get("IIMKG_PROFILE"):
@@ -176,6 +179,13 @@ def _result(outcome: Outcome, files: Sequence[Path], rules: list[Rule], statemen
         files=shown, rules=rules, findings=findings, fail_on=fail_on,
         report=lambda: report_graph(results, files, fail_on), seconds=time.perf_counter() - started,
         plans=outcome.plan_count())
+
+
+def in_report_order(findings: Iterable[Finding], shown: Sequence[str]) -> list[Finding]:
+    """Findings without repeats, by file (in the order ``shown``), then plan, severity, rule and focus node: the
+    order of every report, local or from Spark (:mod:`iimkg.spark`)."""
+    order = {name: i for i, name in enumerate(shown)}
+    return sorted(dict.fromkeys(findings), key=lambda f: (order.get(f.file, len(order)), *_order(f)))
 
 
 def _order(finding: Finding) -> tuple[object, ...]:

@@ -23,7 +23,7 @@ from iimkg.fhir.bulk import BulkExport
 from iimkg.fhir.intake import NoteFindings, fhir_rules
 from iimkg.fhir.reading import NDJSON_SUFFIXES, is_fhir_file
 from iimkg.plans.notes import DISTINCT_MESSAGES, SAMPLE_PER_KIND, Note, NoteKind
-from iimkg.plans.validate import _graph_file, _order, _shapes
+from iimkg.plans.validate import in_report_order, ontology_graph_file, prepared_shapes
 from iimkg.shacl.findings import Finding, Rule, Severity, ValidationResult, display_path
 from iimkg.spark import bulk
 from iimkg.spark.check import (
@@ -79,9 +79,8 @@ def validate_result(spark: SparkSession, paths: Sequence[Path | str], *, fail_on
     """:func:`validate`, collected into the :class:`ValidationResult` a local run gives (for the CLI's reports)."""
     started = time.perf_counter()
     run = SparkRun(spark, paths, **options)
-    order = {name: i for i, name in enumerate(run.shown)}
-    findings = [Finding(**{**row.asDict(), "severity": Severity(row["severity"])}) for row in run.findings.collect()]
-    findings = sorted(dict.fromkeys(findings), key=lambda f: (order.get(f.file, len(order)), *_order(f)))
+    findings = in_report_order((Finding(**{**row.asDict(), "severity": Severity(row["severity"])})
+                                for row in run.findings.collect()), run.shown)
     return ValidationResult(files=run.shown, rules=run.rules, findings=findings, fail_on=Severity(fail_on),
                             report=_no_report_graph, seconds=time.perf_counter() - started, plans=run.plan_count)
 
@@ -276,8 +275,8 @@ class SparkRun:
 def _job(files: list[Path], fhir: list[int], shapes: Sequence[Path], input_format: str | None,
          ontology: Path | None, strict: bool, limits: Limits) -> tuple[Job, list[Rule]]:
     """The shapes, rules and statements every task needs, read once on the driver (as a local run reads them)."""
-    graph_file = _graph_file(ontology)
-    shapes_text, rules, statement_ids = _shapes(shapes, graph_file)
+    graph_file = ontology_graph_file(ontology)
+    shapes_text, rules, statement_ids = prepared_shapes(shapes, graph_file)
     job = Job(files=tuple(str(p.resolve()) for p in files), given=tuple(str(p) for p in files),
               shown=tuple(display_path(p) for p in files), fhir=tuple(fhir), shapes_text=shapes_text,
               input_format=input_format, ontology=str(graph_file.resolve()), rules=tuple(rules),
