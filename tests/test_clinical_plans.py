@@ -230,16 +230,17 @@ def derived(path: Path, prop: str) -> set[tuple[str, str]]:
     from iimkg.plans.engines import shapes_graph
     from iimkg.plans.reading import load_plan_file
     from iimkg.plans.validate import plan_shapes_file
-    from iimkg.shacl.fast import DERIVED_GRAPH, compile_shapes
+    from iimkg.shacl.fast import compile_shapes
 
     shapes = shapes_graph(rdflib.Graph().parse(plan_shapes_file(), format="turtle").serialize(format="nt"))
-    store, ontology, data = ox.Store(), ox.NamedNode("urn:test:ontology"), ox.NamedNode("urn:test:plan")
-    store.extend(ox.Quad(q.subject, q.predicate, q.object, ontology) for q in ontology_quads())
+    store, data = ox.Store(), ox.NamedNode("urn:test:plan")
+    store.extend(ox.Quad(q.subject, q.predicate, q.object) for q in ontology_quads())
     load_plan_file(store, path, data, None)
-    compile_shapes(shapes).run(store, [ontology, data])
+    store.update(f"ADD {data} TO DEFAULT")  # as the engine reads it: ontology and plans in the default graph
+    compile_shapes(shapes).run(store)
     predicate = ox.NamedNode("https://w3id.org/iimkg/shapes/plan/" + prop)
     return {(q.subject.value.rsplit("#", 1)[-1], q.object.value.rsplit("/", 1)[-1])
-            for q in store.quads_for_pattern(None, predicate, None, DERIVED_GRAPH)}
+            for q in store.quads_for_pattern(None, predicate, None, ox.DefaultGraph())}
 
 
 @pytest.mark.parametrize("how", PAST)

@@ -59,9 +59,11 @@ def file_graph(path: Path) -> ox.NamedNode:
     return ox.NamedNode(path.resolve().as_uri())
 
 
-def plans_in(store: ox.Store, graph: ox.NamedNode, path: Path, names: dict[PlanNode, str],
+def plans_in(store: ox.Store, graph: ox.NamedNode | ox.DefaultGraph, path: Path, names: dict[PlanNode, str],
              converted: bool = False) -> list[PlanNode]:
     """The plans a file describes; ``names`` gets the identifier of each plan that has one (and only one).
+
+    :param graph: the file's graph; the default graph when the store holds that file alone beside the ontology.
 
     :param converted: the file is FHIR, converted: it may hold no plan (a Bulk Data file of observations gives its
         resources to the plans of the patients' file).
@@ -69,7 +71,8 @@ def plans_in(store: ox.Store, graph: ox.NamedNode, path: Path, names: dict[PlanN
     """
     # The graph is a file: IRI (percent-encoded by Path.as_uri), written into the query as an IRI term: pyoxigraph's
     # substitutions= takes only projected variables, and ?g cannot be projected next to GROUP BY ?plan.
-    result = store.query(_PLANS_IN_GRAPH.replace("GRAPH ?g", f"GRAPH {graph}"), use_default_graph_as_union=True)
+    within = "" if isinstance(graph, ox.DefaultGraph) else f"GRAPH {graph}"
+    result = store.query(_PLANS_IN_GRAPH.replace("GRAPH ?g", within), use_default_graph_as_union=True)
     assert isinstance(result, ox.QuerySolutions)
     plans: list[PlanNode] = []
     for solution in result:

@@ -60,15 +60,22 @@ class Outcome:
 
 
 def attribute(store: ox.Store, raw: Iterable[Any], plans: Mapping[str, list[PlanNode]],
-              graphs: Mapping[str, ox.NamedNode]) -> list[PlanResult]:
-    """Each result's plan (the focus node, or the plan that points at it) and file (the file of that plan)."""
+              graphs: Mapping[str, ox.NamedNode | ox.DefaultGraph],
+              ontology_subjects: Collection[Any] = frozenset()) -> list[PlanResult]:
+    """Each result's plan (the focus node, or the plan that points at it) and file (the file of that plan, else the
+    file whose graph describes the focus).
+
+    :param graphs: each file's graph in ``store``; the default graph when the store holds one file (beside the
+        ontology: then a focus the ontology describes is not traced to the file by its own triples).
+    :param ontology_subjects: the ontology's subjects, when it shares the default graph with a file.
+    """
     plan_file = {plan: file for file, file_plans in plans.items() for plan in file_plans}
-    graph_file = {g.value: file for file, g in graphs.items()}
+    graph_file = {graph: file for file, graph in graphs.items()}
     owners: dict[Any, tuple[PlanNode | None, str | None]] = {}
     results = []
     for result in raw:
         if result.focus not in owners:
-            owners[result.focus] = _owner(store, result.focus, plan_file, graph_file)
+            owners[result.focus] = _owner(store, result.focus, plan_file, graph_file, ontology_subjects)
         plan, file = owners[result.focus]
         results.append(PlanResult(
             focus=result.focus, shape=result.shape, severity=result.severity, component=result.component,
@@ -78,7 +85,8 @@ def attribute(store: ox.Store, raw: Iterable[Any], plans: Mapping[str, list[Plan
 
 
 def _owner(store: ox.Store, focus: Any, plan_file: Mapping[PlanNode, str],
-           graph_file: Mapping[str, str]) -> tuple[PlanNode | None, str | None]:
+           graph_file: Mapping[ox.NamedNode | ox.DefaultGraph, str],
+           ontology_subjects: Collection[Any]) -> tuple[PlanNode | None, str | None]:
     if isinstance(focus, ox.Literal):
         return None, None
     if focus in plan_file:
@@ -88,9 +96,12 @@ def _owner(store: ox.Store, focus: Any, plan_file: Mapping[PlanNode, str],
             subject = quad.subject
             assert isinstance(subject, ox.NamedNode | ox.BlankNode)
             return subject, plan_file[subject]
+    if focus in ontology_subjects:
+        return None, None
     for quad in store.quads_for_pattern(focus, None, None):
-        if isinstance(quad.graph_name, ox.NamedNode) and quad.graph_name.value in graph_file:
-            return None, graph_file[quad.graph_name.value]
+        graph = quad.graph_name
+        if isinstance(graph, ox.NamedNode | ox.DefaultGraph) and graph in graph_file:
+            return None, graph_file[graph]
     return None, None
 
 
