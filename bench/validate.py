@@ -39,7 +39,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 LAYOUTS = ("one-nt", "one-ttl", "ten-ttl", "interleaved", "blank")
 PREFIXES = ("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
@@ -195,21 +197,78 @@ def run(files: list[Path], engine: str, report: Path) -> tuple[float, int, dict[
     sampler.join()
     if process.returncode not in (0, 1) or not report.is_file():
         raise SystemExit(f"iimkg validate failed (exit {process.returncode}, no report): {err.strip()}")
-    document = json.loads(report.read_text(encoding="utf-8"))
-    summary = document["summary"]
+    summary, digest = _read_report(report)
     summary["profile"] = next((line for line in err.splitlines() if line.startswith("iimkg profile:")), "")
-    summary["digest"] = _digest(document["findings"])
+    summary["digest"] = digest
     report.unlink()
     return elapsed, peak, summary
 
 
-def _digest(findings: list[dict[str, object]]) -> str:
-    """The findings, in order, with blank-node labels (drawn at random) and files left out."""
+def _read_report(report: Path) -> tuple[dict[str, object], str]:
+    """The JSON report's summary and a digest of its findings, in order, with blank-node labels (drawn at random)
+    and files left out; read a finding at a time (a million plans' report is gigabytes)."""
     digest = hashlib.sha256()
-    for finding in findings:
-        text = json.dumps([finding[k] for k in ("plan", "rule", "severity", "message", "value")], ensure_ascii=False)
-        digest.update(re.sub(r"_:[0-9a-f]+", "_:b", text).encode())
-    return digest.hexdigest()[:16]
+    summary: dict[str, object] = {}
+    for key, value in _json_members(report):
+        if key == "summary":
+            summary = value
+        elif key == "finding":
+            text = json.dumps([value[k] for k in ("plan", "rule", "severity", "message", "value")],
+                              ensure_ascii=False)
+            digest.update(re.sub(r"_:[0-9a-f]+", "_:b", text).encode())
+    return summary, digest.hexdigest()[:16]
+
+
+def _json_members(path: Path, block: int = 1 << 20) -> Iterator[tuple[str, Any]]:
+    """The top-level members of a JSON object file, each element of its ``findings`` array as ("finding", value)."""
+    decoder = json.JSONDecoder()
+    with path.open(encoding="utf-8") as handle:
+        buffer, at = handle.read(block), 0
+
+        def skip(chars: str) -> None:
+            nonlocal buffer, at
+            while True:
+                while at < len(buffer) and (buffer[at].isspace() or buffer[at] in chars):
+                    at += 1
+                if at < len(buffer):
+                    return
+                more = handle.read(block)
+                if not more:
+                    return
+                buffer, at = buffer[at:] + more, 0
+
+        def value() -> Any:
+            nonlocal buffer, at
+            while True:
+                try:
+                    item, end = decoder.raw_decode(buffer, at)
+                except json.JSONDecodeError:
+                    more = handle.read(block)
+                    if not more:
+                        raise
+                    buffer, at = buffer[at:] + more, 0
+                    continue
+                if end == len(buffer):  # a number may go on in the next block
+                    more = handle.read(block)
+                    if more:
+                        buffer, at = buffer[at:] + more, 0
+                        continue
+                at = end
+                return item
+
+        skip("{")
+        while at < len(buffer) and buffer[at] != "}":
+            key = value()
+            skip(":")
+            if key == "findings":
+                skip("[")
+                while at < len(buffer) and buffer[at] != "]":
+                    yield "finding", value()
+                    skip(",")
+                at += 1
+            else:
+                yield key, value()
+            skip(",")
 
 
 def main() -> int:
@@ -220,7 +279,8 @@ def main() -> int:
                         help="file layouts (default: all)")
     parser.add_argument("--pyshacl-size", type=int, default=10_000,
                         help="number of plans for plain pyshacl (0: skip; default 10000, some 60 hours here)")
-    parser.add_argument("--keep", type=Path, help="write the generated plans here instead of a temporary folder")
+    parser.add_argument("--keep", type=Path, help="write the generated plans here instead of a temporary folder, and "
+                        "use the plans generated there by an earlier run (same size and layout) instead of new ones")
     ns = parser.parse_args()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="iimkg-bench-") as tmp:
@@ -228,10 +288,15 @@ def main() -> int:
 
         def plans(count: int, layout: str) -> list[Path]:
             folder = root / f"n{count}-{layout}"
+            done = folder / "generated.txt"  # written last: the files are whole (a 1M-plan cohort takes minutes)
+            if ns.keep and done.is_file():
+                return [folder / name for name in done.read_text(encoding="utf-8").split()]
             folder.mkdir(parents=True, exist_ok=True)
             for old in folder.iterdir():
                 old.unlink()
-            return generate(count, folder, layout)
+            files = generate(count, folder, layout)
+            done.write_text("\n".join(path.name for path in files), encoding="utf-8")
+            return files
 
         for count in ns.sizes:
             digests = set()
