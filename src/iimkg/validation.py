@@ -18,7 +18,7 @@ from iimkg.fhir.bulk import is_bulk_export
 from iimkg.fhir.intake import BulkPlans, FhirAdapter
 from iimkg.plans.intake import Adapter
 from iimkg.plans.validate import validate_plans as _validate_plans
-from iimkg.shacl.findings import Severity, ValidationResult, display_path
+from iimkg.shacl.findings import Severity, ValidationResult
 from iimkg.shacl.qc import validate_ontology
 
 __all__ = ["ADAPTERS", "validate_ontology", "validate_plans"]
@@ -55,13 +55,12 @@ def _validate_bulk(files: list[Path], *, strict: bool = False, fail_on: Severity
         for path, part, plans in stream:
             yield PlanUnit(str(path), part, turtle, plans)
 
-    checked = check_units(units(), fail_on=fail_on, **options)
-    shown = [display_path(p) for p in files]
-    order = {name: i for i, name in enumerate(shown)}
-    findings = sorted(dict.fromkeys([*checked.findings, *stream.findings()]),
-                      key=lambda f: (order.get(f.file, len(order)), *f.sort_key()))
     from iimkg.fhir.intake import fhir_rules
+    from iimkg.plans.intake import Intake
 
-    return ValidationResult(files=shown, rules=sorted([*checked.rules, *fhir_rules(strict=strict)]),
-                            findings=findings, fail_on=checked.fail_on, report=checked.report,
-                            seconds=time.perf_counter() - started, plans=checked.plans)
+    def notes() -> Intake:  # what the conversion could not read, known once every unit is checked
+        return Intake(findings=stream.findings(), rules=fhir_rules(strict=strict))
+
+    checked = check_units(units(), fail_on=fail_on, files=files, intake=notes, **options)
+    checked.seconds = time.perf_counter() - started
+    return checked

@@ -95,9 +95,12 @@ def run(ns: argparse.Namespace) -> int:
 
         result = validate_ontology(ns.qc or None, shapes=ns.shapes, input_format=ns.input_format,
                                    fail_on=ns.fail_on, engine=ns.engine)
-    if ns.output is not None:
-        with open_atomically(ns.output) as out:  # a JSON report is written a finding at a time
-            write_report(result, ns.format, out)
-    else:
-        write_report(result, ns.format, sys.stdout)
-    return EXIT_OK if result.conforms else EXIT_FINDINGS
+    try:
+        if ns.output is not None:
+            with open_atomically(ns.output) as out:  # every report but Turtle is written a finding at a time
+                write_report(result, ns.format, out)
+        else:
+            write_report(result, ns.format, sys.stdout)
+        return EXIT_OK if result.conforms else EXIT_FINDINGS
+    finally:
+        result.close()  # findings spilled to disk (a large run): their files go now, not at exit

@@ -164,7 +164,7 @@ def shown(term: Term) -> str:
     return str(term.value)
 
 
-def report_graph(results: Sequence[PlanResult], files: Sequence[Path], fail_on: Severity) -> rdflib.Graph:
+def report_graph(results: Iterable[PlanResult], files: Sequence[Path], fail_on: Severity) -> rdflib.Graph:
     """The SHACL validation report: one ``sh:ValidationReport`` per file (``dcterms:source`` names it), each result
     with its focus node, value, path, shape, constraint component, severity, messages and plan (``iimplan:plan``)."""
     from rdflib import Graph

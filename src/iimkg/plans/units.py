@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,16 @@ import pyoxigraph as ox
 from iimkg.core.errors import InputError
 from iimkg.core.resources import ontology_file
 from iimkg.plans.engines import UnitChecker
+from iimkg.plans.intake import Intake
 from iimkg.plans.pool import check_chunks
 from iimkg.plans.reading import PlanNode
-from iimkg.plans.results import Outcome, PlanResult
+from iimkg.plans.results import Outcome, PlanResult, shown
+from iimkg.plans.spill import ChunkResults, PlanRegistry
 from iimkg.plans.splitting import PlanUnit, Restart, locate_syntax_error, plan_vocabulary, split_file
 from iimkg.shacl.findings import Severity, ValidationResult
+from iimkg.shacl.spill import SpillFolder
 
-__all__ = ["CHUNK_BYTES", "CHUNK_PLANS", "PlanUnit", "UnitChecker", "check_units", "chunked", "run_units",
+__all__ = ["CHUNK_BYTES", "CHUNK_PLANS", "Checked", "PlanUnit", "UnitChecker", "check_units", "chunked", "run_units",
            "split_plans"]
 
 # A chunk of units checked in one store: about this many plans, or this many bytes of RDF, whichever comes first.
@@ -86,49 +89,100 @@ def chunked(units: Iterable[PlanUnit | Restart], plans: int = CHUNK_PLANS,
         yield chunk
 
 
+@dataclass
+class Checked:
+    """What :func:`run_units` found, kept in bounded memory (:mod:`iimkg.plans.spill`) until findings are made.
+
+    ``files``: the files that gave plans, in the order they came; ``plans``: how many plans; ``shared``: the
+    identifiers more than one plan carries. :meth:`named_chunks` reads each chunk's results with the names findings
+    give their plans. :meth:`close` removes the temporary files (also done when garbage-collected, or at exit).
+    """
+
+    results: ChunkResults
+    files: list[str]
+    plans: int
+    shared: frozenset[str]
+    timings: dict[str, float]
+    folder: SpillFolder
+
+    def named_chunks(self) -> Iterator[tuple[list[PlanResult], Mapping[PlanNode, str]]]:
+        for results, names in self.results.chunks():
+            yield results, _Names(names, self.shared)
+
+    def close(self) -> None:
+        self.results.close()
+        self.folder.close()
+
+
+class _Names(Mapping[PlanNode, str]):
+    """How findings name a chunk's plans: a plan's identifier when no other plan of the run has it
+    (:func:`iimkg.plans.results.plan_names` for one outcome); a plan without, by its IRI."""
+
+    def __init__(self, names: dict[PlanNode, str], shared: frozenset[str]) -> None:
+        self._names, self._shared = names, shared
+
+    def __getitem__(self, plan: PlanNode) -> str:
+        name = self._names.get(plan)
+        return name if name is not None and name not in self._shared else shown(plan)
+
+    def __iter__(self) -> Iterator[PlanNode]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def get(self, plan: PlanNode, default: Any = None) -> Any:
+        return self[plan]
+
+
 def run_units(units: Iterable[PlanUnit | Restart], shapes_text: str, ontology: Path, *, workers: int | None = None,
-              chunk_plans: int = CHUNK_PLANS) -> Outcome:
-    """Check ``units`` in chunks (over ``workers`` processes) and merge what they find, in the order given; a
-    :class:`~iimkg.plans.splitting.Restart` among them drops what was found in its file so far.
+              chunk_plans: int = CHUNK_PLANS) -> Checked:
+    """Check ``units`` in chunks (over ``workers`` processes) and keep what they find, in the order given; a
+    :class:`~iimkg.plans.splitting.Restart` among them drops what was found in its file so far. Results, plans and
+    plan identifiers are kept in bounded memory (on disk beyond :data:`iimkg.plans.spill.SPILL_RESULTS` results).
 
     :raises InputError: at the first unit that does not load (with the file's line and column), or at a plan
         described in two files.
     """
-    merged = Outcome()
-    owner: dict[PlanNode, str] = {}
-    spans: list[tuple[int, frozenset[str]]] = []  # where each chunk's results start, and the chunk's files
+    folder = SpillFolder("iimkg-validate-")
+    results = ChunkResults(folder)
+    registry = PlanRegistry(folder)
+    timings: dict[str, float] = {}
     timer = _Timer(units)
     started = time.perf_counter()
-    for index, outcome in enumerate(check_chunks(chunked(timer, chunk_plans), shapes_text, ontology, workers)):
-        if outcome.error is not None:
-            raise _located(*outcome.error)
-        if outcome.restart is not None:
-            _drop_file(merged, owner, spans, outcome.restart)
-            continue
-        _own_blank_nodes(outcome, index)
-        spans.append((len(merged.results), frozenset(outcome.plans)))
-        merged.results.extend(outcome.results)
-        merged.names.update(outcome.names)
-        for file, plans in outcome.plans.items():
-            merged.plans.setdefault(file, []).extend(plans)
-            for plan in plans:
-                if isinstance(plan, ox.NamedNode):
-                    known = owner.setdefault(plan, file)
-                    if known != file:
-                        raise InputError(f"plan {plan} is also described in {known}; give each plan one file",
-                                         path=file)
-        for name, seconds in outcome.timings.items():
-            merged.timings[name] = merged.timings.get(name, 0.0) + seconds
-    merged.timings["split"] = timer.seconds
-    merged.timings["wall"] = time.perf_counter() - started
-    return merged
+    try:
+        for index, outcome in enumerate(check_chunks(chunked(timer, chunk_plans), shapes_text, ontology, workers)):
+            if outcome.error is not None:
+                raise _located(*outcome.error)
+            if outcome.restart is not None:
+                results.drop(outcome.restart)
+                registry.drop(outcome.restart)
+                continue
+            _own_blank_nodes(outcome, index)
+            registry.add(outcome)
+            results.add(outcome)
+            for name, seconds in outcome.timings.items():
+                timings[name] = timings.get(name, 0.0) + seconds
+        checked = Checked(results, list(registry.plans), registry.plan_count(), registry.shared_identifiers(),
+                          timings, folder)
+    except BaseException:
+        results.close()
+        folder.close()
+        raise
+    finally:
+        registry.close()
+    timings["split"] = timer.seconds
+    timings["wall"] = time.perf_counter() - started
+    return checked
 
 
 def check_units(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), ontology: Path | None = None,
                 fail_on: Severity | str = Severity.VIOLATION, workers: int | None = None,
-                chunk_plans: int = CHUNK_PLANS) -> ValidationResult:
+                chunk_plans: int = CHUNK_PLANS, files: Sequence[Path] | None = None,
+                intake: Callable[[], Intake] | None = None) -> ValidationResult:
     """Check plan units against the plan shapes (and ``shapes``) with the compiled engine; the findings of
-    :func:`iimkg.plans.validate.validate_plans` for the same plans (files: the units' sources, in order).
+    :func:`iimkg.plans.validate.validate_plans` for the same plans (files: the units' sources, in order, unless
+    ``files`` names them; ``intake``: a converter's notes, asked for once the units are checked).
 
     :raises InputError: if a unit does not load, or a plan is described in two files.
     :raises ShapesError: if a shapes file is not valid SHACL or a shape cannot be run.
@@ -136,26 +190,7 @@ def check_units(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), ontol
     from iimkg.plans.validate import check_prepared
 
     return check_prepared(units, shapes=shapes, ontology=ontology, fail_on=fail_on, workers=workers,
-                          chunk_plans=chunk_plans)
-
-
-def _drop_file(merged: Outcome, owner: dict[PlanNode, str], spans: list[tuple[int, frozenset[str]]],
-               file: str) -> None:
-    """Forget what was found in ``file``: it is being checked again. A chunk of that file alone goes whole (with
-    results no file could be named for); from a chunk of several files, the results named for it."""
-    kept: list[PlanResult] = []
-    kept_spans: list[tuple[int, frozenset[str]]] = []
-    for number, (start, files) in enumerate(spans):
-        end = spans[number + 1][0] if number + 1 < len(spans) else len(merged.results)
-        if files == {file}:
-            continue
-        kept_spans.append((len(kept), files - {file}))
-        kept.extend(r for r in merged.results[start:end] if r.file != file)
-    merged.results, spans[:] = kept, kept_spans
-    for plan in merged.plans.pop(file, []):
-        merged.names.pop(plan, None)
-        if owner.get(plan) == file:
-            del owner[plan]
+                          chunk_plans=chunk_plans, files=files, intake=intake)
 
 
 def _own_blank_nodes(outcome: Outcome, chunk: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -26,10 +26,12 @@ from iimkg.plans.engines import check_with_pyshacl, shapes_graph
 from iimkg.plans.intake import Adapter, Intake
 from iimkg.plans.reading import PLAN_CONTEXT_IRI, plan_context, plan_context_file
 from iimkg.plans.results import Outcome, findings_of, plan_names, report_graph
+from iimkg.plans.spill import ChunkResults
 from iimkg.plans.splitting import PlanUnit, Restart, plan_vocabulary, split_file
-from iimkg.plans.units import CHUNK_PLANS, print_profile, run_units
+from iimkg.plans.units import CHUNK_PLANS, Checked, print_profile, run_units
 from iimkg.shacl.findings import CheckKind, Finding, Rule, Severity, ValidationResult, display_path, rules_of
 from iimkg.shacl.pyshacl_run import check_shapes_are_shacl, user_shapes_quads
+from iimkg.shacl.spill import FindingSorter, SpillFolder
 
 __all__ = [
     "PLAN_CONTEXT_IRI",
@@ -111,23 +113,34 @@ def validate_plans(
         if outcome.error is not None:
             detail, where, line, column = outcome.error
             raise InputError(detail, path=where, line=line, column=column)
-    else:
-        units = _units(files, converted, input_format, graph_file)
-        outcome = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans)
-    return _result(outcome, files, rules, statement_ids, fail_on, started, intake)
+        return _result(_in_memory(outcome), files, rules, statement_ids, fail_on, started, intake)
+    units = _units(files, converted, input_format, graph_file)
+    checked = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans)
+    return _result(checked, files, rules, statement_ids, fail_on, started, intake)
 
 
 def check_prepared(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), ontology: Path | None = None,
                    fail_on: Severity | str = Severity.VIOLATION, workers: int | None = None,
-                   chunk_plans: int = CHUNK_PLANS) -> ValidationResult:
-    """:func:`iimkg.plans.units.check_units`: plan units (already split, or converted) to findings."""
+                   chunk_plans: int = CHUNK_PLANS, files: Sequence[Path] | None = None,
+                   intake: Callable[[], Intake] | None = None) -> ValidationResult:
+    """:func:`iimkg.plans.units.check_units`: plan units (already split, or converted) to findings.
+
+    :param files: the files reported on, in order (default: those the units came from, in the order they came).
+    :param intake: called once the units are checked: what a converter could not read (its findings and rules
+        join the report), for units converted as they are checked (a Bulk Data export).
+    """
     fail_on = Severity(fail_on)
     started = time.perf_counter()
     graph_file = ontology_graph_file(ontology)
     shapes_text, rules, statement_ids = prepared_shapes(shapes, graph_file)
-    outcome = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans)
-    files = [Path(file) for file in outcome.plans]
-    return _result(outcome, files, rules, statement_ids, fail_on, started, Intake())
+    checked = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans)
+    try:
+        notes = intake() if intake is not None else Intake()
+    except BaseException:
+        checked.close()
+        raise
+    reported = list(files) if files is not None else [Path(file) for file in checked.files]
+    return _result(checked, reported, rules, statement_ids, fail_on, started, notes)
 
 
 def ontology_graph_file(ontology: Path | None) -> Path:
@@ -163,29 +176,52 @@ def _units(files: Sequence[Path], converted: dict[str, list[bytes]], input_forma
                 yield PlanUnit(str(path), part, turtle, part.count(b"TreatmentPlan"))
 
 
-def _result(outcome: Outcome, files: Sequence[Path], rules: list[Rule], statement_ids: dict[str, str],
+def _in_memory(outcome: Outcome) -> Checked:
+    """The outcome of an unchunked run (plain pyshacl) as :func:`~iimkg.plans.units.run_units` gives one."""
+    folder = SpillFolder("iimkg-validate-")
+    results = ChunkResults(folder, limit=len(outcome.results) + 1)
+    names = plan_names(outcome)
+    outcome.names = names
+    results.add(outcome)
+    return Checked(results, list(outcome.plans), outcome.plan_count(), frozenset(), outcome.timings, folder)
+
+
+def _result(checked: Checked, files: Sequence[Path], rules: list[Rule], statement_ids: dict[str, str],
             fail_on: Severity, started: float, intake: Intake) -> ValidationResult:
-    """Findings sorted by file (in the order given), plan, severity, rule and focus node."""
+    """Findings sorted by file (in the order given), plan, severity, rule and focus node; beyond
+    :data:`iimkg.shacl.spill.SPILL_FINDINGS` findings, sorted on disk."""
     before = time.perf_counter()
     shown = [display_path(p) for p in files]
-    findings = findings_of(outcome.results, rules, plan_names(outcome), statement_ids.values()) + intake.findings
+    sorter = FindingSorter(report_order(shown))
+    try:
+        for results, names in checked.named_chunks():
+            sorter.extend(findings_of(results, rules, names, statement_ids.values()))
+        sorter.extend(intake.findings)
+        findings = sorter.finish()
+    except BaseException:
+        sorter.close()
+        checked.close()
+        raise
     rules = sorted([*rules, *intake.rules])
-    findings = in_report_order(findings, shown)
-    results = outcome.results
-    outcome.timings["findings"] = time.perf_counter() - before
+    checked.timings["findings"] = time.perf_counter() - before
     if os.environ.get("IIMKG_PROFILE"):
-        print_profile(outcome.timings, outcome.plan_count())
+        print_profile(checked.timings, checked.plans)
     return ValidationResult(
         files=shown, rules=rules, findings=findings, fail_on=fail_on,
-        report=lambda: report_graph(results, files, fail_on), seconds=time.perf_counter() - started,
-        plans=outcome.plan_count())
+        report=lambda: report_graph(checked.results.results(), files, fail_on), seconds=time.perf_counter() - started,
+        plans=checked.plans)
 
 
 def in_report_order(findings: Iterable[Finding], shown: Sequence[str]) -> list[Finding]:
     """Findings without repeats, by file (in the order ``shown``), then plan, severity, rule and focus node: the
     order of every report, local or from Spark (:mod:`iimkg.spark`)."""
+    return sorted(dict.fromkeys(findings), key=report_order(shown))
+
+
+def report_order(shown: Sequence[str]) -> Callable[[Finding], tuple[object, ...]]:
+    """The sort key of :func:`in_report_order`."""
     order = {name: i for i, name in enumerate(shown)}
-    return sorted(dict.fromkeys(findings), key=lambda f: (order.get(f.file, len(order)), *_order(f)))
+    return lambda f: (order.get(f.file, len(order)), *_order(f))
 
 
 def _order(finding: Finding) -> tuple[object, ...]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import enum
 import functools
 import os
-from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,8 @@ from iimkg.core.vocab import DCTERMS, IIMFHIR, IIMPLAN, IIMQC, RDFS_COMMENT, RDF
 
 if TYPE_CHECKING:
     import rdflib
+
+    from iimkg.shacl.spill import FindingStats
 
 __all__ = ["CheckKind", "Finding", "Rule", "Severity", "ValidationResult", "display_path", "rule_name", "rules_of"]
 
@@ -138,11 +139,15 @@ class ValidationResult:
     as pyshacl's ``allow_warnings`` has it; the ``sh:conforms`` of :attr:`graph` agrees. ``report`` is the report
     graph, or a function that builds it: plan validation builds it only when asked (a hundred thousand plans make
     a large graph). ``plans`` counts the plans checked (``None`` for the quality gate).
+
+    ``findings`` is a list, or, for a run that found more than fits in memory, a sequence read from disk
+    (:class:`iimkg.shacl.spill.SpilledFindings`: iteration, ``len`` and indexing; :meth:`close` removes its files).
+    Either way :meth:`stats` gives the counts reports print before the findings, without a pass over them.
     """
 
     files: list[str]
     rules: list[Rule]
-    findings: list[Finding]
+    findings: Sequence[Finding]
     fail_on: Severity
     report: rdflib.Graph | Callable[[], rdflib.Graph] = field(repr=False)
     seconds: float = 0.0
@@ -157,16 +162,43 @@ class ValidationResult:
 
     @property
     def conforms(self) -> bool:
-        return not self.failing()
+        return not self.failing_count()
 
     def failing(self, file: str | None = None) -> list[Finding]:
         """Findings at or above :attr:`fail_on` (in ``file`` if given)."""
         return [f for f in self.findings if f.severity.at_least(self.fail_on) and file in (None, f.file)]
 
+    def failing_count(self, file: str | None = None) -> int:
+        """How many findings are at or above :attr:`fail_on` (in ``file`` if given)."""
+        counts = self.counts(file)
+        return sum(counts[s] for s in Severity if s.at_least(self.fail_on))
+
     def counts(self, file: str | None = None) -> dict[Severity, int]:
         """Findings per severity, every severity present (zero if none)."""
-        counted = Counter(f.severity for f in self.findings if file in (None, f.file))
-        return {s: counted.get(s, 0) for s in Severity}
+        counted = self.stats().counts
+        if file is None:
+            return {s: sum(n for (_, severity), n in counted.items() if severity is s) for s in Severity}
+        return {s: counted.get((file, s), 0) for s in Severity}
+
+    def stats(self) -> FindingStats:
+        """Counts by file, severity and rule, and plans with findings (kept with spilled findings; else counted
+        once, and again if the list has changed length)."""
+        from iimkg.shacl.spill import FindingStats
+
+        kept = getattr(self.findings, "stats", None)
+        if isinstance(kept, FindingStats):
+            return kept
+        cached = self.__dict__.get("_stats")
+        if cached is None or cached[0] is not self.findings or cached[1] != len(self.findings):
+            cached = (self.findings, len(self.findings), FindingStats.of(self.findings))
+            self.__dict__["_stats"] = cached
+        return cached[2]
+
+    def close(self) -> None:
+        """Remove the files of spilled findings, if any (also done when garbage-collected, or at exit)."""
+        close = getattr(self.findings, "close", None)
+        if callable(close):
+            close()
 
 
 def rules_of(shapes: rdflib.Graph, statement_ids: Mapping[str, str] | None = None, *,

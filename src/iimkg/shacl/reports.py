@@ -9,7 +9,7 @@ import enum
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,6 +17,7 @@ from iimkg.core.prefixes import compress
 from iimkg.core.vocab import IIM
 from iimkg.shacl.findings import Finding, Rule, Severity, ValidationResult
 from iimkg.shacl.locate import Locator
+from iimkg.shacl.spill import FindingStats
 
 __all__ = ["SARIF_SCHEMA", "ReportFormat", "render_report", "sarif_log", "write_report"]
 
@@ -41,27 +42,26 @@ def render_report(result: ValidationResult, fmt: ReportFormat | str = ReportForm
     above the fail-on level. ``turtle``: the SHACL validation report graph(s). ``sarif``: SARIF 2.1.0, one result
     per finding (see :func:`_sarif`).
     """
-    fmt = ReportFormat(fmt)
-    if fmt is ReportFormat.JSON:
-        return "".join(_json_pieces(result))
-    if fmt is ReportFormat.JUNIT:
-        return _junit(result)
-    if fmt is ReportFormat.TURTLE:
-        return str(result.graph.serialize(format="turtle"))
-    if fmt is ReportFormat.SARIF:
-        return json.dumps(sarif_log(result), indent=2, ensure_ascii=False) + "\n"
-    return _text(result)
+    return "".join(_pieces(result, ReportFormat(fmt)))
 
 
 def write_report(result: ValidationResult, fmt: ReportFormat | str, out: IO[str]) -> None:
-    """Write :func:`render_report`'s text to ``out``; JSON a finding at a time, so that a report of millions of
-    findings is never one string in memory."""
-    fmt = ReportFormat(fmt)
+    """Write :func:`render_report`'s text to ``out``, a piece at a time (text, JSON, JUnit and SARIF a finding or a
+    plan at a time), so that a report of millions of findings is never one string in memory."""
+    for piece in _pieces(result, ReportFormat(fmt)):
+        out.write(piece)
+
+
+def _pieces(result: ValidationResult, fmt: ReportFormat) -> Iterator[str]:
     if fmt is ReportFormat.JSON:
-        for piece in _json_pieces(result):
-            out.write(piece)
-    else:
-        out.write(render_report(result, fmt))
+        return _json_pieces(result)
+    if fmt is ReportFormat.JUNIT:
+        return _junit_pieces(result)
+    if fmt is ReportFormat.TURTLE:
+        return iter([str(result.graph.serialize(format="turtle"))])
+    if fmt is ReportFormat.SARIF:
+        return _sarif_pieces(result)
+    return _text_pieces(result)
 
 
 def short(value: str) -> str:
@@ -93,39 +93,64 @@ def _counts_text(counts: dict[Severity, int]) -> str:
 
 def _summary_line(result: ValidationResult, checked: str) -> str:
     """``3 files checked against 30 rules in 0.4 s: …. PASS: …`` (``checked`` says what was checked)."""
-    failing = len(result.failing())
+    failing = result.failing_count()
     verdict = (f"FAIL: {_plural(failing, 'finding')} at or above {result.fail_on.value}" if failing
                else f"PASS: nothing at or above {result.fail_on.value}")
     return (f"{checked} checked against {_plural(len(result.rules), 'rule')} in {result.seconds:.1f} s: "
             f"{_counts_text(result.counts())}. {verdict}.")
 
 
-def _by_severity(findings: Sequence[Finding]) -> Iterator[tuple[Severity, list[Finding]]]:
+def _by_severity(findings: Iterable[Finding]) -> Iterator[tuple[Severity, list[Finding]]]:
     """The findings of each severity that has any, worst first."""
+    groups: dict[Severity, list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault(finding.severity, []).append(finding)
     for severity in Severity:
-        group = [f for f in findings if f.severity is severity]
-        if group:
-            yield severity, group
+        if severity in groups:
+            yield severity, groups[severity]
 
 
-def _files_with_findings(result: ValidationResult, lines: list[str]) -> Iterator[tuple[str, list[Finding]]]:
-    """Each checked file with its findings; a file with none gets its "no findings" line in ``lines`` instead."""
+def _by_file(result: ValidationResult) -> Iterator[tuple[str, Iterator[Finding]]]:
+    """Each checked file with its findings, read in one pass (findings come file by file, in the order of
+    ``result.files``); a file with none gets an empty iterator."""
+    if isinstance(result.findings, list):  # in memory: in any order a caller gave
+        grouped = _grouped_by_file(result)
+        for file in result.files:
+            yield file, iter(grouped.get(file, ()))
+        return
+    findings = iter(result.findings)
+    pending = next(findings, None)
+
+    def own(file: str) -> Iterator[Finding]:
+        nonlocal pending
+        while pending is not None and pending.file == file:
+            yield pending
+            pending = next(findings, None)
+
     for file in result.files:
-        findings = [f for f in result.findings if f.file == file]
-        if findings:
-            yield file, findings
+        while pending is not None and pending.file != file and pending.file not in result.files:
+            pending = next(findings, None)  # a finding of no checked file is in no report section
+        if pending is not None and pending.file == file:
+            yield file, own(file)
+            for _ in own(file):  # what the caller left unread
+                pass
         else:
-            lines += [f"{file}: no findings", ""]
+            yield file, iter(())
 
 
-def _text(result: ValidationResult) -> str:
+def _text_pieces(result: ValidationResult) -> Iterator[str]:
     if result.plans is not None:
-        return _plan_text(result)
-    lines: list[str] = []
-    for file, findings in _files_with_findings(result, lines):
-        lines.append(f"{file}: {_counts_text(result.counts(file))}")
+        yield from _plan_text(result)
+        return
+    grouped = _grouped_by_file(result)
+    for file in result.files:
+        findings = grouped.get(file)
+        if not findings:
+            yield f"{file}: no findings\n\n"
+            continue
+        yield f"{file}: {_counts_text(result.counts(file))}\n"
         for severity, group in _by_severity(findings):
-            lines.append(f"  {severity.value} ({len(group)})")
+            yield f"  {severity.value} ({len(group)})\n"
             rule_width = max(len(f.rule) for f in group)
             focus_width = min(max(len(short(f.focus)) for f in group), 40)
             for finding in group:
@@ -135,37 +160,86 @@ def _text(result: ValidationResult) -> str:
                     line += f"  value {show_value(finding.value)}"
                 if finding.source:
                     line += f"  [{finding.source}]"
-                lines.append(line)
-        lines.append("")
-    lines.append(_summary_line(result, _plural(len(result.files), "file")))
-    return "\n".join(lines) + "\n"
+                yield line + "\n"
+        yield "\n"
+    yield _summary_line(result, _plural(len(result.files), "file")) + "\n"
 
 
-def _plan_text(result: ValidationResult) -> str:
-    """Per file, per plan with findings, findings by severity: rule, message, then [statements; source]."""
-    lines: list[str] = []
-    for file, findings in _files_with_findings(result, lines):
-        plans = list(dict.fromkeys(f.plan or "" for f in findings))
-        plans.sort(key=lambda plan: not plan)  # findings about no one plan (a skipped FHIR resource type) last
-        named = sum(1 for plan in plans if plan)
-        lines.append(f"{file}: {_plural(named, 'plan')} with findings; {_counts_text(result.counts(file))}")
-        for plan in plans:
-            own = [f for f in findings if (f.plan or "") == plan]
-            lines.append(f"  plan {short(plan)}" if plan else "  not about one plan")
-            for severity, group in _by_severity(own):
-                lines.append(f"    {severity.value} ({len(group)})")
-                width = max(len(f.rule) for f in group)
-                for finding in group:
-                    line = f"      {finding.rule:<{width}}  {shorten_iris(finding.message)}"
-                    if finding.focus != (finding.plan_iri or finding.plan):
-                        line += f"  (at {_within(finding.focus, file)})"
-                    cited = "; ".join(part for part in (finding.statements, finding.source) if part)
-                    if cited:
-                        line += f"  [{cited}]"
-                    lines.append(line)
-        lines.append("")
-    lines.append(_summary_line(result, f"{_plural(len(result.files), 'file')}, {_plural(result.plans or 0, 'plan')}"))
-    return "\n".join(lines) + "\n"
+def _grouped_by_file(result: ValidationResult) -> dict[str, list[Finding]]:
+    """The quality gate's findings by file (a few hundred: they are not spilled, nor need to come file by file)."""
+    grouped: dict[str, list[Finding]] = {}
+    for finding in result.findings:
+        grouped.setdefault(finding.file, []).append(finding)
+    return grouped
+
+
+def _plan_text(result: ValidationResult) -> Iterator[str]:
+    """Per file, per plan with findings, findings by severity: rule, message, then [statements; source].
+
+    Plans come in the order of their first finding, those about no one plan last. Findings come by plan, so one
+    plan's are held at a time; blank-node plans (ordered by what does not depend on their random labels, so
+    interleaved) and findings about no plan are held for the file.
+    """
+    stats = result.stats()
+    for file, findings in _by_file(result):
+        first = next(findings, None)
+        if first is None:
+            yield f"{file}: no findings\n\n"
+            continue
+        named = stats.file_plans.get(file, 0)
+        yield f"{file}: {_plural(named, 'plan')} with findings; {_counts_text(result.counts(file))}\n"
+        unplanned: list[Finding] = []
+        blank: dict[str, list[Finding]] = {}
+        current: list[Finding] = []
+        for finding in _chain(first, findings):
+            plan = finding.plan or ""
+            if not plan:
+                unplanned.append(finding)
+                continue
+            if plan.startswith("_:"):
+                blank.setdefault(plan, []).append(finding)
+                continue
+            if current and current[0].plan != plan:
+                yield from _plan_lines(current, file)
+                current = []
+            if blank:
+                if current:
+                    yield from _plan_lines(current, file)
+                    current = []
+                for group in blank.values():
+                    yield from _plan_lines(group, file)
+                blank = {}
+            current.append(finding)
+        if current:
+            yield from _plan_lines(current, file)
+        for group in blank.values():
+            yield from _plan_lines(group, file)
+        if unplanned:
+            yield from _plan_lines(unplanned, file)
+        yield "\n"
+    yield _summary_line(result, f"{_plural(len(result.files), 'file')}, {_plural(result.plans or 0, 'plan')}") + "\n"
+
+
+def _chain(first: Finding, rest: Iterator[Finding]) -> Iterator[Finding]:
+    yield first
+    yield from rest
+
+
+def _plan_lines(own: list[Finding], file: str) -> Iterator[str]:
+    """One plan's section of the text report (``own``: its findings; about no one plan if they have none)."""
+    plan = own[0].plan or ""
+    yield f"  plan {short(plan)}\n" if plan else "  not about one plan\n"
+    for severity, group in _by_severity(own):
+        yield f"    {severity.value} ({len(group)})\n"
+        width = max(len(f.rule) for f in group)
+        for finding in group:
+            line = f"      {finding.rule:<{width}}  {shorten_iris(finding.message)}"
+            if finding.focus != (finding.plan_iri or finding.plan):
+                line += f"  (at {_within(finding.focus, file)})"
+            cited = "; ".join(part for part in (finding.statements, finding.source) if part)
+            if cited:
+                line += f"  [{cited}]"
+            yield line + "\n"
 
 
 def _within(iri: str, file: str) -> str:
@@ -183,11 +257,11 @@ def _summary(result: ValidationResult) -> dict[str, object]:
         "findings": len(result.findings),
         **{s.value: counts[s] for s in Severity},
         "fail_on": result.fail_on.value,
-        "failing": len(result.failing()),
+        "failing": result.failing_count(),
     }
     if result.plans is not None:
         summary["plans"] = result.plans
-        summary["plans_with_findings"] = len({f.plan for f in result.findings if f.plan})
+        summary["plans_with_findings"] = result.stats().plans
         summary["seconds"] = round(result.seconds, 3)
     return summary
 
@@ -196,59 +270,122 @@ def _json_pieces(result: ValidationResult) -> Iterator[str]:
     """``json.dumps({"conforms", "findings", "summary"}, indent=2)``, written a finding at a time (the same text:
     a finding's values are strings or null, so its lines only need the indent of their place in the list)."""
     yield '{\n  "conforms": ' + json.dumps(result.conforms) + ',\n  "findings": '
-    if result.findings:
-        separator = "[\n    "
-        for finding in result.findings:
-            yield separator + json.dumps(finding.to_json(), indent=2, ensure_ascii=False).replace("\n", "\n    ")
-            separator = ",\n    "
-        yield "\n  ]"
-    else:
-        yield "[]"
+    yield from _json_list((f.to_json() for f in result.findings), "  ")
     summary = json.dumps(_summary(result), indent=2, ensure_ascii=False)
     yield ',\n  "summary": ' + summary.replace("\n", "\n  ") + "\n}\n"
 
 
-def _junit(result: ValidationResult) -> str:
-    suites = ET.Element("testsuites", name="iimkg validate")
-    total_tests = total_failures = 0
+def _json_list(items: Iterable[Any], indent: str) -> Iterator[str]:
+    """A list of ``items`` as ``json.dumps(..., indent=2)`` writes it at ``indent``, an item at a time."""
+    separator = "[\n" + indent + "  "
+    for item in items:
+        yield separator + json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n" + indent + "  ")
+        separator = ",\n" + indent + "  "
+    yield "[]" if separator.startswith("[") else "\n" + indent + "]"
+
+
+def _junit_pieces(result: ValidationResult) -> Iterator[str]:
+    """One ``testsuite`` per file and one ``testcase`` per rule: the XML ``ElementTree`` writes, indented, but
+    written a test case at a time. Test cases list findings by rule, so the findings are put in that order first
+    (:class:`iimkg.shacl.spill.FindingSorter`: on disk when they are many); counts come from :meth:`stats`."""
+    from iimkg.shacl.spill import FindingSorter
+
+    stats = result.stats()
+    order = {file: position for position, file in enumerate(result.files)}
+    suites = []
     for file in result.files:
-        findings = [f for f in result.findings if f.file == file]
-        rules = _rules_for(result.rules, findings)
-        suite = ET.SubElement(suites, "testsuite", name=file)
-        properties = ET.SubElement(suite, "properties")
-        ET.SubElement(properties, "property", name="fail-on", value=result.fail_on.value)
-        failures = 0
-        for rule in rules:
-            case = ET.SubElement(suite, "testcase", classname=file, name=rule.name)
-            own = [f for f in findings if f.rule == rule.name]
-            failing = [f for f in own if f.severity.at_least(result.fail_on)]
-            passing = [f for f in own if not f.severity.at_least(result.fail_on)]
-            if failing:
-                failures += 1
-                failure = ET.SubElement(case, "failure", type=failing[0].severity.value,
-                                        message=f"{_plural(len(failing), failing[0].severity.value)}: {rule.label}")
-                failure.text = "\n".join(_finding_line(f) for f in failing) + "\n"
-            if passing:
-                out = ET.SubElement(case, "system-out")
-                out.text = (f"{_plural(len(passing), passing[0].severity.value)} below the fail-on level "
-                            f"({result.fail_on.value}):\n" + "\n".join(_finding_line(f) for f in passing) + "\n")
-        suite.set("tests", str(len(rules)))
-        suite.set("failures", str(failures))
-        suite.set("errors", "0")
-        suite.set("skipped", "0")
-        total_tests += len(rules)
-        total_failures += failures
-    suites.set("tests", str(total_tests))
-    suites.set("failures", str(total_failures))
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+        rules = _rules_for(result.rules, _file_rules(stats, file))
+        named = [rule.name for rule in rules]  # a name given twice: its findings under the first
+        counts = [(rule, *(_rule_counts(result, stats, file, rule.name) if rule.name not in named[:number]
+                           else (0, 0))) for number, rule in enumerate(rules)]
+        suites.append((file, counts, sum(1 for _, failing, _ in counts if failing)))
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+    root = _tag("testsuites", name="iimkg validate", tests=str(sum(len(c) for _, c, _ in suites)),
+                failures=str(sum(f for _, _, f in suites)))
+    if not suites:
+        yield root + " />\n"
+        return
+    yield root + ">\n"
+    index: dict[str, int] = {}
+    for rule in result.rules:
+        index.setdefault(rule.name, len(index))
+    sorter = FindingSorter(lambda f: (order[f.file], index.get(f.rule, len(index)), f.rule,
+                                      not f.severity.at_least(result.fail_on)), unique=False)
+    sorter.extend(f for f in result.findings if f.file in order)
+    by_rule = iter(sorter.finish())
+    try:
+        for file, counts, failures in suites:
+            yield "  " + _tag("testsuite", name=file, tests=str(len(counts)), failures=str(failures), errors="0",
+                              skipped="0") + ">\n"
+            yield "    <properties>\n      " + _tag("property", name="fail-on", value=result.fail_on.value) + \
+                " />\n    </properties>\n"
+            for rule, failing, passing in counts:
+                case = _tag("testcase", classname=file, name=rule.name)
+                if not failing and not passing:
+                    yield f"    {case} />\n"
+                    continue
+                yield f"    {case}>\n"
+                if failing:
+                    first = next(by_rule)
+                    message = f"{_plural(failing, first.severity.value)}: {rule.label}"
+                    yield "      " + _tag("failure", type=first.severity.value, message=message) + ">"
+                    yield _cdata(_finding_line(first)) + "\n"
+                    for _ in range(failing - 1):
+                        yield _cdata(_finding_line(next(by_rule))) + "\n"
+                    yield "</failure>\n"
+                if passing:
+                    first = next(by_rule)
+                    yield "      <system-out>" + _cdata(
+                        f"{_plural(passing, first.severity.value)} below the fail-on level "
+                        f"({result.fail_on.value}):\n" + _finding_line(first)) + "\n"
+                    for _ in range(passing - 1):
+                        yield _cdata(_finding_line(next(by_rule))) + "\n"
+                    yield "</system-out>\n"
+                yield "    </testcase>\n"
+            yield "  </testsuite>\n"
+    finally:
+        close = getattr(by_rule, "close", None)
+        if callable(close):
+            close()
+        sorter.close()
+    yield "</testsuites>\n"
 
 
-def _rules_for(rules: Sequence[Rule], findings: Sequence[Finding]) -> list[Rule]:
-    """Every rule of the shapes, plus any rule a finding names that the shapes did not list (user shapes)."""
+def _file_rules(stats: FindingStats, file: str) -> list[tuple[str, Severity, str | None]]:
+    """The rules the findings of ``file`` name (name, severity and source of the last finding of each)."""
+    names = dict.fromkeys(rule for (where, rule, _) in stats.rule_counts if where == file)
+    return [(name, stats.last_of_rule[name].severity, stats.last_of_rule[name].source) for name in names]
+
+
+def _rule_counts(result: ValidationResult, stats: FindingStats, file: str, rule: str) -> tuple[int, int]:
+    """How many findings of ``rule`` in ``file`` are at or above the fail-on level, and how many below."""
+    failing = passing = 0
+    for severity in Severity:
+        count = stats.rule_counts.get((file, rule, severity), 0)
+        if severity.at_least(result.fail_on):
+            failing += count
+        else:
+            passing += count
+    return failing, passing
+
+
+def _tag(tag: str, **attributes: str) -> str:
+    """An XML start tag without its end (``<tag a="…"``), escaped as ``ElementTree`` escapes attributes."""
+    element = ET.Element(tag, attributes)
+    return ET.tostring(element, encoding="unicode").removesuffix(" />")
+
+
+def _cdata(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _rules_for(rules: Sequence[Rule], named: Iterable[tuple[str, Severity, str | None]]) -> list[Rule]:
+    """Every rule of the shapes, plus any rule findings name that the shapes did not list (user shapes); ``named``:
+    the rules findings name, with the severity and source of the last finding of each."""
     known = {rule.name for rule in rules}
-    extra = {f.rule: f for f in findings if f.rule not in known}
-    return list(rules) + [Rule(name, name, name, f.severity, f.source) for name, f in sorted(extra.items())]
+    extra = {name: (severity, source) for name, severity, source in named if name not in known}
+    return list(rules) + [Rule(name, name, name, severity, source)
+                          for name, (severity, source) in sorted(extra.items())]
 
 
 def _finding_line(finding: Finding) -> str:
@@ -279,16 +416,45 @@ def sarif_log(result: ValidationResult) -> dict[str, Any]:
     ``region`` (line and column) is where the focus node is written as a subject, found again in the file's text
     (:mod:`iimkg.shacl.locate`); a finding whose place can't be known has none.
     """
-    rules = _rules_for(result.rules, result.findings)
+    run, results = _sarif_run(result)
+    run["results"] = list(results)
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+_RESULTS = "\x00results\x00"  # where the results go in the text of the log
+
+
+def _sarif_pieces(result: ValidationResult) -> Iterator[str]:
+    """:func:`sarif_log` as ``json.dumps(..., indent=2)`` writes it, a result at a time."""
+    run, results = _sarif_run(result)
+    run["results"] = _RESULTS
+    text = json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2, ensure_ascii=False)
+    head, tail = text.split(json.dumps(_RESULTS), 1)
+    yield head
+    yield from _json_list(results, _indent_of(head))
+    yield tail + "\n"
+
+
+def _indent_of(head: str) -> str:
+    """The indent of the last line of ``head`` (the line of the ``"results"`` key)."""
+    line = head.rsplit("\n", 1)[-1]
+    return line[:len(line) - len(line.lstrip(" "))]
+
+
+def _sarif_run(result: ValidationResult) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+    """The run of the SARIF log (its ``results`` left out) and its results, made as they are read."""
+    stats = result.stats()
+    rules = _rules_for(result.rules, [(name, f.severity, f.source) for name, f in stats.last_of_rule.items()])
     index = {rule.name: position for position, rule in enumerate(rules)}
     locator = Locator()
+    results = (_sarif_result(finding, index[finding.rule], locator, result.files) for finding in result.findings)
     run: dict[str, Any] = {
         "tool": {"driver": {
             "name": "iimkg",
             "informationUri": IIM,
             "rules": [_sarif_rule(rule) for rule in rules],
         }},
-        "results": [_sarif_result(finding, index[finding.rule], locator, result.files) for finding in result.findings],
+        "results": None,
         "columnKind": "unicodeCodePoints",
         "properties": {"conforms": result.conforms, **_summary(result)},
     }
@@ -297,7 +463,7 @@ def sarif_log(result: ValidationResult) -> dict[str, Any]:
         run["tool"]["driver"]["version"] = version
     if any(_artifact(file).get("uriBaseId") for file in result.files):
         run["originalUriBaseIds"] = {SRCROOT: {"uri": Path.cwd().as_uri() + "/"}}
-    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    return run, results
 
 
 def _version() -> str | None:

@@ -1,0 +1,257 @@
+"""Findings beyond memory: sorted runs spilled to disk and merged, read back as a sequence.
+
+A million plans give millions of findings; as :class:`~iimkg.shacl.findings.Finding` objects they would take
+gigabytes. :class:`FindingSorter` keeps at most :data:`SPILL_FINDINGS` of them in memory: beyond that it writes
+sorted runs to a temporary folder and merges them (a stable merge: the order of :func:`sorted` on the whole). A run
+that never spills gives a plain list, as before. The merged findings are written once more, in order, to one file
+that :class:`SpilledFindings` reads as a :class:`~collections.abc.Sequence` (length, iteration, indexing), with the
+counts every report needs first (:class:`FindingStats`) computed on the way.
+
+Temporary files go under ``IIMKG_TMPDIR`` if set, else the system's temporary folder, and are removed when the
+result is closed or garbage-collected, at exit, and on any error (Ctrl-C included) while sorting.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import pickle
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import IO, Any, overload
+
+from iimkg.shacl.findings import Finding, Severity
+
+__all__ = ["SPILL_FINDINGS", "FindingSorter", "FindingStats", "SpillFolder", "SpilledFindings", "spill_dir"]
+
+# Findings held in memory before a sorted run goes to disk: some 100 MB of Finding objects.
+SPILL_FINDINGS = 200_000
+# Findings pickled together: large enough that pickling is cheap per finding, small enough to read back one at a time.
+_BATCH = 1_024
+_FIELDS = tuple(f.name for f in fields(Finding))
+
+
+def spill_dir() -> str | None:
+    """Where spill files go: ``IIMKG_TMPDIR`` if set, else the system's temporary folder."""
+    return os.environ.get("IIMKG_TMPDIR") or None
+
+
+class SpillFolder:
+    """A temporary folder of spill files, removed by :meth:`close`, when garbage-collected, or at exit."""
+
+    def __init__(self, prefix: str = "iimkg-spill-") -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix=prefix, dir=spill_dir())
+        self.path = Path(self._folder.name)
+        self._count = 0
+
+    def new_file(self, stem: str) -> Path:
+        self._count += 1
+        return self.path / f"{stem}-{self._count}.bin"
+
+    def close(self) -> None:
+        self._folder.cleanup()
+
+
+def _row(finding: Finding) -> tuple[Any, ...]:
+    return tuple(finding.__dict__[name] for name in _FIELDS)
+
+
+def _finding(row: tuple[Any, ...]) -> Finding:
+    return Finding(*row)
+
+
+def _write_batches(handle: IO[bytes], rows: Iterable[Any]) -> list[int]:
+    """Pickle ``rows`` in batches; the offset of each batch."""
+    offsets: list[int] = []
+    batch: list[Any] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == _BATCH:
+            offsets.append(handle.tell())
+            pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            batch = []
+    if batch:
+        offsets.append(handle.tell())
+        pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return offsets
+
+
+def _read_batches(path: Path) -> Iterator[Any]:
+    with path.open("rb") as handle:
+        while True:
+            try:
+                batch = pickle.load(handle)
+            except EOFError:
+                return
+            yield from batch
+
+
+@dataclass
+class FindingStats:
+    """What reports say before the findings: counts by file and severity, plans with findings, and each rule's
+    findings by file (JUnit and SARIF list rules before results). Gathered in report order, a finding at a time."""
+
+    total: int = 0
+    counts: Counter[tuple[str, Severity]] = field(default_factory=Counter)
+    file_plans: Counter[str] = field(default_factory=Counter)  # plans with findings, by file
+    rule_counts: Counter[tuple[str, str, Severity]] = field(default_factory=Counter)  # (file, rule, severity)
+    last_of_rule: dict[str, Finding] = field(default_factory=dict)  # the last finding of each rule
+    _plans: set[int] = field(default_factory=set, repr=False)  # hashes of plan names (8 bytes of state a plan)
+    _file_plans: set[str] = field(default_factory=set, repr=False)
+    _file: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, findings: Iterable[Finding]) -> FindingStats:
+        """Counted from findings in any order (a list in memory: plans with findings counted with a set a file)."""
+        stats = cls()
+        plans: dict[str, set[str]] = {}
+        for finding in findings:
+            stats.add(finding)
+            if finding.plan:
+                plans.setdefault(finding.file, set()).add(finding.plan)
+        stats.file_plans = Counter({file: len(named) for file, named in plans.items()})
+        return stats
+
+    def add(self, finding: Finding) -> None:
+        """Count ``finding``; findings come file by file (as reports order them)."""
+        self.total += 1
+        self.counts[finding.file, finding.severity] += 1
+        self.rule_counts[finding.file, finding.rule, finding.severity] += 1
+        self.last_of_rule[finding.rule] = finding
+        if finding.file != self._file:
+            self._file, self._file_plans = finding.file, set()
+        if finding.plan and finding.plan not in self._file_plans:
+            self._file_plans.add(finding.plan)
+            self.file_plans[finding.file] += 1
+            self._plans.add(hash(finding.plan))
+        if finding.plan and not finding.plan.startswith("_:") and len(self._file_plans) > 1:
+            # a named plan's findings are contiguous in a file: only the one being read is kept
+            self._file_plans = {finding.plan}
+
+    @property
+    def plans(self) -> int:
+        """Plans with findings (of every file)."""
+        return len(self._plans)
+
+
+class SpilledFindings(Sequence[Finding]):
+    """Findings in report order, in a file of pickled batches: re-iterable, with a length and counts."""
+
+    def __init__(self, path: Path, offsets: list[int], stats: FindingStats, folder: SpillFolder) -> None:
+        self._path, self._offsets, self.stats, self._folder = path, offsets, stats, folder
+        self._cached: tuple[int, list[Any]] | None = None
+
+    def __len__(self) -> int:
+        return self.stats.total
+
+    def __iter__(self) -> Iterator[Finding]:
+        return (_finding(row) for row in _read_batches(self._path))
+
+    @overload
+    def __getitem__(self, index: int) -> Finding: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Finding]: ...
+
+    def __getitem__(self, index: int | slice) -> Finding | list[Finding]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("finding index out of range")
+        number = index // _BATCH
+        if self._cached is None or self._cached[0] != number:
+            with self._path.open("rb") as handle:
+                handle.seek(self._offsets[number])
+                self._cached = (number, pickle.load(handle))
+        return _finding(self._cached[1][index % _BATCH])
+
+    def close(self) -> None:
+        """Remove the files (also done when garbage-collected, or at exit)."""
+        self._folder.close()
+
+
+class FindingSorter:
+    """Findings sorted by ``key`` without repeats, as ``sorted(dict.fromkeys(findings), key=key)`` gives them, in
+    bounded memory: sorted runs of ``limit`` findings go to disk and are merged."""
+
+    def __init__(self, key: Callable[[Finding], tuple[Any, ...]], *, limit: int | None = None,
+                 unique: bool = True) -> None:
+        self._key, self._unique = key, unique
+        self._limit = limit if limit is not None else SPILL_FINDINGS
+        self._held: dict[Finding, None] = {}
+        self._runs: list[Path] = []
+        self._folder: SpillFolder | None = None
+        self._seq = 0
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        try:
+            for finding in findings:
+                self._held[finding] = None
+                if len(self._held) >= self._limit:
+                    self._spill()
+        except BaseException:
+            self.close()
+            raise
+
+    def _spill(self) -> None:
+        if self._folder is None:
+            self._folder = SpillFolder("iimkg-findings-")
+        path = self._folder.new_file("run")
+        with path.open("wb") as handle:
+            _write_batches(handle, self._rows())
+        self._runs.append(path)
+        self._held = {}
+
+    def _rows(self) -> list[tuple[Any, ...]]:
+        """The held findings, sorted: (key, sequence number, fields); the number makes the merge stable."""
+        rows = []
+        for finding in self._held:
+            rows.append((self._key(finding), self._seq, _row(finding)))
+            self._seq += 1
+        rows.sort(key=lambda row: row[:2])
+        return rows
+
+    def finish(self) -> Sequence[Finding]:
+        """The findings in order: a list when they fit in memory, else a :class:`SpilledFindings`."""
+        if not self._runs:
+            findings = sorted(self._held, key=self._key)
+            self._held = {}
+            return findings
+        assert self._folder is not None
+        try:
+            rows = heapq.merge(*(_read_batches(run) for run in self._runs), self._rows(),
+                               key=lambda row: row[:2])
+            self._held = {}
+            stats = FindingStats()
+            path = self._folder.new_file("sorted")
+            with path.open("wb") as handle:
+                offsets = _write_batches(handle, self._merged(rows, stats))
+            for run in self._runs:
+                run.unlink()
+            return SpilledFindings(path, offsets, stats, self._folder)
+        except BaseException:
+            self.close()
+            raise
+
+    def _merged(self, rows: Iterable[tuple[Any, ...]], stats: FindingStats) -> Iterator[tuple[Any, ...]]:
+        """Each row's fields once (a repeat has the same key: only the rows of one key are remembered)."""
+        key: Any = None
+        seen: set[tuple[Any, ...]] = set()
+        for row_key, _, row in rows:
+            if row_key != key:
+                key, seen = row_key, set()
+            if self._unique:
+                if row in seen:
+                    continue
+                seen.add(row)
+            stats.add(_finding(row))
+            yield row
+
+    def close(self) -> None:
+        if self._folder is not None:
+            self._folder.close()
