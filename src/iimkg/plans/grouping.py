@@ -26,71 +26,211 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
-__all__ = ["WINDOW_LINES", "Group", "Grouper", "spill_dir"]
+__all__ = ["WINDOW_LINES", "Group", "Grouper", "Line", "spill_dir"]
 
 # Lines held in memory before the least recently touched groups are spilled (some 10,000 plans, about 60 MB).
 WINDOW_LINES = 500_000
 _BLOOM_BITS = 1 << 28  # 32 MB: under 1 % false suspects up to some 30 million spilled nodes
+_BLOOM_MASK = _BLOOM_BITS - 1
+_SPILL_BATCH = 1_000  # groups written to the spill file in one record
+
+Line = tuple[bytes, bytes, bytes, bytes]
+"""A line taken apart: the line itself (with its line end), its subject and predicate as N-Triples terms, and its
+object when it is an IRI or a blank node (b"" for a literal)."""
+Odd = Callable[[bytes, int], list[Line]]
+
+# What a predicate does to the grouping (see Grouper._kind); compared by identity in the inner loop.
+_PLAIN, _LINK, _TYPE, _ODD = object(), object(), object(), object()
+_KINDS_KEPT = 100_000  # predicates remembered
 
 
-@dataclass(eq=False)
+def _plain_node(term: bytes) -> bool:
+    """An IRI or a blank node written plainly: one term (no other "<" or ">"), no escape."""
+    if term[:1] == b"<":
+        return term[-1:] == b">" and term.count(b"<") == 1 and term.count(b">") == 1 and b"\\" not in term
+    return term[:2] == b"_:" and len(term) > 2 and b"<" not in term and b">" not in term and b"\\" not in term
+
+
 class Group:
-    """The lines of one connected group of nodes (a plan and what it links to; or lines linked to no plan)."""
+    """The lines of one connected group of nodes (a plan and what it links to; or lines linked to no plan).
+    (A plain class with slots: one is made for every subject of the file.)"""
 
-    first: int
-    lines: list[bytes] = field(default_factory=list)
-    nodes: list[bytes] = field(default_factory=list)
-    plans: int = 0
-    touched: int = 0
+    __slots__ = ("first", "lines", "nodes", "plans", "touched")
+
+    def __init__(self, first: int, node: bytes | None = None, lines: list[bytes] | None = None,
+                 plans: int = 0) -> None:
+        self.first = first
+        self.lines: list[bytes] = [] if lines is None else lines
+        self.nodes: list[bytes] = [] if node is None else [node]
+        self.plans = plans
+        self.touched = first
 
 
 class Grouper:
     """Feed lines with :meth:`add`, then take the groups from :meth:`groups` (in the order of their first line,
-    or of their spilling for a file larger than the window)."""
+    or of their spilling for a file larger than the window).
 
-    def __init__(self, window: int = WINDOW_LINES, spill_dir: str | None = None, optimistic: bool = False) -> None:
+    ``links``: the predicates that join their (IRI) object's group to the subject's; ``plan_types``: the classes
+    whose instances are plans; ``type_predicate``: ``rdf:type`` (all as N-Triples terms). A blank-node object always
+    joins. The groups in memory are those of the nodes in memory (every group has a node: the subject it was made
+    for), so no other registry is kept."""
+
+    def __init__(self, links: frozenset[bytes], plan_types: frozenset[bytes], type_predicate: bytes,
+                 window: int = WINDOW_LINES, spill_dir: str | None = None, optimistic: bool = False) -> None:
+        self._kinds: dict[bytes, object] = {b"": _ODD}
+        self._links = links
+        self._plan_types = plan_types
+        self._type = type_predicate
         self._window = max(2, window)
         self._optimistic = optimistic
         self._ready: list[Group] = []
         self.late = False
         self._node: dict[bytes, Group] = {}
-        self._live: dict[int, Group] = {}
         self._buffered = 0
         self._seq = 0
         self._spill: IO[bytes] | None = None
         self._spill_dir = spill_dir
-        self._spilled = 0
+        self._spilled = 0  # records in the spill file (lists of up to _SPILL_BATCH groups)
         self._bloom: bytearray | None = None
         self._suspects: set[bytes] = set()
 
-    def add(self, subject: bytes, line: bytes, link: bytes | None = None, plan: bool = False) -> bool:
-        """File ``line`` under ``subject``; ``link``: a node the line links the subject to; ``plan``: the line types
-        the subject as a treatment plan. True when groups were spilled (an optimistic grouper has some ready).
-        (Called once a triple: kept lean.)"""
+    def add(self, lines: Iterable[bytes], number: int = 0, odd: Odd | None = None) -> int:
+        """File N-Triples or N-Quads lines (each with its line end); ``number``: the line number before the first.
+        A line is taken apart by its spaces when it is plainly written (an IRI or blank-node subject and an IRI
+        predicate, each followed by one space and without escapes; then the object: a literal, or an IRI or blank node
+        followed by a space, a graph or a dot); any other line (a comment, a blank line, tabs, escapes, a syntax
+        error) goes to ``odd`` with its number, which gives its triples as :data:`Line` (none for a comment).
+        Returns how many triples were filed; groups an optimistic grouper spilled meanwhile wait in :meth:`take`.
+
+        This is the splitter's inner loop (millions of lines) and is written for speed: locals; a subject checked
+        and looked up only when it changes from the line before (a plan's lines come together), a predicate checked
+        once per file (:meth:`_kind`); no call for a line that only adds to its subject's group; a group's
+        ``touched`` set when the lines leave it, not at every line."""
+        nodes, kinds, plan_types, window = self._node, self._kinds, self._plan_types, self._window
+        bloom = self._bloom
+        seq = start = self._seq
+        limit = seq + window - self._buffered  # spill when seq passes this
+        subject = None
+        group = Group(0)  # replaced at the first line
+        glines = group.lines
+        for index, line in enumerate(lines, number + 1):
+            try:
+                s, p, rest = line.split(b" ", 2)
+            except ValueError:
+                s = p = rest = b""  # b"" is odd
+            kind = kinds.get(p) or self._kind(p)
+            if s != subject and kind is not _ODD:
+                group.touched = seq
+                found = nodes.get(s)
+                if found is None and ((s[:1] == b"<" and s[-1:] == b">" and s.count(b"<") == 1)
+                                      or (s[:2] == b"_:" and b"<" not in s)) and b"\\" not in s:
+                    found = nodes[s] = Group(seq + 1, s)
+                    if bloom is not None and self._maybe_spilled(s):
+                        self._suspects.add(s)
+                if found is None:
+                    kind = _ODD
+                else:
+                    subject, group, glines = s, found, found.lines
+            c = rest[:1]
+            if kind is _PLAIN and (c == b'"' or c == b"<"):  # most lines: a literal, or an IRI linking nothing
+                seq += 1
+                glines.append(line)
+                if seq > limit:
+                    limit = self._spill_from(group, seq, limit)
+                    bloom = self._bloom
+                continue
+            if kind is not _ODD:
+                obj: bytes | None = b""  # a literal
+                if c == b"_":  # a blank node, then a space ("_:b." or "_:b<g>" are parsed)
+                    end = rest.find(b" ")
+                    obj = rest[:end]
+                    if end < 3 or obj[-1:] == b"." or b"<" in obj:
+                        obj = None
+                elif c == b"<":  # an IRI after a link or rdf:type
+                    end = rest.find(b">") + 1
+                    obj = rest[:end]
+                    if not end or b"\\" in obj or rest[1:2] == b"<":
+                        obj = None
+                elif c != b'"':  # another space, a tab
+                    obj = None
+                if obj is not None:
+                    seq += 1
+                    if kind is _TYPE:
+                        if obj in plan_types:
+                            group.plans += 1
+                    elif obj and obj != s:
+                        other = nodes.get(obj)
+                        if other is None:
+                            nodes[obj] = group
+                            group.nodes.append(obj)
+                            if bloom is not None and self._maybe_spilled(obj):
+                                self._suspects.add(obj)
+                        elif other is not group:
+                            group = self._merge(group, other)
+                            glines = group.lines
+                    glines.append(line)
+                    if seq > limit:
+                        limit = self._spill_from(group, seq, limit)
+                        bloom = self._bloom
+                    continue
+            if odd is not None:
+                group.touched = self._seq = seq
+                self._buffered = seq - limit + window
+                for one in odd(line, index):
+                    self._file(*one)
+                seq = self._seq
+                limit = seq + window - self._buffered
+                bloom = self._bloom
+                subject = None
+        group.touched = self._seq = seq
+        self._buffered = seq - limit + window
+        return seq - start
+
+    def _spill_from(self, group: Group, seq: int, limit: int) -> int:
+        """:meth:`add` at line ``seq``, past ``limit``: the window is full; ``group``, the one being filled, is
+        touched now. Spills (:meth:`_retire`) and returns the line after which to spill next."""
+        group.touched = self._seq = seq
+        self._buffered = seq - limit + self._window
+        self._retire(seq - self._window // 2)
+        return seq + self._window - self._buffered
+
+    def _kind(self, predicate: bytes) -> object:
+        """What a predicate does (:data:`_LINK`, :data:`_TYPE`, :data:`_PLAIN`; :data:`_ODD` when it is not
+        plainly written), remembered for the next lines (up to a bound: a file may have any number of predicates)."""
+        if not _plain_node(predicate) or predicate[:1] != b"<":
+            kind = _ODD
+        elif predicate == self._type:
+            kind = _TYPE
+        else:
+            kind = _LINK if predicate in self._links else _PLAIN
+        if len(self._kinds) < _KINDS_KEPT:
+            self._kinds[predicate] = kind
+        return kind
+
+    def _file(self, line: bytes, subject: bytes, predicate: bytes, obj: bytes) -> None:
+        """File one line whose terms are known (an odd line, parsed); ``obj`` b"" for a literal."""
         self._seq += 1
-        nodes = self._node
-        group = nodes.get(subject)
+        group = self._node.get(subject)
         if group is None:
-            group = self._new_group(subject)
-        if link is not None and link != subject:
-            other = nodes.get(link)
-            if other is None:
-                self._attach(link, group)
-            elif other is not group:
-                group = self._merge(group, other)
-        if plan:
-            group.plans += 1
+            group = Group(self._seq)
+            self._attach(subject, group)
+        if obj and obj != subject:
+            if predicate == self._type:
+                group.plans += obj in self._plan_types
+            elif obj[:1] == b"_" or predicate in self._links:
+                other = self._node.get(obj)
+                if other is None:
+                    self._attach(obj, group)
+                elif other is not group:
+                    group = self._merge(group, other)
         group.lines.append(line)
         group.touched = self._seq
         self._buffered += 1
         if self._buffered > self._window:
             self._retire(self._seq - self._window // 2)
-            return True
-        return False
 
     def take(self) -> list[Group]:
         """The groups an optimistic grouper has spilled since the last call (complete unless :attr:`late`)."""
@@ -100,7 +240,7 @@ class Grouper:
     def groups(self) -> Iterator[Group]:
         """Every group, complete; call once, after the last :meth:`add`."""
         if self._spill is None:
-            yield from sorted(self._live.values(), key=lambda g: g.first)
+            yield from sorted(self._live(), key=lambda g: g.first)
             return
         self._retire(self._seq + 1)
         spill, self._spill = self._spill, None
@@ -116,11 +256,9 @@ class Grouper:
 
     # ── groups in memory ──
 
-    def _new_group(self, node: bytes) -> Group:
-        group = Group(first=self._seq)
-        self._live[id(group)] = group
-        self._attach(node, group)
-        return group
+    def _live(self) -> list[Group]:
+        """The groups in memory: those of the nodes in memory, each once."""
+        return list({id(group): group for group in self._node.values()}.values())
 
     def _attach(self, node: bytes, group: Group) -> None:
         if self._bloom is not None and self._maybe_spilled(node):
@@ -129,16 +267,20 @@ class Grouper:
         group.nodes.append(node)
 
     def _merge(self, one: Group, other: Group) -> Group:
-        big, small = (one, other) if len(one.lines) + len(one.nodes) >= len(other.lines) + len(other.nodes) \
-            else (other, one)
-        big.lines.extend(small.lines)
-        big.nodes.extend(small.nodes)
-        for node in small.nodes:
-            self._node[node] = big
-        big.plans += small.plans
-        big.first = min(big.first, small.first)
-        del self._live[id(small)]
-        return big
+        """Join two groups: the smaller one's lines and nodes go to the larger one, which is returned."""
+        if len(one.lines) < len(other.lines):
+            one, other = other, one
+        one.lines += other.lines
+        one.nodes += other.nodes
+        node = self._node
+        for key in other.nodes:
+            node[key] = one
+        one.plans += other.plans
+        if other.first < one.first:
+            one.first = other.first
+        if other.touched > one.touched:
+            one.touched = other.touched
+        return one
 
     # ── spilling ──
 
@@ -147,42 +289,51 @@ class Grouper:
         if self._spill is None:
             self._spill = tempfile.TemporaryFile(prefix="iimkg-plans-", dir=self._spill_dir)  # noqa: SIM115 (closed by groups())
             self._bloom = bytearray(_BLOOM_BITS // 8)
-        old = sorted((g for g in self._live.values() if g.touched < before), key=lambda g: g.first)
+        old = sorted((g for g in self._live() if g.touched < before), key=lambda g: g.first)
+        nodes, bloom = self._node, self._bloom
+        assert bloom is not None
+        records: list[tuple[int, int, bytes, bytes]] = []
         for group in old:
             if self._optimistic:  # handed out now; only the nodes are kept, to find a late line's group
                 self._ready.append(group)
-                pickle.dump((group.first, group.plans, b"", b"\n".join(group.nodes)), self._spill,
-                            protocol=pickle.HIGHEST_PROTOCOL)
+                records.append((group.first, group.plans, b"", b"\n".join(group.nodes)))
             else:
-                pickle.dump((group.first, group.plans, b"".join(group.lines), b"\n".join(group.nodes)), self._spill,
-                            protocol=pickle.HIGHEST_PROTOCOL)
-            self._spilled += 1
-            for node in group.nodes:
-                del self._node[node]
-                self._remember(node)
+                records.append((group.first, group.plans, b"".join(group.lines), b"\n".join(group.nodes)))
+            if len(records) == _SPILL_BATCH:
+                self._dump(records)
+                records = []
+            for node in group.nodes:  # remembered in the filter (_bits inlined: this runs for every node)
+                del nodes[node]
+                value = hash(node) & 0xFFFF_FFFF_FFFF_FFFF
+                for bit in (value & _BLOOM_MASK, (value >> 21) & _BLOOM_MASK,
+                            ((value >> 42) ^ (value * 0x9E3779B1)) & _BLOOM_MASK):
+                    bloom[bit >> 3] |= 1 << (bit & 7)
             self._buffered -= len(group.lines)
-            del self._live[id(group)]
+        if records:
+            self._dump(records)
+
+    def _dump(self, records: list[tuple[int, int, bytes, bytes]]) -> None:
+        assert self._spill is not None
+        pickle.dump(records, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
+        self._spilled += 1
 
     def _bits(self, node: bytes) -> tuple[int, int, int]:
         value = hash(node) & 0xFFFF_FFFF_FFFF_FFFF
-        mask = _BLOOM_BITS - 1
-        return value & mask, (value >> 21) & mask, ((value >> 42) ^ (value * 0x9E3779B1)) & mask
-
-    def _remember(self, node: bytes) -> None:
-        bloom = self._bloom
-        assert bloom is not None
-        for bit in self._bits(node):
-            bloom[bit >> 3] |= 1 << (bit & 7)
+        return value & _BLOOM_MASK, (value >> 21) & _BLOOM_MASK, ((value >> 42) ^ (value * 0x9E3779B1)) & _BLOOM_MASK
 
     def _maybe_spilled(self, node: bytes) -> bool:
         bloom = self._bloom
         assert bloom is not None
+        value = hash(node) & 0xFFFF_FFFF_FFFF_FFFF
+        bit = value & _BLOOM_MASK
+        if not bloom[bit >> 3] & (1 << (bit & 7)):  # the first bit alone: most nodes are new
+            return False
         return all(bloom[bit >> 3] & (1 << (bit & 7)) for bit in self._bits(node))
 
     def _records(self, spill: IO[bytes]) -> Iterator[tuple[int, int, bytes, bytes]]:
         spill.seek(0)
         for _ in range(self._spilled):
-            yield pickle.load(spill)
+            yield from pickle.load(spill)
 
     def _from_spill(self, spill: IO[bytes]) -> Iterator[Group]:
         """The spilled groups, those that share a node joined (only suspects can be shared: a node seen again after

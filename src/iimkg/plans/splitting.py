@@ -1,9 +1,10 @@
 """Splitting a plan file into plan-sized work units, by plan and not by bytes, reading it as a stream.
 
-N-Triples and N-Quads are read line by line as they are (no parse: a line's subject and object are its first and
-third terms; a line that does not look plain is parsed on its own); other syntaxes (Turtle, TriG, N3, RDF/XML) are
-parsed by pyoxigraph's streaming parser and written out as N-Triples lines; JSON-LD is read whole (it is a single
-document) and is one unit. Lines are grouped into plans by :class:`iimkg.plans.grouping.Grouper`.
+N-Triples and N-Quads are read in blocks of lines kept as they are (no parse: one regular expression over a block
+takes each plainly written line apart into its subject, predicate and object; a line that does not look plain is
+parsed on its own); other syntaxes (Turtle, TriG, N3, RDF/XML) are parsed by pyoxigraph's streaming parser and
+written out as N-Triples a few thousand triples at a time, then read the same way; JSON-LD is read whole (it is a
+single document) and is one unit. Lines are grouped into plans by :class:`iimkg.plans.grouping.Grouper`.
 
 A unit's lines are the file's own, so a syntax error a unit shows when it is loaded is one of the file: it is found
 again, with the file's line and column, by :func:`locate_syntax_error`.
@@ -12,7 +13,8 @@ again, with the file's line and column, by :func:`locate_syntax_error`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Generator, Iterator
+import itertools
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from iimkg.core.limits import check_file_size, check_no_xml_entities
 from iimkg.core.vocab import IIM, OWL, RDF_TYPE, RDFS, RDFS_SUBCLASS_OF
 from iimkg.graph.loading import ontology_quads, rdf_format_for, syntax_message
 from iimkg.plans import grouping
-from iimkg.plans.grouping import Group, Grouper, spill_dir
+from iimkg.plans.grouping import Group, Grouper, Line, spill_dir
 
 __all__ = ["PlanUnit", "PlanVocabulary", "Restart", "locate_syntax_error", "plan_vocabulary", "split_file"]
 
@@ -109,10 +111,11 @@ def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary,
 
         yield PlanUnit(source, jsonld_with_context(path), fmt.media_type, 0)
         return
-    grouper = Grouper(window or grouping.WINDOW_LINES, spill_dir(), optimistic)
+    grouper = Grouper(vocabulary.links, vocabulary.plan_types, _TYPE, window or grouping.WINDOW_LINES, spill_dir(),
+                      optimistic)
     media_type = (fmt if fmt in _LINE_FORMATS else ox.RdfFormat.N_TRIPLES).media_type
-    feed = _plain_lines(path, fmt, grouper, vocabulary) if fmt in _LINE_FORMATS else \
-        _parsed_lines(path, fmt, grouper, vocabulary)
+    feed = _grouped(_file_blocks(path), fmt, grouper, path) if fmt in _LINE_FORMATS else \
+        _grouped(_parsed_blocks(path, fmt), ox.RdfFormat.N_TRIPLES, grouper, path)
     plans = 0
     while True:
         try:
@@ -138,102 +141,94 @@ def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary,
 
 
 _TYPE = f"<{RDF_TYPE}>".encode()
+_BLOCK_BYTES = 1 << 20  # read at a time from an N-Triples or N-Quads file (a block is cut at its last newline)
+_PARSED_TRIPLES = 10_000  # triples of another syntax written out as N-Triples at a time
 
+def _grouped(blocks: Iterable[bytes], fmt: ox.RdfFormat, grouper: Grouper,
+             path: Path) -> Generator[Group, None, int]:
+    """Feed blocks of N-Triples or N-Quads lines to ``grouper`` (:meth:`~iimkg.plans.grouping.Grouper.add` takes
+    the plainly written ones apart), passing on the groups it has ready; returns the number of triples.
 
-def _plain_lines(path: Path, fmt: ox.RdfFormat, grouper: Grouper,
-                 vocabulary: PlanVocabulary) -> Generator[Group, None, int]:
-    """Feed an N-Triples or N-Quads file's lines to ``grouper`` as they are, passing on the groups it has ready;
-    returns the number of triples.
+    A line that is not plainly written is parsed on its own (:func:`_odd_line`). A line that looks plain but is not
+    N-Triples after all (an unterminated literal…) still passes here: the engine's parser finds it when the unit is
+    loaded, and the error is placed in the file."""
+    def odd(line: bytes, number: int) -> list[Line]:
+        return _odd_line(line, number, fmt, path)
 
-    A line is taken apart by its spaces when it is plainly written (an IRI or blank node subject, an IRI predicate,
-    no backslash escape anywhere); any other line is parsed on its own. A line that is not N-Triples at all may
-    still pass here: the engine's parser finds it when the unit is loaded, and the error is placed in the file.
-    """
-    links, plan_types, add = vocabulary.links, vocabulary.plan_types, grouper.add
-    count = 0
-    try:
-        with path.open("rb") as handle:
-            for number, line in enumerate(handle, 1):
-                parts = line.split(None, 2)
-                if len(parts) == 3 and b"\\" not in line:
-                    subject, predicate, rest = parts
-                    if predicate[:1] != b"<" or predicate[-1:] != b">" or subject[:1] not in (b"<", b"_"):
-                        terms = _terms_of_line(line, fmt, path, number)
-                        if terms is None:
-                            continue
-                        subject, predicate, obj = terms
-                    elif rest[:1] == b"<":
-                        obj = rest[:rest.find(b">") + 1]
-                    elif rest[:1] == b"_":
-                        obj = rest.split(None, 1)[0].rstrip(b".")
-                    else:
-                        obj = b""
-                elif not parts or parts[0][:1] == b"#":
-                    continue
-                else:
-                    terms = _terms_of_line(line, fmt, path, number)
-                    if terms is None:
-                        continue
-                    subject, predicate, obj = terms
-                if line[-1:] != b"\n":
-                    line += b"\n"
-                count += 1
-                if predicate == _TYPE:
-                    spilled = add(subject, line, None, obj in plan_types)
-                elif obj and (obj[:1] == b"_" or predicate in links):
-                    spilled = add(subject, line, obj)
-                else:
-                    spilled = add(subject, line)
-                if spilled:
-                    yield from grouper.take()
-    except OSError as error:
-        raise InputError(f"can't read the file: {error}", path=path) from None
+    count = number = 0
+    for block in blocks:
+        lines = block.splitlines(keepends=True)
+        count += grouper.add(lines, number, odd)
+        number += len(lines)
+        yield from grouper.take()
     return count
 
 
-def _terms_of_line(line: bytes, fmt: ox.RdfFormat, path: Path, number: int) -> tuple[bytes, bytes, bytes] | None:
-    """A line's subject, predicate and object (b"" for a literal) as N-Triples terms, by parsing it; None for a
-    comment."""
+def _file_blocks(path: Path) -> Iterator[bytes]:
+    """A file's bytes in blocks of whole lines (a line longer than a block makes a longer block); the last line
+    given its newline if it has none."""
+    pieces: list[bytes] = []
+    try:
+        with path.open("rb") as handle:
+            while data := handle.read(_BLOCK_BYTES):
+                # after the last LF; else after the last CR (a file may end its lines with CR alone) but one that
+                # ends the read, which may be followed by an LF
+                cut = data.rfind(b"\n") + 1 or data.rfind(b"\r", 0, len(data) - 1) + 1
+                if not cut:
+                    pieces.append(data)
+                    continue
+                pieces.append(data[:cut])
+                yield b"".join(pieces)
+                pieces = [data[cut:]]
+    except OSError as error:
+        raise InputError(f"can't read the file: {error}", path=path) from None
+    rest = b"".join(pieces)
+    if rest:
+        yield rest if rest.endswith((b"\n", b"\r")) else rest + b"\n"
+
+
+def _odd_line(line: bytes, number: int, fmt: ox.RdfFormat, path: Path) -> list[Line]:
+    """The triples of a line that is not plainly written, by parsing it: none for a comment or a blank line; the
+    line as it is when it holds one triple, each triple written out on its own line when it holds several.
+
+    :raises InputError: the line does not parse (with the file's line number and the column)."""
+    text = line.strip()
+    if not text or text[:1] == b"#":
+        return []
     try:
         quads = list(ox.parse(line, format=fmt))
     except SyntaxError as error:
         raise InputError(syntax_message(error), path=path, line=number, column=error.offset) from None
-    if not quads:
-        return None
-    if len(quads) != 1:
-        raise InputError("expected one triple on the line", path=path, line=number)
-    quad = quads[0]
-    obj = b"" if isinstance(quad.object, ox.Literal) else str(quad.object).encode()
-    return str(quad.subject).encode(), str(quad.predicate).encode(), obj
+    lines = []
+    for quad in quads:
+        obj = b"" if isinstance(quad.object, ox.Literal) else str(quad.object).encode()
+        own = line if len(quads) == 1 else ox.serialize([quad], format=fmt) or b""
+        lines.append((own, str(quad.subject).encode(), str(quad.predicate).encode(), obj))
+    return lines
 
 
-def _parsed_lines(path: Path, fmt: ox.RdfFormat, grouper: Grouper,
-                  vocabulary: PlanVocabulary) -> Generator[Group, None, int]:
-    """Parse a Turtle, TriG, N3 or RDF/XML file as a stream and feed its triples to ``grouper`` as lines, passing on
-    the groups it has ready; returns the number of triples."""
-    links, plan_types = vocabulary.links, vocabulary.plan_types
-    type_iri = ox.NamedNode(RDF_TYPE)
-    count = 0
+def _parsed_blocks(path: Path, fmt: ox.RdfFormat) -> Iterator[bytes]:
+    """Parse a Turtle, TriG, N3 or RDF/XML file as a stream and write its triples out as blocks of N-Triples lines
+    (in named graphs too: a plan file is one graph). Turtle and RDF/XML, which hold only triples, are written out by
+    pyoxigraph a block at a time, not a triple at a time in Python."""
+    quads = ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri())
+    write: Callable[[list[ox.Quad]], bytes] = _written if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) \
+        else _written_as_triples
     try:
-        for quad in ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri()):
-            subject, predicate, obj = quad.subject, quad.predicate, quad.object
-            s, o = str(subject), str(obj)
-            line = f"{s} {predicate} {o} .\n".encode()
-            count += 1
-            if predicate == type_iri:
-                spilled = grouper.add(s.encode(), line, plan=o.encode() in plan_types)
-            elif isinstance(obj, ox.BlankNode) or (isinstance(obj, ox.NamedNode)
-                                                   and str(predicate).encode() in links):
-                spilled = grouper.add(s.encode(), line, link=o.encode())
-            else:
-                spilled = grouper.add(s.encode(), line)
-            if spilled:
-                yield from grouper.take()
+        while block := list(itertools.islice(quads, _PARSED_TRIPLES)):
+            yield write(block)
     except SyntaxError as error:
         raise InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
     except (OSError, ValueError) as error:
         raise InputError(f"can't read the file: {error}", path=path) from None
-    return count
+
+
+def _written(quads: list[ox.Quad]) -> bytes:
+    return ox.serialize(quads, format=ox.RdfFormat.N_TRIPLES) or b""
+
+
+def _written_as_triples(quads: list[ox.Quad]) -> bytes:
+    return "".join(f"{q.subject} {q.predicate} {q.object} .\n" for q in quads).encode()
 
 
 def locate_syntax_error(path: Path, fmt: ox.RdfFormat) -> InputError | None:
