@@ -28,8 +28,8 @@ from iimkg.shacl.spill import SpillFolder
 
 __all__ = ["SPILL_RESULTS", "ChunkResults", "PlanRegistry"]
 
-# Raw results held in memory before the chunks' results go to disk (some 60 MB of PlanResult objects).
-SPILL_RESULTS = 100_000
+# Raw results held in memory before the chunks' results go to disk (some 30 MB of PlanResult objects).
+SPILL_RESULTS = 50_000
 
 
 class PlanRegistry:
