@@ -35,6 +35,7 @@ __all__ = ["WINDOW_LINES", "Group", "Grouper", "Line", "spill_dir"]
 WINDOW_LINES = 500_000
 _BLOOM_BITS = 1 << 28  # 32 MB: under 1 % false suspects up to some 30 million spilled nodes
 _BLOOM_MASK = _BLOOM_BITS - 1
+_BIT = tuple(1 << n for n in range(8))  # a bit of a byte of the filter
 _SPILL_BATCH = 1_000  # groups written to the spill file in one record
 
 Line = tuple[bytes, bytes, bytes, bytes]
@@ -116,7 +117,8 @@ class Grouper:
         subject = None
         group = Group(0)  # replaced at the first line
         glines = group.lines
-        for index, line in enumerate(lines, number + 1):
+        odd_lines = odd_triples = 0  # lines given to ``odd``, and the triples they held: a line's number from seq
+        for line in lines:
             try:
                 s, p, rest = line.split(b" ", 2)
             except ValueError:
@@ -128,8 +130,10 @@ class Grouper:
                 if found is None and ((s[:1] == b"<" and s[-1:] == b">" and s.count(b"<") == 1)
                                       or (s[:2] == b"_:" and b"<" not in s)) and b"\\" not in s:
                     found = nodes[s] = Group(seq + 1, s)
-                    if bloom is not None and self._maybe_spilled(s):
-                        self._suspects.add(s)
+                    if bloom is not None:  # a node of a spilled group? (the filter's first bit inlined)
+                        bit = hash(s) & _BLOOM_MASK
+                        if bloom[bit >> 3] & _BIT[bit & 7] and self._maybe_spilled(s):
+                            self._suspects.add(s)
                 if found is None:
                     kind = _ODD
                 else:
@@ -166,8 +170,10 @@ class Grouper:
                         if other is None:
                             nodes[obj] = group
                             group.nodes.append(obj)
-                            if bloom is not None and self._maybe_spilled(obj):
-                                self._suspects.add(obj)
+                            if bloom is not None:
+                                bit = hash(obj) & _BLOOM_MASK
+                                if bloom[bit >> 3] & _BIT[bit & 7] and self._maybe_spilled(obj):
+                                    self._suspects.add(obj)
                         elif other is not group:
                             group = self._merge(group, other)
                             glines = group.lines
@@ -176,11 +182,13 @@ class Grouper:
                         limit = self._spill_from(group, seq, limit)
                         bloom = self._bloom
                     continue
+            odd_lines += 1
             if odd is not None:
                 group.touched = self._seq = seq
                 self._buffered = seq - limit + window
-                for one in odd(line, index):
+                for one in odd(line, number + (seq - start - odd_triples) + odd_lines):
                     self._file(*one)
+                odd_triples += self._seq - seq
                 seq = self._seq
                 limit = seq + window - self._buffered
                 bloom = self._bloom
@@ -305,9 +313,12 @@ class Grouper:
             for node in group.nodes:  # remembered in the filter (_bits inlined: this runs for every node)
                 del nodes[node]
                 value = hash(node) & 0xFFFF_FFFF_FFFF_FFFF
-                for bit in (value & _BLOOM_MASK, (value >> 21) & _BLOOM_MASK,
-                            ((value >> 42) ^ (value * 0x9E3779B1)) & _BLOOM_MASK):
-                    bloom[bit >> 3] |= 1 << (bit & 7)
+                bit = value & _BLOOM_MASK
+                bloom[bit >> 3] |= _BIT[bit & 7]
+                bit = (value >> 21) & _BLOOM_MASK
+                bloom[bit >> 3] |= _BIT[bit & 7]
+                bit = ((value >> 42) ^ (value * 0x9E3779B1)) & _BLOOM_MASK
+                bloom[bit >> 3] |= _BIT[bit & 7]
             self._buffered -= len(group.lines)
         if records:
             self._dump(records)
@@ -324,11 +335,7 @@ class Grouper:
     def _maybe_spilled(self, node: bytes) -> bool:
         bloom = self._bloom
         assert bloom is not None
-        value = hash(node) & 0xFFFF_FFFF_FFFF_FFFF
-        bit = value & _BLOOM_MASK
-        if not bloom[bit >> 3] & (1 << (bit & 7)):  # the first bit alone: most nodes are new
-            return False
-        return all(bloom[bit >> 3] & (1 << (bit & 7)) for bit in self._bits(node))
+        return all(bloom[bit >> 3] & _BIT[bit & 7] for bit in self._bits(node))
 
     def _records(self, spill: IO[bytes]) -> Iterator[tuple[int, int, bytes, bytes]]:
         spill.seek(0)
