@@ -354,7 +354,7 @@ def _junit_pieces(result: ValidationResult) -> Iterator[str]:
 def _file_rules(stats: FindingStats, file: str) -> list[tuple[str, Severity, str | None]]:
     """The rules the findings of ``file`` name (name, severity and source of the last finding of each)."""
     names = dict.fromkeys(rule for (where, rule, _) in stats.rule_counts if where == file)
-    return [(name, stats.last_of_rule[name].severity, stats.last_of_rule[name].source) for name in names]
+    return [(name, *stats.last_of_rule[name]) for name in names]
 
 
 def _rule_counts(result: ValidationResult, stats: FindingStats, file: str, rule: str) -> tuple[int, int]:
@@ -444,7 +444,7 @@ def _indent_of(head: str) -> str:
 def _sarif_run(result: ValidationResult) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     """The run of the SARIF log (its ``results`` left out) and its results, made as they are read."""
     stats = result.stats()
-    rules = _rules_for(result.rules, [(name, f.severity, f.source) for name, f in stats.last_of_rule.items()])
+    rules = _rules_for(result.rules, [(name, *last) for name, last in stats.last_of_rule.items()])
     index = {rule.name: position for position, rule in enumerate(rules)}
     locator = Locator()
     results = (_sarif_result(finding, index[finding.rule], locator, result.files) for finding in result.findings)

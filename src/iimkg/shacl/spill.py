@@ -34,6 +34,8 @@ SPILL_FINDINGS = 50_000
 # Findings pickled together: large enough that pickling is cheap per finding, small enough to read back one at a time.
 _BATCH = 1_024
 _FIELDS = tuple(f.name for f in fields(Finding))
+_SEVERITY, _RULE, _FILE, _PLAN, _SOURCE = (_FIELDS.index(name)
+                                           for name in ("severity", "rule", "file", "plan", "source"))
 
 
 def spill_dir() -> str | None:
@@ -102,9 +104,10 @@ class FindingStats:
     counts: Counter[tuple[str, Severity]] = field(default_factory=Counter)
     file_plans: Counter[str] = field(default_factory=Counter)  # plans with findings, by file
     rule_counts: Counter[tuple[str, str, Severity]] = field(default_factory=Counter)  # (file, rule, severity)
-    last_of_rule: dict[str, Finding] = field(default_factory=dict)  # the last finding of each rule
-    _plans: set[int] = field(default_factory=set, repr=False)  # hashes of plan names (8 bytes of state a plan)
-    _file_plans: set[str] = field(default_factory=set, repr=False)
+    # the severity and source of the last finding of each rule (a rule the shapes do not list is reported with them)
+    last_of_rule: dict[str, tuple[Severity, str | None]] = field(default_factory=dict)
+    _plans: set[int] = field(default_factory=set, repr=False)  # hashes of plan names (some 60 bytes a plan)
+    _file_plans: set[int] = field(default_factory=set, repr=False)
     _file: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -121,19 +124,27 @@ class FindingStats:
 
     def add(self, finding: Finding) -> None:
         """Count ``finding``; findings come file by file (as reports order them)."""
+        self.add_row(_row(finding))
+
+    def add_row(self, row: tuple[Any, ...]) -> None:
+        """:meth:`add` for a finding's fields (:data:`_FIELDS`), as spill files hold them."""
+        severity, rule, file, plan = row[_SEVERITY], row[_RULE], row[_FILE], row[_PLAN]
         self.total += 1
-        self.counts[finding.file, finding.severity] += 1
-        self.rule_counts[finding.file, finding.rule, finding.severity] += 1
-        self.last_of_rule[finding.rule] = finding
-        if finding.file != self._file:
-            self._file, self._file_plans = finding.file, set()
-        if finding.plan and finding.plan not in self._file_plans:
-            self._file_plans.add(finding.plan)
-            self.file_plans[finding.file] += 1
-            self._plans.add(hash(finding.plan))
-        if finding.plan and not finding.plan.startswith("_:") and len(self._file_plans) > 1:
-            # a named plan's findings are contiguous in a file: only the one being read is kept
-            self._file_plans = {finding.plan}
+        self.counts[file, severity] += 1
+        self.rule_counts[file, rule, severity] += 1
+        self.last_of_rule[rule] = (severity, row[_SOURCE])
+        if file != self._file:
+            self._file, self._file_plans = file, set()
+        if plan:
+            key = hash(plan)
+            if key not in self._file_plans:
+                self._file_plans.add(key)
+                self.file_plans[file] += 1
+                self._plans.add(key)
+            if len(self._file_plans) > 1 and not plan.startswith("_:"):
+                # a named plan's findings are contiguous in a file: only the one being read is kept (blank-node
+                # plans sort together, interleaved: theirs are kept for the file)
+                self._file_plans = {key}
 
     @property
     def plans(self) -> int:
@@ -244,15 +255,18 @@ class FindingSorter:
     def _merged(self, rows: Iterable[tuple[Any, ...]], stats: FindingStats) -> Iterator[tuple[Any, ...]]:
         """Each row's fields once (a repeat has the same key: only the rows of one key are remembered)."""
         key: Any = None
-        seen: set[tuple[Any, ...]] = set()
+        first: tuple[Any, ...] = ()
+        seen: set[tuple[Any, ...]] | None = None  # the rows of the key, made only when a key comes twice
         for row_key, _, row in rows:
             if row_key != key:
-                key, seen = row_key, set()
-            if self._unique:
+                key, first, seen = row_key, row, None
+            elif self._unique:
+                if seen is None:
+                    seen = {first}
                 if row in seen:
                     continue
                 seen.add(row)
-            stats.add(_finding(row))
+            stats.add_row(row)
             yield row
 
     def close(self) -> None:
