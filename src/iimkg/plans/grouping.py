@@ -175,8 +175,16 @@ class Grouper:
                                 if bloom[bit >> 3] & _BIT[bit & 7] and self._maybe_spilled(obj):
                                     self._suspects.add(obj)
                         elif other is not group:
-                            group = self._merge(group, other)
-                            glines = group.lines
+                            if len(other.nodes) == 1:  # one node described before the line linking it: joins
+                                glines += other.lines
+                                nodes[obj] = group
+                                group.nodes.append(obj)
+                                group.plans += other.plans
+                                if other.first < group.first:
+                                    group.first = other.first
+                            else:
+                                group = self._merge(group, other)
+                                glines = group.lines
                     glines.append(line)
                     if seq > limit:
                         limit = self._spill_from(group, seq, limit)
