@@ -126,16 +126,24 @@ def findings_of(results: Iterable[PlanResult], rules: Sequence[Rule], names: Map
     by_iri = {rule.iri: rule for rule in rules}
     known = frozenset(known_statements)
     findings = []
+    severities: dict[str, Severity] = {}  # a few IRIs and files for many results: each worked out once
+    files: dict[str, str] = {}
     for result in results:
         rule = by_iri.get(result.shape)
         messages = sorted(result.messages)
         cited = _cited(rule.statements, messages[0], known) if rule and messages else ()
+        severity = severities.get(result.severity)
+        if severity is None:
+            severity = severities[result.severity] = Severity.from_iri(result.severity)
+        file = files.get(result.file or "")
+        if file is None:
+            file = files[result.file or ""] = display_path(Path(result.file)) if result.file else ""
         findings.append(Finding(
-            severity=Severity.from_iri(result.severity),
+            severity=severity,
             rule=rule.name if rule else rule_name(result.shape),
             message=messages[0] if messages else (rule.label if rule else "shape not satisfied"),
             focus=shown(result.focus),
-            file=display_path(Path(result.file)) if result.file else "",
+            file=file,
             source=rule.source if rule else None,
             value=shown(result.value) if result.value is not None and result.value != result.focus else None,
             path=result.path,

@@ -144,7 +144,7 @@ class ChunkResults:
         for chunk in self._chunks:
             if chunk.held is not None:
                 chunk.offset = self._file.tell()
-                pickle.dump(chunk.held, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(_encoded(*chunk.held), self._file, protocol=pickle.HIGHEST_PROTOCOL)
                 chunk.held = None
         self._held = 0
 
@@ -168,7 +168,7 @@ class ChunkResults:
                 results, names = chunk.held
             else:
                 self._file.seek(chunk.offset)
-                results, names = pickle.load(self._file)
+                results, names = _decoded(*pickle.load(self._file))
             if chunk.dropped:
                 results = [r for r in results if r.file not in chunk.dropped]
             yield results, names
@@ -180,3 +180,54 @@ class ChunkResults:
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+# pyoxigraph terms pickle through their N-Triples text, some ten times slower than tuples of strings: spilled results
+# are written with their terms as strings (an IRI ``<…``, a blank node ``_…``) or, for a literal, a tuple.
+Encoded = str | tuple[str, str | None, str | None] | None
+
+
+def _term(term: Any) -> Encoded:
+    if term is None:
+        return None
+    if isinstance(term, ox.NamedNode):
+        return "<" + term.value
+    if isinstance(term, ox.BlankNode):
+        return "_" + term.value
+    return (term.value, term.datatype.value if term.language is None else None, term.language)
+
+
+def _node(code: Encoded) -> Any:
+    if code is None:
+        return None
+    if isinstance(code, str):
+        return ox.NamedNode(code[1:]) if code[0] == "<" else ox.BlankNode(code[1:])
+    value, datatype, language = code
+    if language is not None:
+        return ox.Literal(value, language=language)
+    return ox.Literal(value, datatype=ox.NamedNode(datatype)) if datatype is not None else ox.Literal(value)
+
+
+def _encoded(results: list[PlanResult], names: dict[PlanNode, str]) -> tuple[list[tuple[Any, ...]], dict[Any, str]]:
+    return ([(_term(r.focus), r.shape, r.severity, r.component, r.path, _term(r.value), r.messages, _term(r.plan),
+              r.file) for r in results], {_term(plan): name for plan, name in names.items()})
+
+
+def _decoded(rows: list[tuple[Any, ...]], names: dict[Any, str]) -> tuple[list[PlanResult], dict[PlanNode, str]]:
+    """The chunk's results and names again; each term made once (a plan is the focus of many of its results), each
+    result's fields set at once (a frozen dataclass's ``__init__`` sets them one by one, several times slower)."""
+    memo: dict[Any, Any] = {}
+
+    def node(code: Encoded) -> Any:
+        made = memo.get(code)
+        if made is None and code is not None:
+            made = memo[code] = _node(code)
+        return made
+
+    results = []
+    for focus, shape, severity, component, path, value, messages, plan, file in rows:
+        result = object.__new__(PlanResult)
+        result.__dict__.update(focus=node(focus), shape=shape, severity=severity, component=component, path=path,
+                               value=node(value), messages=messages, plan=node(plan), file=file)
+        results.append(result)
+    return results, {node(plan): name for plan, name in names.items()}
