@@ -17,7 +17,9 @@ import heapq
 import operator
 import os
 import pickle
+import shutil
 import tempfile
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
@@ -44,19 +46,25 @@ def spill_dir() -> str | None:
 
 
 class SpillFolder:
-    """A temporary folder of spill files, removed by :meth:`close`, when garbage-collected, or at exit."""
+    """A temporary folder of spill files, removed by :meth:`close`, when garbage-collected, or at exit; only by the
+    process that made it (worker processes forked while it exists hold a copy of this object)."""
 
     def __init__(self, prefix: str = "iimkg-spill-") -> None:
-        self._folder = tempfile.TemporaryDirectory(prefix=prefix, dir=spill_dir())
-        self.path = Path(self._folder.name)
+        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=spill_dir()))
         self._count = 0
+        self._remove = weakref.finalize(self, _remove, self.path, os.getpid())
 
     def new_file(self, stem: str) -> Path:
         self._count += 1
         return self.path / f"{stem}-{self._count}.bin"
 
     def close(self) -> None:
-        self._folder.cleanup()
+        self._remove()
+
+
+def _remove(path: Path, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 _row: Callable[[Finding], tuple[Any, ...]] = operator.attrgetter(*_FIELDS)  # a finding's fields, in order
