@@ -5,7 +5,8 @@ co-intervention to the one whose myositis code the graph does not carry), each c
 NDJSON file per resource type as FHIR Bulk Data writes them, in a temporary folder.
 
 For each N: `iimkg fhir convert` and `iimkg validate` on the NDJSON files, each as a new process (start-up
-included), with the peak resident memory of its process tree (worker processes included) sampled every 50 ms.
+included), with the peak memory of its process tree (worker processes included) sampled every 50 ms: resident sets
+summed, and proportional sets (PSS) summed, which count the pages forked workers share with the parent once.
 Both stream a Bulk Data export, so the peak should stay flat as the export grows (200 MB then 400 MB).
 Linearity: CPU seconds per 1,000 patients at each N (wall time on a shared machine measures the other work), and
 the ratio of the largest N's to the smallest's.
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from iimkg.fhir import read_fhir
+from memory import Memory, tree_memory
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "fhir"
 _SUBJECT_KEYS = ("subject", "patient")
@@ -101,46 +103,28 @@ def patients_for(megabytes: float) -> int:
     return max(1, round(megabytes * 2**20 / per_patient))
 
 
-def _tree_rss(root: int) -> int:
-    """Resident memory (bytes) of a process and all its descendants, from /proc (Linux)."""
-    children: dict[int, list[int]] = defaultdict(list)
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            children[int(fields[1])].append(int(entry))
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            continue
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, ()))
-    return total
+def _mib(memory: Memory) -> str:
+    return f"{memory.rss / 2**20:.0f}/{memory.pss / 2**20:.0f}"
 
 
-def run_sampled(command: list[str]) -> tuple[float, float, float, int, str]:
-    """(seconds, CPU seconds of the process and the workers it waited for, peak MiB of the process tree sampled
+def run_sampled(command: list[str]) -> tuple[float, float, Memory, int, str]:
+    """(seconds, CPU seconds of the process and the workers it waited for, peak memory of the process tree sampled
     every 50 ms, exit status, last line of stderr). CPU seconds say more than wall time on a shared machine."""
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, text=True)
-        peak = 0
+        peak = Memory(0, 0)
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            peak = max(peak, _tree_rss(process.pid))
+            peak = peak.peak(tree_memory(process.pid))
             time.sleep(0.05)
         process.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         err.seek(0)
         last = (err.read().strip().splitlines() or [""])[-1]
-    return seconds, usage.ru_utime + usage.ru_stime, peak / 2**20, process.returncode, last
+    return seconds, usage.ru_utime + usage.ru_stime, peak, process.returncode, last
 
 
 def _iimkg() -> list[str]:
@@ -157,9 +141,10 @@ def main() -> None:
     ns = parser.parse_args()
     sizes = [patients_for(mb) for mb in ns.megabytes] if ns.megabytes else ns.sizes
     print(f"FHIR Bulk Data export -> treatment plans, {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}; "
-          "peak = resident memory of the process tree, sampled every 50 ms")
-    print(f"{'patients':>9} {'MiB':>6} {'convert s':>10} {'cpu s':>7} {'peak MiB':>9} {'validate s':>11} {'cpu s':>7}"
-          f" {'peak MiB':>9} {'s/1k pts':>9}  validate summary")
+          "peak = memory of the process tree sampled every 50 ms, MiB: resident sets summed / proportional (PSS, "
+          "pages the forked workers share counted once; bench/memory.py)")
+    print(f"{'patients':>9} {'MiB':>6} {'convert s':>10} {'cpu s':>7} {'peak RSS/PSS':>13} {'validate s':>11} "
+          f"{'cpu s':>7} {'peak RSS/PSS':>13} {'s/1k pts':>9}  validate summary")
     per_thousand: list[tuple[int, float]] = []
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="iimkg-fhir-bench-") as folder:
@@ -170,7 +155,7 @@ def main() -> None:
             assert status == 0, f"iimkg fhir convert exited {status}: {summary}"
             assert f"{size:,} plan" in summary, summary
             (Path(folder) / "plans.ttl").unlink()
-            validate_s, validate_cpu, validate_peak, summary = float("nan"), float("nan"), float("nan"), "(not run)"
+            validate_s, validate_cpu, validate_peak, summary = float("nan"), float("nan"), Memory(0, 0), "(not run)"
             if not ns.no_validate:
                 report = Path(folder) / "report.json"
                 validate_s, validate_cpu, validate_peak, status, summary = run_sampled(
@@ -180,8 +165,8 @@ def main() -> None:
             measured = convert_s + (0 if ns.no_validate else validate_s)
             cpu = convert_cpu + (0 if ns.no_validate else validate_cpu)
             per_thousand.append((size, cpu / size * 1000))
-            print(f"{size:>9,} {megabytes:>6.1f} {convert_s:>10.2f} {convert_cpu:>7.1f} {convert_peak:>9.0f}"
-                  f" {validate_s:>11.2f} {validate_cpu:>7.1f} {validate_peak:>9.0f} {measured / size * 1000:>9.2f}"
+            print(f"{size:>9,} {megabytes:>6.1f} {convert_s:>10.2f} {convert_cpu:>7.1f} {_mib(convert_peak):>13}"
+                  f" {validate_s:>11.2f} {validate_cpu:>7.1f} {_mib(validate_peak):>13} {measured / size * 1000:>9.2f}"
                   f"  {summary}", flush=True)
     if len(per_thousand) > 1:
         (small, first), (large, last) = per_thousand[0], per_thousand[-1]

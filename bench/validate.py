@@ -17,7 +17,8 @@ missing now and then, so that every rule finds something. The same plans are wri
 - ``blank``: one Turtle file whose plans are blank nodes too (``[ a iim:TreatmentPlan ; … ] .``).
 
 Each run is a fresh `iimkg validate` process (so the time includes start-up, loading and writing the JSON report);
-peak memory is the largest total resident set of that process and its workers, sampled every 20 ms. The run sets
+peak memory is the largest total resident set of that process and its workers, sampled every 20 ms, and the largest
+total proportional set (PSS: pages the forked workers share with the parent counted once; bench/memory.py). The run sets
 IIMKG_PROFILE=1, and the bench prints where the time went: reading and splitting the input (the parent process),
 loading, rule evaluation and attribution (summed over the workers), findings and the report. Findings are compared
 across layouts of one size (the same plans give the same findings). Plain pyshacl is `iimkg validate --engine
@@ -42,6 +43,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from memory import Memory, tree_memory
 
 LAYOUTS = ("one-nt", "one-ttl", "ten-ttl", "interleaved", "blank")
 PREFIXES = ("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
@@ -144,31 +147,6 @@ def _end_date(days: int) -> str:
     return (datetime.date(2026, 3, 2) + datetime.timedelta(days=days - 1)).isoformat()
 
 
-def _tree_rss(root: int) -> int:
-    """Resident memory in bytes of a process and all its descendants (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
-                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
-        try:
-            with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
-                for line in handle:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total
-
-
 Row = tuple[str, int, int, float, int, dict[str, object]]
 
 
@@ -180,13 +158,13 @@ def run(files: list[Path], engine: str, report: Path) -> tuple[float, int, dict[
                "--format", "json", "--output", str(report), "--max-input-mb", str(max(largest, 512))]
     started = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "IIMKG_PROFILE": "1"})
-    peak = 0
+    peak = Memory(0, 0)
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, _tree_rss(process.pid))
+            peak = peak.peak(tree_memory(process.pid))
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -200,8 +178,9 @@ def run(files: list[Path], engine: str, report: Path) -> tuple[float, int, dict[
     summary, digest = _read_report(report)
     summary["profile"] = next((line for line in err.splitlines() if line.startswith("iimkg profile:")), "")
     summary["digest"] = digest
+    summary["pss_peak"] = peak.pss
     report.unlink()
-    return elapsed, peak, summary
+    return elapsed, peak.rss, summary
 
 
 def _read_report(report: Path) -> tuple[dict[str, object], str]:
@@ -338,21 +317,23 @@ def main() -> int:
 
 def _print_row(row: Row) -> None:
     name, count, _files, seconds, peak, summary = row
-    print(f"{name}: {count:,} plans in {seconds:.1f} s ({count / seconds:,.0f} plans/s), peak {peak / 2**20:,.0f} MB, "
-          f"{summary['findings']:,} findings", flush=True)
+    pss = int(str(summary.get("pss_peak", peak)))
+    print(f"{name}: {count:,} plans in {seconds:.1f} s ({count / seconds:,.0f} plans/s), peak {peak / 2**20:,.0f} MB "
+          f"resident (summed), {pss / 2**20:,.0f} MB proportional (PSS), {summary['findings']:,} findings", flush=True)
     if summary.get("profile"):
         checked = float(str(summary.get("seconds", 0.0)))
         print(f"  {summary['profile']}; start-up and the JSON report {seconds - checked:.1f} s", flush=True)
 
 
 def _table(rows: list[Row]) -> str:
-    lines = ["| engine, layout | plans | files | seconds | plans/second | peak memory | findings | plans with findings "
-             "|",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| engine, layout | plans | files | seconds | plans/second | peak RSS (summed) | peak PSS | findings "
+             "| plans with findings |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, count, files, seconds, peak, summary in rows:
         rate = count / seconds
         lines.append(f"| {name} | {count:,} | {files} | {seconds:.1f} | {rate:,.{0 if rate >= 10 else 2}f} | "
-                     f"{peak / 2**20:,.0f} MB | {summary['findings']:,} | {summary.get('plans_with_findings', '')} |")
+                     f"{peak / 2**20:,.0f} MB | {int(str(summary.get('pss_peak', peak))) / 2**20:,.0f} MB | "
+                     f"{summary['findings']:,} | {summary.get('plans_with_findings', '')} |")
     lines.append(f"\n{os.cpu_count()} CPUs; {sys.version.split()[0]}")
     return "\n".join(lines)
 
