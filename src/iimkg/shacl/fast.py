@@ -92,7 +92,8 @@ class CompiledShapes:
         data: the rules add what they derive to it.
 
         One graph, not the union of named graphs: pyoxigraph reads the union of several graphs as a set (each
-        pattern's matches across graphs are made distinct), which made every rule and check some 40 % slower.
+        pattern's matches across graphs are made distinct): on 2,000 plans, back to back on one core, the rules and
+        checks took 1.58 ms a plan over the union of named graphs and 1.42 ms over one graph.
         :raises ShapesError: if a shape's query does not parse or does not bind ``$this``.
         """
         for rule in sorted(self.rules, key=lambda r: r.order):
