@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import enum
 import functools
+import operator
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +21,9 @@ from iimkg.core.vocab import DCTERMS, IIMFHIR, IIMPLAN, IIMQC, RDFS_COMMENT, RDF
 if TYPE_CHECKING:
     import rdflib
 
-    from iimkg.shacl.spill import FindingStats
 
-__all__ = ["CheckKind", "Finding", "Rule", "Severity", "ValidationResult", "display_path", "rule_name", "rules_of"]
+__all__ = ["FINDING_FIELDS", "CheckKind", "Finding", "FindingStats", "Rule", "Severity", "ValidationResult",
+           "display_path", "finding_row", "rule_name", "rules_of"]
 
 
 ENFORCES = IIMPLAN + "enforces"
@@ -131,6 +133,70 @@ class Finding:
         } | ({"plan_iri": self.plan_iri, "statements": self.statements} if self.plan is not None else {})
 
 
+# A finding's fields in order: the row spill files hold (iimkg.shacl.spill) and FindingStats counts.
+FINDING_FIELDS = tuple(f.name for f in fields(Finding))
+finding_row: Callable[[Finding], tuple[Any, ...]] = operator.attrgetter(*FINDING_FIELDS)
+_SEVERITY, _RULE, _FILE, _PLAN, _SOURCE = (FINDING_FIELDS.index(name)
+                                           for name in ("severity", "rule", "file", "plan", "source"))
+
+
+@dataclass
+class FindingStats:
+    """What reports say before the findings: counts by file and severity, plans with findings, and each rule's
+    findings by file (JUnit and SARIF list rules before results). Gathered in report order, a finding at a time."""
+
+    total: int = 0
+    counts: Counter[tuple[str, Severity]] = field(default_factory=Counter)
+    file_plans: Counter[str] = field(default_factory=Counter)  # plans with findings, by file
+    rule_counts: Counter[tuple[str, str, Severity]] = field(default_factory=Counter)  # (file, rule, severity)
+    # the severity and source of the last finding of each rule (a rule the shapes do not list is reported with them)
+    last_of_rule: dict[str, tuple[Severity, str | None]] = field(default_factory=dict)
+    _plans: set[int] = field(default_factory=set, repr=False)  # hashes of plan names (some 60 bytes a plan)
+    _file_plans: set[int] = field(default_factory=set, repr=False)
+    _file: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, findings: Iterable[Finding]) -> FindingStats:
+        """Counted from findings in any order (a list in memory: plans with findings counted with a set a file)."""
+        stats = cls()
+        plans: dict[str, set[str]] = {}
+        for finding in findings:
+            stats.add(finding)
+            if finding.plan:
+                plans.setdefault(finding.file, set()).add(finding.plan)
+        stats.file_plans = Counter({file: len(named) for file, named in plans.items()})
+        return stats
+
+    def add(self, finding: Finding) -> None:
+        """Count ``finding``; findings come file by file (as reports order them)."""
+        self.add_row(finding_row(finding))
+
+    def add_row(self, row: tuple[Any, ...]) -> None:
+        """:meth:`add` for a finding's fields (:data:`FINDING_FIELDS`), as spill files hold them."""
+        severity, rule, file, plan = row[_SEVERITY], row[_RULE], row[_FILE], row[_PLAN]
+        self.total += 1
+        self.counts[file, severity] += 1
+        self.rule_counts[file, rule, severity] += 1
+        self.last_of_rule[rule] = (severity, row[_SOURCE])
+        if file != self._file:
+            self._file, self._file_plans = file, set()
+        if plan:
+            key = hash(plan)
+            if key not in self._file_plans:
+                self._file_plans.add(key)
+                self.file_plans[file] += 1
+                self._plans.add(key)
+            if len(self._file_plans) > 1 and not plan.startswith("_:"):
+                # a named plan's findings are contiguous in a file: only the one being read is kept (blank-node
+                # plans sort together, interleaved: theirs are kept for the file)
+                self._file_plans = {key}
+
+    @property
+    def plans(self) -> int:
+        """Plans with findings (of every file)."""
+        return len(self._plans)
+
+
 @dataclass
 class ValidationResult:
     """Findings for every file checked, the rules they were checked against, and the SHACL report graph.
@@ -183,7 +249,6 @@ class ValidationResult:
     def stats(self) -> FindingStats:
         """Counts by file, severity and rule, and plans with findings (kept with spilled findings; else counted
         once, and again if the list has changed length)."""
-        from iimkg.shacl.spill import FindingStats
 
         kept = getattr(self.findings, "stats", None)
         if isinstance(kept, FindingStats):

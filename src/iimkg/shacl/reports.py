@@ -15,9 +15,8 @@ from typing import IO, Any
 
 from iimkg.core.prefixes import compress
 from iimkg.core.vocab import IIM
-from iimkg.shacl.findings import Finding, Rule, Severity, ValidationResult
+from iimkg.shacl.findings import Finding, FindingStats, Rule, Severity, ValidationResult
 from iimkg.shacl.locate import Locator
-from iimkg.shacl.spill import FindingStats
 
 __all__ = ["SARIF_SCHEMA", "ReportFormat", "render_report", "sarif_log", "write_report"]
 

@@ -14,30 +14,26 @@ result is closed or garbage-collected, at exit, and on any error (Ctrl-C include
 from __future__ import annotations
 
 import heapq
-import operator
 import os
 import pickle
 import shutil
 import tempfile
 import weakref
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, overload
 
-from iimkg.shacl.findings import Finding, Severity
+from iimkg.shacl.findings import FINDING_FIELDS as _FIELDS
+from iimkg.shacl.findings import Finding, FindingStats
+from iimkg.shacl.findings import finding_row as _row
 
-__all__ = ["SPILL_FINDINGS", "FindingSorter", "FindingStats", "SpillFolder", "SpilledFindings", "spill_dir"]
+__all__ = ["SPILL_FINDINGS", "FindingSorter", "SpillFolder", "SpilledFindings", "spill_dir"]
 
 # Findings held in memory before a sorted run goes to disk: some 25 MB of Finding objects; fewer findings (a run
 # of up to some 20,000 plans) are sorted in memory as before.
 SPILL_FINDINGS = 50_000
 # Findings pickled together: large enough that pickling is cheap per finding, small enough to read back one at a time.
 _BATCH = 1_024
-_FIELDS = tuple(f.name for f in fields(Finding))
-_SEVERITY, _RULE, _FILE, _PLAN, _SOURCE = (_FIELDS.index(name)
-                                           for name in ("severity", "rule", "file", "plan", "source"))
 
 
 def spill_dir() -> str | None:
@@ -65,9 +61,6 @@ class SpillFolder:
 def _remove(path: Path, owner: int) -> None:
     if os.getpid() == owner:
         shutil.rmtree(path, ignore_errors=True)
-
-
-_row: Callable[[Finding], tuple[Any, ...]] = operator.attrgetter(*_FIELDS)  # a finding's fields, in order
 
 
 def _finding(row: tuple[Any, ...]) -> Finding:
@@ -101,63 +94,6 @@ def _read_batches(path: Path) -> Iterator[Any]:
             except EOFError:
                 return
             yield from batch
-
-
-@dataclass
-class FindingStats:
-    """What reports say before the findings: counts by file and severity, plans with findings, and each rule's
-    findings by file (JUnit and SARIF list rules before results). Gathered in report order, a finding at a time."""
-
-    total: int = 0
-    counts: Counter[tuple[str, Severity]] = field(default_factory=Counter)
-    file_plans: Counter[str] = field(default_factory=Counter)  # plans with findings, by file
-    rule_counts: Counter[tuple[str, str, Severity]] = field(default_factory=Counter)  # (file, rule, severity)
-    # the severity and source of the last finding of each rule (a rule the shapes do not list is reported with them)
-    last_of_rule: dict[str, tuple[Severity, str | None]] = field(default_factory=dict)
-    _plans: set[int] = field(default_factory=set, repr=False)  # hashes of plan names (some 60 bytes a plan)
-    _file_plans: set[int] = field(default_factory=set, repr=False)
-    _file: str | None = field(default=None, repr=False)
-
-    @classmethod
-    def of(cls, findings: Iterable[Finding]) -> FindingStats:
-        """Counted from findings in any order (a list in memory: plans with findings counted with a set a file)."""
-        stats = cls()
-        plans: dict[str, set[str]] = {}
-        for finding in findings:
-            stats.add(finding)
-            if finding.plan:
-                plans.setdefault(finding.file, set()).add(finding.plan)
-        stats.file_plans = Counter({file: len(named) for file, named in plans.items()})
-        return stats
-
-    def add(self, finding: Finding) -> None:
-        """Count ``finding``; findings come file by file (as reports order them)."""
-        self.add_row(_row(finding))
-
-    def add_row(self, row: tuple[Any, ...]) -> None:
-        """:meth:`add` for a finding's fields (:data:`_FIELDS`), as spill files hold them."""
-        severity, rule, file, plan = row[_SEVERITY], row[_RULE], row[_FILE], row[_PLAN]
-        self.total += 1
-        self.counts[file, severity] += 1
-        self.rule_counts[file, rule, severity] += 1
-        self.last_of_rule[rule] = (severity, row[_SOURCE])
-        if file != self._file:
-            self._file, self._file_plans = file, set()
-        if plan:
-            key = hash(plan)
-            if key not in self._file_plans:
-                self._file_plans.add(key)
-                self.file_plans[file] += 1
-                self._plans.add(key)
-            if len(self._file_plans) > 1 and not plan.startswith("_:"):
-                # a named plan's findings are contiguous in a file: only the one being read is kept (blank-node
-                # plans sort together, interleaved: theirs are kept for the file)
-                self._file_plans = {key}
-
-    @property
-    def plans(self) -> int:
-        """Plans with findings (of every file)."""
-        return len(self._plans)
 
 
 class SpilledFindings(Sequence[Finding]):
