@@ -23,13 +23,12 @@ checker, which drops what it found in that file). Cohorts written plan by plan n
 
 from __future__ import annotations
 
-import os
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
-__all__ = ["WINDOW_LINES", "Group", "Grouper", "Line", "spill_dir"]
+__all__ = ["WINDOW_LINES", "Group", "Grouper", "Line"]
 
 # Lines held in memory before the least recently touched groups are spilled (some 10,000 plans, about 60 MB).
 WINDOW_LINES = 500_000
@@ -392,8 +391,3 @@ class Grouper:
 
 def _group(first: int, plans: int, lines: bytes, _nodes: bytes) -> Group:
     return Group(first=first, lines=[lines], plans=plans)
-
-
-def spill_dir() -> str | None:
-    """Where spill files go: ``IIMKG_TMPDIR`` if set, else the system's temporary folder."""
-    return os.environ.get("IIMKG_TMPDIR") or None

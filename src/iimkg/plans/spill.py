@@ -7,7 +7,7 @@ million). :class:`ChunkResults` keeps each chunk's raw results with the identifi
 memory up to :data:`SPILL_RESULTS` results, then pickled to a file; a file checked again (see
 :class:`~iimkg.plans.splitting.Restart`) drops what its earlier chunks found.
 
-Both live in a :class:`~iimkg.shacl.spill.SpillFolder` (``IIMKG_TMPDIR`` or the system's temporary folder), removed
+Both live in a :class:`~iimkg.core.scratch.SpillFolder` (``IIMKG_TMPDIR`` or the system's temporary folder), removed
 when the run ends, fails or is interrupted, or with the result that reads from it.
 """
 
@@ -22,9 +22,9 @@ from typing import Any
 import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
+from iimkg.core.scratch import SpillFolder
 from iimkg.plans.reading import PlanNode
 from iimkg.plans.results import Outcome, PlanResult
-from iimkg.shacl.spill import SpillFolder
 
 __all__ = ["SPILL_RESULTS", "ChunkResults", "PlanRegistry"]
 

@@ -1,8 +1,8 @@
 """Splitting a plan file into plan-sized work units, by plan and not by bytes, reading it as a stream.
 
-N-Triples and N-Quads are read in blocks of lines kept as they are (no parse: one regular expression over a block
-takes each plainly written line apart into its subject, predicate and object; a line that does not look plain is
-parsed on its own); other syntaxes (Turtle, TriG, N3, RDF/XML) are parsed by pyoxigraph's streaming parser and
+N-Triples and N-Quads are read in blocks of lines kept as they are (no parse: the grouper's loop takes each plainly
+written line apart by its spaces into its subject, predicate and object; a line that does not look plain is parsed
+on its own); other syntaxes (Turtle, TriG, N3, RDF/XML) are parsed by pyoxigraph's streaming parser and
 written out as N-Triples a few thousand triples at a time, then read the same way; JSON-LD is read whole (it is a
 single document) and is one unit. Lines are grouped into plans by :class:`iimkg.plans.grouping.Grouper`.
 
@@ -22,10 +22,11 @@ import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
 from iimkg.core.limits import check_file_size, check_no_xml_entities
+from iimkg.core.scratch import spill_dir
 from iimkg.core.vocab import IIM, OWL, RDF_TYPE, RDFS, RDFS_SUBCLASS_OF
 from iimkg.graph.loading import ontology_quads, rdf_format_for, syntax_message
 from iimkg.plans import grouping
-from iimkg.plans.grouping import Group, Grouper, Line, spill_dir
+from iimkg.plans.grouping import Group, Grouper, Line
 
 __all__ = ["PlanUnit", "PlanVocabulary", "Restart", "locate_syntax_error", "plan_vocabulary", "split_file"]
 

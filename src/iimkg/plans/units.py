@@ -29,6 +29,7 @@ import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
 from iimkg.core.resources import ontology_file
+from iimkg.core.scratch import SpillFolder
 from iimkg.plans.engines import UnitChecker
 from iimkg.plans.intake import Intake
 from iimkg.plans.pool import check_chunks
@@ -37,7 +38,6 @@ from iimkg.plans.results import Outcome, PlanResult, shown
 from iimkg.plans.spill import ChunkResults, PlanRegistry
 from iimkg.plans.splitting import PlanUnit, Restart, locate_syntax_error, plan_vocabulary, split_file
 from iimkg.shacl.findings import Severity, ValidationResult
-from iimkg.shacl.spill import SpillFolder
 
 __all__ = ["CHUNK_BYTES", "CHUNK_PLANS", "Checked", "PlanUnit", "UnitChecker", "check_units", "chunked", "run_units",
            "split_plans"]

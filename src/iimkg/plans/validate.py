@@ -20,6 +20,7 @@ import pyoxigraph as ox
 from iimkg.core.errors import InputError, require_file
 from iimkg.core.kinds import Engine
 from iimkg.core.resources import ontology_file, shapes_dir
+from iimkg.core.scratch import SpillFolder
 from iimkg.core.vocab import DCTERMS, STATEMENT_PREFIX
 from iimkg.graph.loading import ontology_quads, rdf_format_for
 from iimkg.plans.engines import check_with_pyshacl, shapes_graph
@@ -31,7 +32,7 @@ from iimkg.plans.splitting import PlanUnit, Restart, plan_vocabulary, split_file
 from iimkg.plans.units import CHUNK_PLANS, Checked, print_profile, run_units
 from iimkg.shacl.findings import CheckKind, Finding, Rule, Severity, ValidationResult, display_path, rules_of
 from iimkg.shacl.pyshacl_run import check_shapes_are_shacl, user_shapes_quads
-from iimkg.shacl.spill import FindingSorter, SpillFolder
+from iimkg.shacl.spill import FindingSorter
 
 __all__ = [
     "PLAN_CONTEXT_IRI",

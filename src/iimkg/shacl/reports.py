@@ -17,6 +17,7 @@ from iimkg.core.prefixes import compress
 from iimkg.core.vocab import IIM
 from iimkg.shacl.findings import Finding, FindingStats, Rule, Severity, ValidationResult
 from iimkg.shacl.locate import Locator
+from iimkg.shacl.spill import FindingSorter
 
 __all__ = ["SARIF_SCHEMA", "ReportFormat", "render_report", "sarif_log", "write_report"]
 
@@ -287,8 +288,6 @@ def _junit_pieces(result: ValidationResult) -> Iterator[str]:
     """One ``testsuite`` per file and one ``testcase`` per rule: the XML ``ElementTree`` writes, indented, but
     written a test case at a time. Test cases list findings by rule, so the findings are put in that order first
     (:class:`iimkg.shacl.spill.FindingSorter`: on disk when they are many); counts come from :meth:`stats`."""
-    from iimkg.shacl.spill import FindingSorter
-
     stats = result.stats()
     order = {file: position for position, file in enumerate(result.files)}
     suites = []

@@ -14,53 +14,23 @@ result is closed or garbage-collected, at exit, and on any error (Ctrl-C include
 from __future__ import annotations
 
 import heapq
-import os
 import pickle
-import shutil
-import tempfile
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, overload
 
+from iimkg.core.scratch import SpillFolder
 from iimkg.shacl.findings import FINDING_FIELDS as _FIELDS
 from iimkg.shacl.findings import Finding, FindingStats
 from iimkg.shacl.findings import finding_row as _row
 
-__all__ = ["SPILL_FINDINGS", "FindingSorter", "SpillFolder", "SpilledFindings", "spill_dir"]
+__all__ = ["SPILL_FINDINGS", "FindingSorter", "SpilledFindings"]
 
 # Findings held in memory before a sorted run goes to disk: some 25 MB of Finding objects; fewer findings (a run
 # of up to some 20,000 plans) are sorted in memory as before.
 SPILL_FINDINGS = 50_000
 # Findings pickled together: large enough that pickling is cheap per finding, small enough to read back one at a time.
 _BATCH = 1_024
-
-
-def spill_dir() -> str | None:
-    """Where spill files go: ``IIMKG_TMPDIR`` if set, else the system's temporary folder."""
-    return os.environ.get("IIMKG_TMPDIR") or None
-
-
-class SpillFolder:
-    """A temporary folder of spill files, removed by :meth:`close`, when garbage-collected, or at exit; only by the
-    process that made it (worker processes forked while it exists hold a copy of this object)."""
-
-    def __init__(self, prefix: str = "iimkg-spill-") -> None:
-        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=spill_dir()))
-        self._count = 0
-        self._remove = weakref.finalize(self, _remove, self.path, os.getpid())
-
-    def new_file(self, stem: str) -> Path:
-        self._count += 1
-        return self.path / f"{stem}-{self._count}.bin"
-
-    def close(self) -> None:
-        self._remove()
-
-
-def _remove(path: Path, owner: int) -> None:
-    if os.getpid() == owner:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _finding(row: tuple[Any, ...]) -> Finding:
