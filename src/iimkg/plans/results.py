@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from iimkg.shacl.findings import Finding, Rule, Severity, display_path, rule_nam
 if TYPE_CHECKING:
     import rdflib
 
-__all__ = ["Outcome", "PlanResult", "attribute", "findings_of", "plan_names", "report_graph", "shown"]
+__all__ = ["Outcome", "PlanResult", "attribute", "findings_of", "plan_name", "plan_names", "report_graph", "shown"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")  # statement IDs (S17, R073a) are word-like tokens of a message
 SEED_ID = re.compile(r"S\d+")  # the seed page's statements, S01-S35 (the others: R001... from other sources)
@@ -106,14 +107,17 @@ def _owner(store: ox.Store, focus: Any, plan_file: Mapping[PlanNode, str],
 
 
 def plan_names(outcome: Outcome) -> dict[PlanNode, str]:
-    """How findings name each plan: its ``dcterms:identifier`` if it has one and no other plan has it, else its IRI."""
+    """How findings name each plan of one outcome (:func:`plan_name`)."""
     plans = [plan for file_plans in outcome.plans.values() for plan in file_plans]
-    count: dict[str, int] = {}
-    for plan in plans:
-        if plan in outcome.names:
-            count[outcome.names[plan]] = count.get(outcome.names[plan], 0) + 1
-    return {plan: outcome.names[plan] if count.get(outcome.names.get(plan, ""), 0) == 1 else shown(plan)
-            for plan in plans}
+    count = Counter(outcome.names[plan] for plan in plans if plan in outcome.names)
+    shared = {identifier for identifier, plans_with_it in count.items() if plans_with_it > 1}
+    return {plan: plan_name(plan, outcome.names.get(plan), shared) for plan in plans}
+
+
+def plan_name(plan: PlanNode, identifier: str | None, shared: Collection[str]) -> str:
+    """How findings name a plan: its ``dcterms:identifier`` if it has one and no other plan has it (``shared``: the
+    identifiers several plans carry), else its IRI."""
+    return identifier if identifier is not None and identifier not in shared else shown(plan)
 
 
 def findings_of(results: Iterable[PlanResult], rules: Sequence[Rule], names: Mapping[PlanNode, str],

@@ -34,7 +34,7 @@ from iimkg.plans.engines import UnitChecker
 from iimkg.plans.intake import Intake
 from iimkg.plans.pool import check_chunks
 from iimkg.plans.reading import PlanNode
-from iimkg.plans.results import Outcome, PlanResult, shown
+from iimkg.plans.results import Outcome, PlanResult, plan_name
 from iimkg.plans.spill import ChunkResults, PlanRegistry
 from iimkg.plans.splitting import PlanUnit, Restart, locate_syntax_error, plan_vocabulary, split_file
 from iimkg.shacl.findings import Severity, ValidationResult
@@ -115,24 +115,20 @@ class Checked:
 
 
 class _Names(Mapping[PlanNode, str]):
-    """How findings name a chunk's plans: a plan's identifier when no other plan of the run has it
-    (:func:`iimkg.plans.results.plan_names` for one outcome); a plan without, by its IRI."""
+    """How findings name a chunk's plans (:func:`iimkg.plans.results.plan_name`), with the identifiers several plans
+    of the whole run carry; a plan without an identifier, by its IRI."""
 
     def __init__(self, names: dict[PlanNode, str], shared: frozenset[str]) -> None:
         self._names, self._shared = names, shared
 
     def __getitem__(self, plan: PlanNode) -> str:
-        name = self._names.get(plan)
-        return name if name is not None and name not in self._shared else shown(plan)
+        return plan_name(plan, self._names.get(plan), self._shared)
 
     def __iter__(self) -> Iterator[PlanNode]:
         return iter(self._names)
 
     def __len__(self) -> int:
         return len(self._names)
-
-    def get(self, plan: PlanNode, default: Any = None) -> Any:
-        return self[plan]
 
 
 def run_units(units: Iterable[PlanUnit | Restart], shapes_text: str, ontology: Path, *, workers: int | None = None,
