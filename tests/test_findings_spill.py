@@ -23,7 +23,7 @@ from iimkg.shacl.reports import ReportFormat, render_report, write_report
 from conftest import ROOT
 
 EXAMPLES = sorted((ROOT / "examples" / "plans").glob("*.ttl"))
-STREAMED = [ReportFormat.TEXT, ReportFormat.JSON, ReportFormat.JUNIT, ReportFormat.SARIF]
+STREAMED = [ReportFormat.TEXT, ReportFormat.JSON, ReportFormat.JUNIT, ReportFormat.SARIF, ReportFormat.TURTLE]
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +88,7 @@ def test_spilled_reports_are_the_in_memory_reports(tmp_path: Path, monkeypatch: 
     assert _reports(spilled) == expected
     assert isomorphic(spilled.graph, held.graph)
     spilled.close()
+    held.close()
     assert not list(_here.iterdir())
 
 

@@ -651,6 +651,27 @@ def test_users_add_their_own_shapes(tmp_path: Path, capsys: pytest.CaptureFixtur
         ("plan_date_given", "info", "Our clinic dates every plan.")]
 
 
+def test_the_turtle_report_keeps_messages_and_iris_that_need_escaping(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The Turtle report is written a result at a time, by hand: a shape IRI that is no prefixed name and a
+    message with quotes, a backslash, a line break and non-ASCII text come back as they were."""
+    message = 'Date "every" plan\\ here;\nsee § 4 — bitte'
+    shapes_file = tmp_path / "clinic.ttl"
+    shapes_file.write_text(
+        USER_SHAPE.replace("iim:planDate", "iim:birthDate")
+        .replace("ex:plan_date_given", "<https://example.org/shapes/plan%20date.given>")
+        .replace('"Our clinic dates every plan."@en', '"""' + message.replace("\\", "\\\\") + '"""'),
+        encoding="utf-8")
+    plan = str(ROOT / "examples" / "plans" / "conforming-antisynthetase.jsonld")
+    assert main(["validate", plan, "--shapes", str(shapes_file), "--fail-on", "info", "--format", "turtle"]) == 1
+    graph = rdflib.Graph().parse(data=capsys.readouterr().out, format="turtle")
+    shape = rdflib.URIRef("https://example.org/shapes/plan%20date.given")
+    [result] = graph.subjects(SH.sourceShape, shape)
+    assert [str(m) for m in graph.objects(result, SH.resultMessage)] == [message]
+    [report] = graph.subjects(SH.result, result)
+    assert graph.value(report, SH.conforms) == rdflib.Literal(False)
+
+
 def test_shapes_that_are_not_shacl_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shapes_file = tmp_path / "bad.ttl"
     shapes_file.write_text(USER_SHAPE.replace("sh:minCount 1", 'sh:minCount "one"'), encoding="utf-8")

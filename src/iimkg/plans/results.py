@@ -5,24 +5,24 @@ Results cross process boundaries as pyoxigraph terms (they pickle), so nothing i
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
-from iimkg.core.vocab import DCTERMS, IIMPLAN, RDF_TYPE, SH, STANDARD_PREFIXES, XSD
+from iimkg.core.vocab import STANDARD_PREFIXES
 from iimkg.plans.reading import PlanNode
 from iimkg.shacl.findings import Finding, Rule, Severity, display_path, rule_name
 
 if TYPE_CHECKING:
     import rdflib
 
-__all__ = ["Outcome", "PlanResult", "attribute", "findings_of", "plan_name", "plan_names", "report_graph", "shown"]
+__all__ = ["Outcome", "PlanResult", "attribute", "findings_of", "plan_name", "plan_names", "report_graph",
+           "report_turtle", "shown"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")  # statement IDs (S17, R073a) are word-like tokens of a message
 SEED_ID = re.compile(r"S\d+")  # the seed page's statements, S01-S35 (the others: R001... from other sources)
@@ -177,42 +177,69 @@ def shown(term: Term) -> str:
 
 
 def report_graph(results: Iterable[PlanResult], files: Sequence[Path], fail_on: Severity) -> rdflib.Graph:
-    """The SHACL validation report: one ``sh:ValidationReport`` per file (``dcterms:source`` names it), each result
-    with its focus node, value, path, shape, constraint component, severity, messages and plan (``iimplan:plan``)."""
+    """The SHACL validation report as an rdflib graph: :func:`report_turtle` parsed (the whole report in memory;
+    the CLI writes the Turtle a result at a time instead)."""
     from rdflib import Graph
 
-    lines = []
-    by_file: dict[str, list[PlanResult]] = {}
-    for result in results:
-        by_file.setdefault(result.file or "", []).append(result)
-    for index, path in enumerate(files):
-        report = f"_:report{index}"
-        own = by_file.get(str(path), [])
-        conforms = not any(Severity.from_iri(r.severity).at_least(fail_on) for r in own)
-        lines += [f"{report} <{RDF_TYPE}> <{SH}ValidationReport> .",
-                  f'{report} <{SH}conforms> "{str(conforms).lower()}"^^<{XSD}boolean> .',
-                  f"{report} <{DCTERMS}source> <{path.resolve().as_uri()}> ."]
-        for number, result in enumerate(own):
-            node = f"_:r{index}x{number}"
-            lines += [f"{report} <{SH}result> {node} .",
-                      f"{node} <{RDF_TYPE}> <{SH}ValidationResult> .",
-                      f"{node} <{SH}focusNode> {result.focus} .",
-                      f"{node} <{SH}resultSeverity> <{result.severity}> .",
-                      f"{node} <{SH}sourceShape> {_node(result.shape)} .",
-                      f"{node} <{SH}sourceConstraintComponent> <{result.component}> ."]
-            if result.path:
-                lines.append(f"{node} <{SH}resultPath> <{result.path}> .")
-            if result.value is not None:
-                lines.append(f"{node} <{SH}value> {result.value} .")
-            if result.plan is not None:
-                lines.append(f"{node} <{IIMPLAN}plan> {result.plan} .")
-            lines += [f"{node} <{SH}resultMessage> {json.dumps(m, ensure_ascii=False)} ." for m in result.messages]
+    held = results if isinstance(results, list) else list(results)
     graph = Graph()
-    graph.parse(data="\n".join(lines), format="nt")
-    for prefix in ("sh", "iim", "iimplan", "dcterms"):
+    graph.parse(data="".join(report_turtle(lambda: held, files, fail_on)), format="turtle")
+    for prefix in _REPORT_PREFIXES:
         graph.bind(prefix, STANDARD_PREFIXES[prefix])
     return graph
 
 
-def _node(text: str) -> str:
-    return text if text.startswith("_:") else f"<{text}>"
+_REPORT_PREFIXES = ("sh", "iim", "iimplan", "dcterms")
+_LOCAL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def report_turtle(results: Callable[[], Iterable[PlanResult]], files: Sequence[Path],
+                  fail_on: Severity) -> Iterator[str]:
+    """The SHACL validation report as Turtle, a result at a time, in memory bounded whatever the number of results:
+    one ``sh:ValidationReport`` per file (``dcterms:source`` names it; ``sh:conforms`` judged against ``fail_on``),
+    then each result (focus node, value, path, shape, constraint component, severity, messages and plan,
+    ``iimplan:plan``) with the ``sh:result`` that links its file's report to it.
+
+    ``results`` gives the results afresh each time it is called (they may be read from disk): it is read twice, a
+    first time for which files conform, since a reader meets a report's ``sh:conforms`` before its results.
+    Results of a file not in ``files`` are left out."""
+    reports = {str(path): f"_:report{index}" for index, path in enumerate(files)}
+    failing = {result.file or "" for result in results()
+               if Severity.from_iri(result.severity).at_least(fail_on)}
+    yield "".join(f"@prefix {prefix}: <{STANDARD_PREFIXES[prefix]}> .\n" for prefix in _REPORT_PREFIXES)
+    for index, path in enumerate(files):
+        conforms = "false" if str(path) in failing else "true"
+        yield (f"\n_:report{index} a sh:ValidationReport ;\n    sh:conforms {conforms} ;\n"
+               f"    dcterms:source <{path.resolve().as_uri()}> .\n")
+    number = 0
+    for result in results():
+        report = reports.get(result.file or "")
+        if report is None:
+            continue
+        node = f"_:result{number}"
+        number += 1
+        lines = [f"\n{report} sh:result {node} .\n{node} a sh:ValidationResult",
+                 f"sh:focusNode {result.focus}",
+                 f"sh:resultSeverity {_turtle_iri(result.severity)}",
+                 f"sh:sourceShape {_turtle_iri(result.shape)}",
+                 f"sh:sourceConstraintComponent {_turtle_iri(result.component)}"]
+        if result.path:
+            lines.append(f"sh:resultPath {_turtle_iri(result.path)}")
+        if result.value is not None:
+            lines.append(f"sh:value {result.value}")
+        if result.plan is not None:
+            lines.append(f"iimplan:plan {result.plan}")
+        lines += [f"sh:resultMessage {ox.Literal(message)}" for message in result.messages]
+        yield " ;\n    ".join(lines) + " .\n"
+
+
+def _turtle_iri(text: str) -> str:
+    """An IRI given as text (or a blank node, ``_:id``) in Turtle: a prefixed name under the report's prefixes
+    where its local part is a plain name, else in angle brackets."""
+    if text.startswith("_:"):
+        return text
+    for prefix in ("sh", "iimplan", "iim"):
+        namespace = STANDARD_PREFIXES[prefix]
+        if text.startswith(namespace) and _LOCAL_NAME.fullmatch(text[len(namespace):]):
+            return f"{prefix}:{text[len(namespace):]}"
+    return str(ox.NamedNode(text))

@@ -26,7 +26,7 @@ from iimkg.graph.loading import ontology_quads, rdf_format_for
 from iimkg.plans.engines import check_with_pyshacl, shapes_graph
 from iimkg.plans.intake import Adapter, Intake
 from iimkg.plans.reading import PLAN_CONTEXT_IRI, plan_context, plan_context_file
-from iimkg.plans.results import Outcome, findings_of, plan_names, report_graph
+from iimkg.plans.results import Outcome, findings_of, plan_names, report_graph, report_turtle
 from iimkg.plans.spill import ChunkResults
 from iimkg.plans.splitting import PlanUnit, Restart, plan_vocabulary, split_file
 from iimkg.plans.units import CHUNK_PLANS, Checked, print_profile, run_units
@@ -210,7 +210,8 @@ def _result(checked: Checked, files: Sequence[Path], rules: list[Rule], statemen
     return ValidationResult(
         files=shown, rules=rules, findings=findings, fail_on=fail_on,
         report=lambda: report_graph(checked.results.results(), files, fail_on), seconds=time.perf_counter() - started,
-        plans=checked.plans)
+        plans=checked.plans, report_turtle=lambda: report_turtle(checked.results.results, files, fail_on),
+        on_close=checked.close)
 
 
 def in_report_order(findings: Iterable[Finding], shown: Sequence[str]) -> list[Finding]:

@@ -11,7 +11,7 @@ import functools
 import operator
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -209,6 +209,9 @@ class ValidationResult:
     ``findings`` is a list, or, for a run that found more than fits in memory, a sequence read from disk
     (:class:`iimkg.shacl.spill.SpilledFindings`: iteration, ``len`` and indexing; :meth:`close` removes its files).
     Either way :meth:`stats` gives the counts reports print before the findings, without a pass over them.
+    ``report_turtle``, when given, writes :attr:`graph` as Turtle a piece at a time (plan validation: a report of
+    millions of results is never a graph in memory); else the Turtle report is :attr:`graph` serialised.
+    ``on_close``: what else :meth:`close` removes (the raw results the report graph is made from, if on disk).
     """
 
     files: list[str]
@@ -218,6 +221,8 @@ class ValidationResult:
     report: rdflib.Graph | Callable[[], rdflib.Graph] = field(repr=False)
     seconds: float = 0.0
     plans: int | None = None
+    report_turtle: Callable[[], Iterator[str]] | None = field(default=None, repr=False)
+    on_close: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
     def graph(self) -> rdflib.Graph:
@@ -260,10 +265,13 @@ class ValidationResult:
         return cached[2]
 
     def close(self) -> None:
-        """Remove the files of spilled findings, if any (also done when garbage-collected, or at exit)."""
+        """Remove the files of spilled findings and results, if any (also done when garbage-collected, or at exit);
+        the report graph and Turtle report can't be made after."""
         close = getattr(self.findings, "close", None)
         if callable(close):
             close()
+        if self.on_close is not None:
+            self.on_close()
 
 
 def rules_of(shapes: rdflib.Graph, statement_ids: Mapping[str, str] | None = None, *,

@@ -47,7 +47,8 @@ def render_report(result: ValidationResult, fmt: ReportFormat | str = ReportForm
 
 def write_report(result: ValidationResult, fmt: ReportFormat | str, out: IO[str]) -> None:
     """Write :func:`render_report`'s text to ``out``, a piece at a time (text, JSON, JUnit and SARIF a finding or a
-    plan at a time), so that a report of millions of findings is never one string in memory."""
+    plan at a time, Turtle a result at a time for plans), so that a report of millions of findings is never one
+    string in memory."""
     for piece in _pieces(result, ReportFormat(fmt)):
         out.write(piece)
 
@@ -58,6 +59,8 @@ def _pieces(result: ValidationResult, fmt: ReportFormat) -> Iterator[str]:
     if fmt is ReportFormat.JUNIT:
         return _junit_pieces(result)
     if fmt is ReportFormat.TURTLE:
+        if result.report_turtle is not None:
+            return result.report_turtle()
         return iter([str(result.graph.serialize(format="turtle"))])
     if fmt is ReportFormat.SARIF:
         return _sarif_pieces(result)
