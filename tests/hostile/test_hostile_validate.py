@@ -4,7 +4,10 @@ traceback, no report written; or, for a value that is no dose, a note on that re
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from conftest import ROOT
 from hostile import assert_one_line_error, run_cli
@@ -46,6 +49,48 @@ def test_a_dose_of_1e999999999_is_a_note_on_its_resource_not_an_overflow(tmp_pat
     notes = [f for f in json.loads(done.stdout)["findings"] if f["rule"] == "fhir_unmapped"]
     assert any("MedicationRequest/rx1" in f["message"] and "1E+999999999 is not a usable number" in f["message"]
                for f in notes)
+
+
+PLAN = ROOT / "examples" / "plans" / "conforming-dermatomyositis.ttl"  # a plan every rule accepts
+
+
+def _plan_with(tmp_path: Path, old: str, new: str) -> Path:
+    """The conforming plan with one value changed (``old`` must occur once in it)."""
+    text = PLAN.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    changed = tmp_path / "plan.ttl"
+    changed.write_text(text.replace(old, new), encoding="utf-8")
+    return changed
+
+
+def _rule_findings(done: subprocess.CompletedProcess[str], rule: str) -> list[dict[str, str]]:
+    assert done.returncode in (0, 1) and done.stderr == "", done.stderr[-2000:]
+    return [f for f in json.loads(done.stdout)["findings"] if f["rule"] == rule]
+
+
+@pytest.mark.parametrize(("dose", "flagged"), [
+    ('"1E+999999999"^^xsd:double', True),  # overflows to infinity
+    ('"INF"^^xsd:double', True),
+    ('"-INF"^^xsd:double', True),
+    ('"NaN"^^xsd:double', True),
+    ('"' + "9" * 6000 + '"^^xsd:decimal', True),  # more digits than any engine's decimal holds
+    ('"4.0E1"^^xsd:double', False),  # the same 40 mg, written as a double
+    ('"1.0E6"^^xsd:double', False),  # absurd but finite: the dose rules judge it, not this one
+])
+def test_a_dose_that_is_no_finite_positive_number_is_a_finding_not_a_pass(tmp_path: Path, dose: str,
+                                                                          flagged: bool) -> None:
+    plan = _plan_with(tmp_path, "iim:dailyDoseMg 40 ;", f"iim:dailyDoseMg {dose} ;")
+    found = _rule_findings(run_cli("validate", str(plan), "--format", "json"), "positive_dose")
+    assert len(found) == (1 if flagged else 0), found
+    if flagged:
+        assert found[0]["severity"] == "violation" and "prednisone" in found[0]["message"]
+
+
+def test_an_age_of_6000_digits_is_a_finding_with_no_library_traceback(tmp_path: Path) -> None:
+    """rdflib logs a traceback for a literal it cannot turn into a Python value; the command shows the finding."""
+    plan = _plan_with(tmp_path, "iim:ageYears 58 ;", "iim:ageYears " + "9" * 6000 + " ;")
+    found = _rule_findings(run_cli("validate", str(plan), "--format", "json"), "patient_age")
+    assert len(found) == 1 and found[0]["severity"] == "violation"
 
 
 def test_a_fhir_file_with_a_byte_order_mark_is_read_as_fhir(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = ("iimkg.cli.sparql", "iimkg.cli.validate", "i
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    _quiet_library_warnings()
     try:
         if args and args[0] == "query":
             return _query_command(args[1:])
@@ -41,6 +42,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 MAX_ERROR_CHARS = 1000
+LIBRARY_LOGGERS = ("rdflib", "pyshacl")
+
+
+def _quiet_library_warnings() -> None:
+    """Let the libraries' warnings through only from ERROR up. rdflib warns, with a traceback, for every literal it
+    cannot turn into a Python value (an age of 6,000 digits, a date like ``99999-13-45``); the rules report such a
+    value as a finding on its plan, which is what the user needs, and the command's stderr stays one line an error.
+    Set here, in the command, not on import: a program that uses iimkg as a library keeps its own logging."""
+    import logging
+
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.ERROR:
+            logger.setLevel(logging.ERROR)
 
 
 def _clip(message: str, limit: int = MAX_ERROR_CHARS) -> str:
