@@ -97,7 +97,7 @@ def run(ns: argparse.Namespace) -> int:
                                    fail_on=ns.fail_on, engine=ns.engine)
     try:
         if ns.output is not None:
-            with open_atomically(ns.output) as out:  # every report but Turtle is written a finding at a time
+            with open_atomically(ns.output) as out:  # every report is written a finding (or result) at a time
                 write_report(result, ns.format, out)
         else:
             write_report(result, ns.format, sys.stdout)

@@ -40,8 +40,11 @@ def write_text_atomically(path: Path, text: str) -> None:
 def open_atomically(path: Path) -> Iterator[IO[str]]:
     """A text file (UTF-8) to write bit by bit, that appears at ``path`` whole when the block ends without an
     exception, and not at all otherwise: output written as it is made (a streamed conversion) is never half there.
+    A path that exists and is no regular file (``/dev/null``, a named pipe), or is a symbolic link
+    (``/dev/stdout``), is written in place, through the link: renaming a file over it would replace the device or
+    the link itself.
 
-    :raises OutputError: as :func:`write_text_atomically`.
+    :raises OutputError: as :func:`write_text_atomically`, or if writing fails (a full disk or device).
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -49,6 +52,10 @@ def open_atomically(path: Path) -> Iterator[IO[str]]:
         raise OutputError(f"can't write the report to {path} because it is a folder; name a file")
     if not folder.is_dir():
         raise OutputError(f"can't write the report to {path} because the folder {folder} does not exist")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        with _open_stream(path) as stream:
+            yield stream
+        return
     temporary: str | None = None
     try:
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=f".{path.name}.",
@@ -67,3 +74,15 @@ def open_atomically(path: Path) -> Iterator[IO[str]]:
     finally:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
+
+
+@contextmanager
+def _open_stream(path: Path) -> Iterator[IO[str]]:
+    """A path that is no regular file (``/dev/null``, a named pipe, a terminal) or a link (``/dev/stdout``) written
+    in place: a stream has no "whole or absent", and a temporary file renamed over it would replace the device or
+    the link itself (run as root, ``--output /dev/null`` had turned /dev/null into a regular file)."""
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            yield handle
+    except OSError as error:
+        raise OutputError(f"can't write the report to {path}: {error.strerror or error}") from None

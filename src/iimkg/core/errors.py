@@ -100,11 +100,16 @@ class OutputError(IimkgError):
 
 
 def require_file(path: Path) -> None:
-    """Stop with a clear message if ``path`` is a folder or does not exist, before anything reads it.
+    """Stop with a clear message if ``path`` is a folder, does not exist, or is no regular file (a device, a named
+    pipe: read as a stream it has no size to check and can't be read again for a line and column), before anything
+    reads it.
 
     :raises InputError: naming the path.
     """
     if path.is_dir():
         raise InputError(f"is a folder, not a file; name the files in it (for example {path}/*.ttl)", path=path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError("no such file", path=path)
+    if not path.is_file():
+        raise InputError("is not a regular file (a device, a named pipe or a socket); save the data to a file and "
+                         "name that", path=path)
