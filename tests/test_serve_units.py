@@ -9,8 +9,8 @@ import pyoxigraph as ox
 import pytest
 
 from iimkg.core.errors import InputError
+from iimkg.core.sparql_guard import network_refusal, update_syntax_error, uses_keyword, uses_service
 from iimkg.endpoint.dataset import SHIPPED_GRAPH, build_dataset, data_graph_name
-from iimkg.endpoint.guard import network_refusal, update_syntax_error, uses_keyword, uses_service
 from iimkg.endpoint.jobs import Dataset, Failure, NamedJob, Ok, PageJob, QueryJob, Table, UpdateJob
 from iimkg.endpoint.protocol import SELECT_FORMATS, ProtocolError, ResultFormat, choose, negotiate, parse_request
 from iimkg.endpoint.worker import State, run_job

@@ -155,7 +155,7 @@ def _run(text: str, ns: argparse.Namespace, data: Sequence[tuple[Path, str | Non
     if not ns.allow_service:
         import rdflib.plugins.sparql
 
-        from iimkg.endpoint.guard import network_refusal
+        from iimkg.core.sparql_guard import network_refusal
 
         rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False  # a FROM <http…> graph is never fetched by rdflib
         refusal = network_refusal(text, remote_from=True)

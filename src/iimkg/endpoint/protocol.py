@@ -4,7 +4,7 @@ Pure functions over bytes and header values, so that every rule of the protocol 
 What the protocol leaves open is decided here, once:
 
 - An update is recognised (``update=`` or ``application/sparql-update``) only to be refused: the endpoint is
-  read-only (see :mod:`iimkg.endpoint.guard`). An update sent with GET is a 400.
+  read-only (see :mod:`iimkg.core.sparql_guard`). An update sent with GET is a 400.
 - ``default-graph-uri`` and ``named-graph-uri`` must be absolute IRIs; they name graphs the endpoint already
   holds and are never fetched. When either is given, the two lists are the whole dataset, replacing any
   ``FROM``/``FROM NAMED`` of the query (SPARQL 1.1 Protocol §2.1.4).

@@ -26,7 +26,7 @@ import pyoxigraph as ox
 
 from iimkg.core.errors import QuerySyntaxError
 from iimkg.core.rdfterms import Term, from_oxigraph
-from iimkg.endpoint.guard import network_refusal, update_syntax_error, uses_keyword
+from iimkg.core.sparql_guard import network_refusal, update_syntax_error, uses_keyword
 from iimkg.endpoint.jobs import (
     BAD_REQUEST,
     NOT_ACCEPTABLE,
