@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
@@ -18,9 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iimkg.core.errors import QuerySyntaxError
-from iimkg.endpoint.guard import network_refusal
+from iimkg.core.sparql_guard import network_refusal
 
-from hostile import Listener, listener_fixture  # noqa: F401 (the fixture)
+from conftest import ROOT
+from hostile import Listener, assert_one_line_error, listener_fixture, run_cli  # noqa: F401 (the fixture)
 
 LOCAL = "http://127.0.0.1:9/"  # the discard port: nothing listens, and nothing may try
 CASES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -127,3 +129,45 @@ def test_a_remote_from_is_refused_only_where_an_engine_would_fetch_it() -> None:
 def test_ten_thousand_parentheses_are_a_syntax_error_not_a_crash() -> None:
     with pytest.raises(QuerySyntaxError, match="nests brackets"):
         network_refusal("SELECT * { FILTER(" + "(" * 10_000 + "1" + ")" * 10_000 + ") }")
+
+
+# A user's shapes file whose query would call a host: a constraint, a rule, a FROM graph rdflib would load.
+_USER_SHAPES = """@prefix sh: <http://www.w3.org/ns/shacl#> .
+@prefix iim: <https://w3id.org/iimkg/> .
+@prefix ex: <https://example.org/shapes/> .
+ex:{name} a sh:NodeShape ;
+    sh:targetClass iim:TreatmentPlan ;
+    {body} .
+"""
+_REACHING = {
+    "constraint": 'sh:sparql [ sh:message "x" ; sh:select """SELECT $this WHERE { $this a iim:TreatmentPlan . '
+                  'SERVICE <URL> { ?s ?p ?o } }""" ]',
+    "rule": 'sh:rule [ a sh:SPARQLRule ; sh:construct """CONSTRUCT { $this <urn:x> ?o } WHERE { '
+            '$this a iim:TreatmentPlan . SeRvIcE SILENT <URL> { ?s ?p ?o } }""" ]',
+    "from": 'sh:sparql [ sh:message "x" ; sh:select """SELECT $this FROM <URL> WHERE { $this ?p ?o }""" ]',
+}
+
+
+@pytest.mark.parametrize("case", sorted(_REACHING))
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_users_shape_that_would_call_a_host_is_refused_before_any_engine_runs(
+        tmp_path: Path, listener: Listener, case: str, engine: str) -> None:
+    shapes = tmp_path / "clinic.ttl"
+    shapes.write_text(_USER_SHAPES.replace("{name}", f"reaching_{case}").replace(
+        "{body}", _REACHING[case].replace("URL", listener.url)), encoding="utf-8")
+    plan = ROOT / "examples" / "plans" / "several-findings.ttl"
+    output = tmp_path / "report.json"
+    line = assert_one_line_error(run_cli("validate", str(plan), "--shapes", str(shapes), "--engine", engine,
+                                         "--output", str(output)))
+    assert "clinic.ttl" in line and f"reaching_{case}" in line and "refused" in line
+    assert not output.exists()
+    time.sleep(0.3)
+    assert listener.connections == 0
+
+
+def test_the_quality_gate_refuses_such_a_shape_too(tmp_path: Path, listener: Listener) -> None:
+    shapes = tmp_path / "extra.ttl"
+    shapes.write_text(_USER_SHAPES.replace("{name}", "reaching").replace(
+        "{body}", _REACHING["constraint"].replace("URL", listener.url)), encoding="utf-8")
+    assert "refused" in assert_one_line_error(run_cli("validate", "--qc", "--shapes", str(shapes)))
+    assert listener.connections == 0

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 
 from iimkg.core.errors import InputError, ShapesError
+from iimkg.core.sparql_guard import network_refusal
 from iimkg.core.vocab import RDF_TYPE, SH
 from iimkg.graph.loading import parse_rdf_file
 from iimkg.shacl.findings import Finding, Rule, Severity, rule_name
@@ -25,15 +26,39 @@ if TYPE_CHECKING:
 __all__ = ["check_shapes_are_shacl", "pyshacl_report", "report_findings", "to_rdflib_graph", "user_shapes_quads"]
 
 
-def user_shapes_quads(path: Path) -> list[ox.Quad]:
-    """A user's shapes file, parsed.
+# The SHACL (and SHACL-AF) properties whose value is a SPARQL query that an engine runs.
+_QUERY_PROPERTIES = {SH + "select", SH + "ask", SH + "construct"}
 
-    :raises InputError: if the file is missing, empty or does not parse (with line and column).
+
+def user_shapes_quads(path: Path) -> list[ox.Quad]:
+    """A user's shapes file, parsed, and each SPARQL query in it checked, before any engine runs one, to reach
+    no other host: both engines run ``SERVICE <http://…>`` by calling that host, and rdflib loads a
+    ``FROM <http://…>`` graph; a shape's query reads the plans and the graph only.
+
+    :raises InputError: if the file is missing, empty or does not parse (with line and column), or a query of it
+        would reach the network (naming the shape and the property).
     """
     quads = parse_rdf_file(path)
     if not quads:
         raise InputError("the shapes file holds no triples", path=path)
+    owners = {q.object: q.subject for q in quads if isinstance(q.object, ox.BlankNode)}
+    for quad in quads:
+        if quad.predicate.value in _QUERY_PROPERTIES and isinstance(quad.object, ox.Literal):
+            refusal = network_refusal(quad.object.value, remote_from=True)
+            if refusal is not None:
+                raise InputError(f"the sh:{quad.predicate.value.removeprefix(SH)} query of "
+                                 f"{_named_owner(quad.subject, owners)}: {refusal}", path=path)
     return quads
+
+
+def _named_owner(node: ox.NamedNode | ox.BlankNode | ox.Triple, owners: Mapping[Any, Any]) -> str:
+    """The shape a query belongs to, for a message: the node itself if named, else the first named node up the
+    chain of blank nodes that hold it (``ex:shape sh:sparql [ sh:select … ]``)."""
+    seen: set[Any] = set()
+    while isinstance(node, ox.BlankNode) and node in owners and node not in seen:
+        seen.add(node)
+        node = owners[node]
+    return str(node) if isinstance(node, ox.NamedNode) else "a shape"
 
 
 def check_shapes_are_shacl(graph: rdflib.Graph, paths: Sequence[Path]) -> None:
