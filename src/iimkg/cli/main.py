@@ -190,6 +190,7 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
 
     def child() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent around the fork
         if memory_mb is not None:
             _cap_address_space(memory_mb * 1_048_576)
         try:
@@ -205,9 +206,17 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
         sender.send(reply)
 
     process = context.Process(target=child, name="iimkg-query", daemon=True)
-    process.start()
-    sender.close()
+    # Ctrl-C is held back while the child starts: arriving between the fork and the child's SIG_IGN it would stop
+    # the child half-started, and arriving in the parent inside start() it left a running child no one kills (the
+    # command had exited 130 but the child kept the terminal's pipes open until its query ended). Unblocked, a
+    # pending Ctrl-C is raised in the parent inside the try below, which kills the child.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        sender.close()
         if not receiver.poll(timeout):
             print(f"iimkg: error: the query ran longer than {timeout:g} s and was stopped "
                   "(raise the limit with --timeout SECONDS)", file=sys.stderr)
@@ -220,9 +229,10 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
                   "more memory than --max-memory-mb allows", file=sys.stderr)
             return EXIT_ERROR
     finally:
-        if process.is_alive():
-            process.kill()
-        process.join(5)
+        if process.pid is not None:
+            if process.is_alive():
+                process.kill()
+            process.join(5)
     if code == EXIT_OK:
         sys.stdout.write(text)
     else:
