@@ -10,6 +10,7 @@ No test here may reach the network: every URL a hostile input names points at :c
 from __future__ import annotations
 
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -50,6 +51,13 @@ class Listener:
 
 def _cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+def as_a_foreground_job() -> None:
+    """For ``preexec_fn``: Ctrl-C handled as in a terminal's foreground job. A job started in the background by a
+    non-interactive shell (a CI script's ``… &``) inherits SIGINT ignored, and Python then installs no handler for
+    it, rightly; a test that sends Ctrl-C sets it back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

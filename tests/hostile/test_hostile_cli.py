@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from hostile import Listener, assert_one_line_error, listener_fixture, run_cli  # noqa: F401 (the fixture)
+from hostile import (  # noqa: F401 (the fixture)
+    Listener,
+    as_a_foreground_job,
+    assert_one_line_error,
+    listener_fixture,
+    run_cli,
+)
 
 CARTESIAN = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # the graph's size cubed: hours
 
@@ -71,16 +77,10 @@ def test_a_named_query_has_a_timeout_too() -> None:
     assert "--timeout" in assert_one_line_error(done)
 
 
-def _as_a_foreground_job() -> None:
-    """Ctrl-C handled as in a terminal's foreground job: a job started in the background by a non-interactive shell
-    (a CI script's ``… &``) inherits SIGINT ignored, and Python then installs no handler for it, rightly."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_ctrl_c_stops_a_runaway_query_with_130() -> None:
     child = subprocess.Popen([sys.executable, "-m", "iimkg.cli.main", "sparql", CARTESIAN, "--timeout", "120"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                             preexec_fn=_as_a_foreground_job)
+                             preexec_fn=as_a_foreground_job)
     time.sleep(3)  # past the imports, into the query
     os.killpg(child.pid, signal.SIGINT)  # as the terminal does: the whole process group
     try:

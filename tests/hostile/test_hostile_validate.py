@@ -4,13 +4,19 @@ traceback, no report written; or, for a value that is no dose, a note on that re
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 
 from conftest import ROOT
-from hostile import assert_one_line_error, run_cli
+from hostile import as_a_foreground_job, assert_one_line_error, run_cli
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "1970-03-01"}
 
@@ -135,3 +141,82 @@ def test_qc_on_an_ontology_with_no_term_of_our_namespace_is_one_line(tmp_path: P
     line = assert_one_line_error(run_cli("validate", "--qc", str(foreign), "--output", str(output)))
     assert "foreign.ttl: the file holds no ontology to check: no term of the iimkg namespace" in line
     assert not output.exists()
+
+
+def _cloned_cohort(folder: Path, copies: int) -> Path:
+    """The conforming plan ``copies`` times in one N-Triples file, each copy with IRIs and blank nodes of its own."""
+    quads = list(ox.parse(path=str(PLAN), format=ox.RdfFormat.TURTLE, base_iri=PLAN.resolve().as_uri()))
+    template = "".join(f"{q.subject} {q.predicate} {q.object} .\n" for q in quads)
+    template = re.sub(r"<(https://example\.org/[^>]*)>", r"<\1-COPY>", template).replace("_:", "_:cCOPYx")
+    cohort = folder / "plans.nt"
+    with cohort.open("w", encoding="utf-8") as out:
+        for copy in range(copies):
+            out.write(template.replace("COPY", str(copy)))
+    return cohort
+
+
+def test_ctrl_c_in_the_middle_of_a_large_run_is_130_and_leaves_no_report_and_no_spill_files(tmp_path: Path) -> None:
+    """The spill files (results, plans, findings on disk) go with the run, and the report is never half there."""
+    cohort = _cloned_cohort(tmp_path, 8_000)  # some 10 s of work on 2 cores: Ctrl-C comes well before the end
+    spill, report = tmp_path / "spill", tmp_path / "report.json"
+    spill.mkdir()
+    child = subprocess.Popen([sys.executable, "-m", "iimkg.cli.main", "validate", str(cohort), "--format", "json",
+                              "--output", str(report)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True, preexec_fn=as_a_foreground_job,
+                             env={**os.environ, "IIMKG_TMPDIR": str(spill)})
+    try:
+        deadline = time.monotonic() + 60
+        while not any(spill.iterdir()) and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        assert any(spill.iterdir()), "the run made no spill folder"
+        time.sleep(1)  # into the run: chunks out to the workers, results coming back
+        assert child.poll() is None, "the run ended before Ctrl-C: make the cohort larger"
+        os.killpg(child.pid, signal.SIGINT)  # as the terminal does: the whole process group, workers too
+        _, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    assert child.returncode == 130 and "Traceback" not in err, err[-2000:]
+    assert not report.exists()
+    assert not list(spill.rglob("*")), list(spill.rglob("*"))
+
+
+def test_a_worker_killed_mid_run_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """As the kernel's out-of-memory killer would: a worker gone is a clear error, exit 2, and no report."""
+    cohort = _cloned_cohort(tmp_path, 8_000)
+    report = tmp_path / "report.json"
+    child = subprocess.Popen([sys.executable, "-m", "iimkg.cli.main", "validate", str(cohort), "--workers", "2",
+                              "--format", "json", "--output", str(report)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline, workers = time.monotonic() + 60, []
+        while not workers and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.1)
+            workers = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent_of(int(p)) == child.pid
+                       and b"resource_tracker" not in _command_of(int(p))]  # forked workers, not a helper
+        assert workers, "no worker process was seen"
+        time.sleep(0.5)
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    assert child.returncode == 2 and "Traceback" not in err, err[-2000:]
+    assert err.strip().splitlines() == [err.strip()] and "a worker process stopped" in err
+    assert not report.exists()
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _command_of(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
+from iimkg.core.errors import IimkgError
 from iimkg.plans.engines import UnitChecker
 from iimkg.plans.results import Outcome
 from iimkg.plans.splitting import PlanUnit, Restart
@@ -51,16 +54,30 @@ def check_chunks(chunks: Iterable[list[PlanUnit] | Restart], shapes_text: str, o
                 else:
                     pending.append(pool.submit(_check, chunk))
                 while len(pending) > 2 * count or (pending and pending[0].done()):
-                    yield pending.popleft().result()
+                    yield _result(pending.popleft())
             while pending:
-                yield pending.popleft().result()
+                yield _result(pending.popleft())
         finally:
             for future in pending:
                 future.cancel()
 
 
+def _result(future: Future[Outcome]) -> Outcome:
+    """A chunk's outcome; a worker that died (killed for memory, say) is one line, not a traceback."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise IimkgError("a worker process stopped before it finished its plans (it may have been killed for "
+                         "memory); run again with fewer workers (--workers), or on a machine with more memory"
+                         ) from None
+
+
 def _start(shapes_text: str, ontology: Path) -> None:
+    """A worker's start: its engine, and Ctrl-C left to the parent. The terminal sends Ctrl-C to every process of
+    the group; a worker that took it died mid-chunk, and the parent then met a broken pool (a traceback, exit 1)
+    before its own KeyboardInterrupt (exit 130). The parent stops the pool."""
     global _checker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _checker = UnitChecker(shapes_text, ontology)
 
 
