@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -15,7 +16,8 @@ from iimkg.core.vocab import OBO, OWL, PROV, RDF, RDFS, XSD
 if TYPE_CHECKING:
     import curies
 
-__all__ = ["Prefix", "compact", "compress", "converter", "expand", "is_well_formed", "prefix_map", "prefixes"]
+__all__ = ["Prefix", "by_length", "compact", "compress", "converter", "expand", "is_well_formed", "prefix_map",
+           "prefixes"]
 
 _PN_LOCAL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_-])?$")
 
@@ -90,15 +92,22 @@ def prefix_map() -> dict[str, str]:
 
 @cache
 def _map_by_length() -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(prefix_map().items(), key=lambda kv: (-len(kv[1]), kv[0])))
+    return by_length(prefix_map())
 
 
-def compact(iri: str, *, strict: bool) -> str | None:
+def by_length(namespaces: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """``namespaces`` (prefix → namespace) longest namespace first, as :func:`compact` takes them."""
+    return tuple(sorted(namespaces.items(), key=lambda kv: (-len(kv[1]), kv[0])))
+
+
+def compact(iri: str, *, strict: bool, namespaces: Sequence[tuple[str, str]] | None = None) -> str | None:
     """The prefixed name of ``iri`` under the longest namespace of :func:`prefix_map`, or None.
 
     ``strict``: only a valid Turtle local name (for writing Turtle); else any local part that is not a path.
+    ``namespaces``: other (prefix, namespace) pairs, longest first (:func:`by_length`), for a document that declares
+    only a few prefixes.
     """
-    for prefix, namespace in _map_by_length():
+    for prefix, namespace in _map_by_length() if namespaces is None else namespaces:
         if iri.startswith(namespace) and len(iri) > len(namespace):
             local = iri[len(namespace):]
             if (_PN_LOCAL.match(local) if strict else not local.startswith("//")):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
+from iimkg.core.prefixes import by_length, compact
 from iimkg.core.vocab import STANDARD_PREFIXES
 from iimkg.plans.reading import PlanNode
 from iimkg.shacl.findings import Finding, Rule, Severity, display_path, rule_name
@@ -190,7 +191,7 @@ def report_graph(results: Iterable[PlanResult], files: Sequence[Path], fail_on: 
 
 
 _REPORT_PREFIXES = ("sh", "iim", "iimplan", "dcterms")
-_LOCAL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_REPORT_NAMESPACES = by_length({prefix: STANDARD_PREFIXES[prefix] for prefix in _REPORT_PREFIXES})
 
 
 def report_turtle(results: Callable[[], Iterable[PlanResult]], files: Sequence[Path],
@@ -234,12 +235,8 @@ def report_turtle(results: Callable[[], Iterable[PlanResult]], files: Sequence[P
 
 
 def _turtle_iri(text: str) -> str:
-    """An IRI given as text (or a blank node, ``_:id``) in Turtle: a prefixed name under the report's prefixes
-    where its local part is a plain name, else in angle brackets."""
+    """An IRI given as text (or a blank node, ``_:id``) in Turtle: a prefixed name under the report's declared
+    prefixes where its local part is a valid Turtle name, else in angle brackets."""
     if text.startswith("_:"):
         return text
-    for prefix in ("sh", "iimplan", "iim"):
-        namespace = STANDARD_PREFIXES[prefix]
-        if text.startswith(namespace) and _LOCAL_NAME.fullmatch(text[len(namespace):]):
-            return f"{prefix}:{text[len(namespace):]}"
-    return str(ox.NamedNode(text))
+    return compact(text, strict=True, namespaces=_REPORT_NAMESPACES) or str(ox.NamedNode(text))
