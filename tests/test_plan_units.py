@@ -3,16 +3,19 @@ window and the number of workers (plans/units.py); bad input still fails with th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import random
 import re
 from pathlib import Path
+from typing import ClassVar
 
 import pyoxigraph as ox
 import pytest
 
 from iimkg.core.errors import InputError
+from iimkg.core.vocab import RDF_TYPE
 from iimkg.plans import grouping
 from iimkg.plans.units import PlanUnit, check_units, split_plans
 from iimkg.plans.validate import validate_plans
@@ -115,6 +118,87 @@ def test_each_unit_holds_whole_plans_whatever_the_order(tmp_path: Path, monkeypa
         labels = set(re.findall(r"_:\w+", unit.data.decode()))
         assert not any(labels & set(re.findall(r"_:\w+", other.data.decode())) for other in units if other is not unit)
     assert pickle.loads(pickle.dumps(units[0])) == units[0]
+
+
+class _Counted(grouping.Grouper):
+    """The splitter's grouper, each one made kept, to read how often it spilled."""
+
+    made: ClassVar[list[grouping.Grouper]] = []
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        _Counted.made.append(self)
+
+
+@pytest.mark.parametrize("blank", [False, True], ids=["iri-plans", "blank-node-plans"])
+def test_a_sorted_file_is_split_exactly_in_rounds_of_half_a_window(tmp_path: Path, blank: bool,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines in the order of their subjects (``sort``, a triplestore's dump): each plan's lines are spread over the
+    file and every group in memory is touched again and again. The window is still spilled only once per half window
+    (it was spilled at every line once full, a scan of all groups each time), the optimistic split is given up as
+    soon as the file shows scattered, and the joined groups come back a bucket at a time, whole."""
+    from iimkg.plans import splitting
+
+    def scattered(line: str) -> str:  # blank node labels as a store draws them, unrelated to the plan's
+        return re.sub(r"_:(\w+)", lambda m: "_:b" + hashlib.sha1(m.group(1).encode()).hexdigest()[:16], line)
+
+    lines = [scattered(line) for plan in _cohort(blank) for line in plan]
+    contiguous = _write(tmp_path / "contiguous", lines)
+    ordered = sorted(lines)
+    path = _write(tmp_path / "sorted", ordered)
+    monkeypatch.chdir(contiguous.parent)
+    expected = _report(validate_plans([Path("plans.nt")], workers=1, chunk_plans=10**9))
+
+    window = 60
+    monkeypatch.setattr(grouping, "WINDOW_LINES", window)
+    monkeypatch.setattr(grouping, "_SCATTERED", 5)
+    monkeypatch.setattr(grouping, "BUCKET_BYTES", 2_000)
+    monkeypatch.setattr(splitting, "Grouper", _Counted)
+    _Counted.made.clear()
+    vocabulary = splitting.plan_vocabulary(ROOT / "ontology" / "iim.ttl")
+    items = list(splitting.split_file(path, None, vocabulary, optimistic=True))
+    restart = next(i for i, item in enumerate(items) if isinstance(item, splitting.Restart))
+    units = [item for item in items[restart + 1:] if isinstance(item, PlanUnit)]
+    assert restart < len(units) / 2  # given up early, not after a whole first pass
+    first, exact = _Counted.made
+    assert first.scattered and not exact.late
+    assert 0 < exact.rounds <= 2 * len(ordered) // window + 1
+    assert sum(u.plans for u in units) == _plans(ordered)
+    assert sorted(line for u in units for line in u.data.decode().splitlines(keepends=True)) == ordered
+    for unit in units:  # no node described in two units
+        subjects = {line.split(" ", 1)[0] for line in unit.data.decode().splitlines()}
+        assert not any(subjects & {line.split(" ", 1)[0] for line in other.data.decode().splitlines()}
+                       for other in units if other is not unit)
+
+    monkeypatch.chdir(path.parent)
+    assert _report(validate_plans([Path("plans.nt")], workers=1, chunk_plans=4)) == expected
+
+
+def test_a_window_of_scattered_plans_is_spilled_once_per_half_window() -> None:
+    """The layout of a sorted dump: every plan's own lines first, then the lines of its prescriptions (blank nodes)
+    in an order unrelated to the plans', so nearly every plan in memory is touched again within any half window, and
+    the groups made for the prescriptions of plans already spilled are young. The window must still be spilled about
+    once per half window: spilling only groups older than half a window freed a few lines at a time, and the window
+    was spilled again (a scan of every group in memory) every few lines once full."""
+    prescription = b"<https://w3id.org/iimkg/prescription>"
+    plan_type, rdf_type = b"<https://w3id.org/iimkg/TreatmentPlan>", f"<{RDF_TYPE}>".encode()
+    plans = [b"<https://example.org/p%d>" % n for n in range(2000)]
+    own, described = [], []
+    for n, plan in enumerate(plans):
+        own.append(b"%s %s %s .\n" % (plan, rdf_type, plan_type))
+        for k in range(13):
+            node = b"_:b" + hashlib.sha1(b"%d-%d" % (n, k)).hexdigest().encode()
+            own.append(b"%s %s %s .\n" % (plan, prescription, node))
+            described += [b'%s <https://w3id.org/iimkg/dailyDoseMg> "%d" .\n' % (node, d) for d in range(2)]
+    lines = own + sorted(described)
+    window = len(own) * 2 // 3  # spilled among the plans' own lines first, as a large file is
+    grouper = grouping.Grouper(frozenset({prescription}), frozenset({plan_type}), rdf_type, window)
+    grouper.add(lines)
+    groups = list(grouper.groups())
+    assert grouper.rounds <= 2 * len(lines) // window + 1
+    assert sorted(line for g in groups for piece in g.lines for line in piece.splitlines(keepends=True)) == \
+        sorted(lines)
+    assert sum(g.plans for g in groups) == len(plans) and all(g.plans == 1 for g in groups)
 
 
 def test_turtle_and_n_triples_of_the_same_plans_give_the_same_findings(tmp_path: Path,

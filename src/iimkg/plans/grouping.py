@@ -8,17 +8,24 @@ patient, prescriptions and co-interventions end in its group whatever their orde
 a prescription described before its plan, blank-node plans. Two plans that share a resource stay one group, as they
 were one graph before.
 
-Memory is bounded by a window of lines. Groups not touched in the last half window are written to a spill file and
-forgotten; a compact filter (a Bloom filter of fixed size) remembers which node keys were spilled, so a later line
-about a spilled node (rare: a cohort's plans are contiguous) is noted as a suspect. At the end, spilled groups that
-share a suspect node are joined before anything is handed out; a file that never filled the window is handed out from
-memory. So memory stays that of the window (plus the fixed filter) whatever the size of the file, and the groups are
-exact whatever the layout.
+Memory is bounded by a window of lines. When it is full, the groups not touched in the last half window are written
+to a spill file and forgotten, and the least recently touched others too until half the window is free; a compact
+filter (a Bloom filter of fixed size) remembers which node keys were spilled, so a later line about a spilled node is
+noted as a suspect. At the end, spilled groups that share a suspect node are joined before anything is handed out
+(the joined ones sorted into bucket files by the group they join, a bucket at a time read back); a file that never
+filled the window is handed out from memory. The groups are exact whatever the layout.
+
+A cohort written plan by plan has no suspects, and its memory is that of the window (plus the fixed filter) whatever
+the size of the file. A file whose plans are scattered over it, such as N-Triples sorted by ``sort`` or a
+triplestore's dump (each in the order of its subjects, so a plan's blank nodes are described far from the plan), has
+a suspect for most of its nodes: their keys are held until the end (some 3 MB of memory for every 1,000 plans of the
+benchmark's cohort) and the file is spilled whole to disk once.
 
 An *optimistic* grouper hands spilled groups out at once (:meth:`Grouper.take`), so checking starts while the file
 is still being read; if a later line turns out to belong to a group already handed out, :attr:`Grouper.late` is set
 at the end and the caller reads the file again exactly (:func:`iimkg.plans.splitting.split_file` says so to the
-checker, which drops what it found in that file). Cohorts written plan by plan never pay for that.
+checker, which drops what it found in that file). Cohorts written plan by plan never pay for that; a scattered file
+shows itself in the first spill (:attr:`Grouper.scattered`), and is read exactly from then on.
 """
 
 from __future__ import annotations
@@ -36,6 +43,14 @@ _BLOOM_BITS = 1 << 28  # 32 MB: under 1 % false suspects up to some 30 million s
 _BLOOM_MASK = _BLOOM_BITS - 1
 _BIT = tuple(1 << n for n in range(8))  # a bit of a byte of the filter
 _SPILL_BATCH = 1_000  # groups written to the spill file in one record
+# Suspect nodes (met after their group was spilled) that show a file's plans are scattered: more than this many, and
+# more than this share of the lines read since the first spill. A file written plan by plan has only the Bloom
+# filter's false suspects: a few at 100,000 plans, some 0.2 % of the lines at a million; a sorted file, one for
+# every four lines or so.
+_SCATTERED, _SCATTERED_SHARE = 1_000, 0.02
+# Bytes of lines of joined groups (see Grouper._from_spill) held at once: groups are sorted into buckets by their
+# root, a bucket at a time read back, so that a scattered file is never held whole.
+BUCKET_BYTES = 64 << 20
 
 Line = tuple[bytes, bytes, bytes, bytes]
 """A line taken apart: the line itself (with its line end), its subject and predicate as N-Triples terms, and its
@@ -90,12 +105,28 @@ class Grouper:
         self.late = False
         self._node: dict[bytes, Group] = {}
         self._buffered = 0
+        self._capacity = self._window  # lines held before spilling: the window, or more for one group larger than half
         self._seq = 0
         self._spill: IO[bytes] | None = None
         self._spill_dir = spill_dir
         self._spilled = 0  # records in the spill file (lists of up to _SPILL_BATCH groups)
         self._bloom: bytearray | None = None
         self._suspects: set[bytes] = set()
+        self.rounds = 0  # times the window was spilled
+        self._spilled_at = 0  # the line of the first spill
+        self._dangling = False  # plans were spilled whose blank nodes were not described yet
+
+    @property
+    def scattered(self) -> bool:
+        """Whether the file's plans are scattered over it (sorted lines, a triplestore's dump) rather than written
+        plan by plan: most plans spilled had blank nodes not yet described (:func:`_mostly_dangling`), or so many
+        lines came for groups already spilled. An optimistic split is then given up early
+        (:func:`iimkg.plans.splitting.split_file`), since it would end in reading the file again anyway, after
+        checking plans without their parts."""
+        if self._dangling:
+            return True
+        suspects = len(self._suspects)
+        return suspects > _SCATTERED and suspects > (self._seq - self._spilled_at) * _SCATTERED_SHARE
 
     def add(self, lines: Iterable[bytes], number: int = 0, odd: Odd | None = None) -> int:
         """File N-Triples or N-Quads lines (each with its line end); ``number``: the line number before the first.
@@ -109,10 +140,10 @@ class Grouper:
         and looked up only when it changes from the line before (a plan's lines come together), a predicate checked
         once per file (:meth:`_kind`); no call for a line that only adds to its subject's group; a group's
         ``touched`` set when the lines leave it, not at every line."""
-        nodes, kinds, plan_types, window = self._node, self._kinds, self._plan_types, self._window
+        nodes, kinds, plan_types = self._node, self._kinds, self._plan_types
         bloom = self._bloom
         seq = start = self._seq
-        limit = seq + window - self._buffered  # spill when seq passes this
+        limit = seq + self._capacity - self._buffered  # spill when seq passes this
         subject = None
         group = Group(0)  # replaced at the first line
         glines = group.lines
@@ -192,25 +223,25 @@ class Grouper:
             odd_lines += 1
             if odd is not None:
                 group.touched = self._seq = seq
-                self._buffered = seq - limit + window
+                self._buffered = seq - limit + self._capacity
                 for one in odd(line, number + (seq - start - odd_triples) + odd_lines):
                     self._file(*one)
                 odd_triples += self._seq - seq
                 seq = self._seq
-                limit = seq + window - self._buffered
+                limit = seq + self._capacity - self._buffered
                 bloom = self._bloom
                 subject = None
         group.touched = self._seq = seq
-        self._buffered = seq - limit + window
+        self._buffered = seq - limit + self._capacity
         return seq - start
 
     def _spill_from(self, group: Group, seq: int, limit: int) -> int:
         """:meth:`add` at line ``seq``, past ``limit``: the window is full; ``group``, the one being filled, is
         touched now. Spills (:meth:`_retire`) and returns the line after which to spill next."""
         group.touched = self._seq = seq
-        self._buffered = seq - limit + self._window
-        self._retire(seq - self._window // 2)
-        return seq + self._window - self._buffered
+        self._buffered = seq - limit + self._capacity
+        self._retire(seq - self._window // 2, keep=group)
+        return seq + self._capacity - self._buffered
 
     def _kind(self, predicate: bytes) -> object:
         """What a predicate does (:data:`_LINK`, :data:`_TYPE`, :data:`_PLAIN`; :data:`_ODD` when it is not
@@ -244,13 +275,21 @@ class Grouper:
         group.lines.append(line)
         group.touched = self._seq
         self._buffered += 1
-        if self._buffered > self._window:
-            self._retire(self._seq - self._window // 2)
+        if self._buffered > self._capacity:
+            self._retire(self._seq - self._window // 2, keep=group)
 
     def take(self) -> list[Group]:
         """The groups an optimistic grouper has spilled since the last call (complete unless :attr:`late`)."""
         ready, self._ready = self._ready, []
         return ready
+
+    def close(self) -> None:
+        """Give up: remove the spill file (a split abandoned half way, see :attr:`scattered`)."""
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+        self._node.clear()
+        self._ready.clear()
 
     def groups(self) -> Iterator[Group]:
         """Every group, complete; call once, after the last :meth:`add`."""
@@ -299,12 +338,34 @@ class Grouper:
 
     # ── spilling ──
 
-    def _retire(self, before: int) -> None:
-        """Write the groups last touched before line ``before`` to the spill file and forget them."""
+    def _retire(self, before: int, keep: Group | None = None) -> None:
+        """Write the groups last touched before line ``before`` to the spill file and forget them; and if that leaves
+        more than half the window, the least recently touched of the others too, until half the window is free.
+
+        The second part is for files whose plans are scattered (N-Triples sorted by ``sort``, a triplestore's dump,
+        both in the order of their subjects): there every group in memory is touched again and again, none is old,
+        and spilling only old groups freed nothing, so the next line spilled again: a scan of every group in memory
+        at every line (20,000 sorted plans: over ten minutes instead of 20 s). Freeing half the window keeps the
+        scans one per half window; the groups spilled early are joined again at the end (their nodes are suspects).
+        """
         if self._spill is None:
             self._spill = tempfile.TemporaryFile(prefix="iimkg-plans-", dir=self._spill_dir)  # noqa: SIM115 (closed by groups())
             self._bloom = bytearray(_BLOOM_BITS // 8)
-        old = sorted((g for g in self._live() if g.touched < before), key=lambda g: g.first)
+            self._spilled_at = self._seq
+        chosen, left, room = [], self._buffered, self._window // 2
+        for group in sorted(self._live(), key=lambda g: g.touched):
+            if group.touched >= before and left <= room:
+                break
+            if group is not keep:
+                chosen.append(group)
+                left -= len(group.lines)
+        # the group being filled stays whole in memory: if it alone holds more than half the window, the next spill
+        # waits for half a window more all the same (else every line would spill again)
+        self._capacity = self._window + max(0, left - room)
+        self.rounds += 1
+        old = sorted(chosen, key=lambda g: g.first)
+        if self._optimistic and not self._dangling:
+            self._dangling = _mostly_dangling(old)
         nodes, bloom = self._node, self._bloom
         assert bloom is not None
         records: list[tuple[int, int, bytes, bytes]] = []
@@ -351,21 +412,46 @@ class Grouper:
 
     def _from_spill(self, spill: IO[bytes]) -> Iterator[Group]:
         """The spilled groups, those that share a node joined (only suspects can be shared: a node seen again after
-        its group was spilled)."""
+        its group was spilled).
+
+        A group joined with none is handed out as it is read back. The joined ones are sorted into bucket files by
+        the group they join (as many buckets as the spill file has :data:`BUCKET_BYTES`), then each bucket is read
+        back and its groups joined: in a scattered file nearly every group is joined, and holding them all until the
+        end held the whole file."""
         joined = self._joins(spill) if self._suspects else {}
-        held: dict[int, list[tuple[int, int, bytes, bytes]]] = {}
-        for index, record in enumerate(self._records(spill)):
-            root = joined.get(index)
-            if root is None:
-                yield _group(*record)
-            else:
-                held.setdefault(root, []).append(record)
-        for records in held.values():
-            group = Group(first=min(r[0] for r in records))
-            for _, plans, lines, _ in records:
-                group.lines.append(lines)
-                group.plans += plans
-            yield group
+        buckets = [tempfile.TemporaryFile(prefix="iimkg-join-", dir=self._spill_dir)  # noqa: SIM115 (closed below)
+                   for _ in range(-(-spill.seek(0, 2) // BUCKET_BYTES) if joined else 0)]
+        try:
+            waiting: list[list[tuple[int, int, int, bytes]]] = [[] for _ in buckets]
+            for index, (first, plans, lines, _) in enumerate(self._records(spill)):
+                root = joined.get(index)
+                if root is None:
+                    yield Group(first=first, lines=[lines], plans=plans)
+                    continue
+                batch = waiting[root % len(buckets)]
+                batch.append((root, first, plans, lines))
+                if len(batch) == _SPILL_BATCH:
+                    pickle.dump(batch, buckets[root % len(buckets)], protocol=pickle.HIGHEST_PROTOCOL)
+                    batch.clear()
+            for bucket, batch in zip(buckets, waiting, strict=True):
+                pickle.dump(batch, bucket, protocol=pickle.HIGHEST_PROTOCOL)
+                batch.clear()
+                end = bucket.tell()
+                bucket.seek(0)
+                held: dict[int, Group] = {}
+                while bucket.tell() < end:
+                    for root, first, plans, lines in pickle.load(bucket):
+                        group = held.get(root)
+                        if group is None:
+                            group = held[root] = Group(first=first)
+                        group.first = min(group.first, first)
+                        group.lines.append(lines)
+                        group.plans += plans
+                bucket.truncate(0)
+                yield from held.values()
+        finally:
+            for bucket in buckets:
+                bucket.close()
 
     def _joins(self, spill: IO[bytes]) -> dict[int, int]:
         """Spilled group index -> the index of the first group it shares a suspect node with (transitively)."""
@@ -389,5 +475,19 @@ class Grouper:
         return {index: find(index) for index in parent}
 
 
-def _group(first: int, plans: int, lines: bytes, _nodes: bytes) -> Group:
-    return Group(first=first, lines=[lines], plans=plans)
+
+_SAMPLED = 100  # plans of a spill round looked at by _mostly_dangling
+
+
+def _mostly_dangling(groups: list[Group]) -> bool:
+    """Whether most plans among ``groups`` (some of them) link to a blank node that none of their lines describes.
+
+    A blank node belongs to its file, so in a file written plan by plan it is described among its plan's lines
+    before the plan is spilled; a sorted file or a store's dump describes the blank nodes elsewhere (``_:`` lines
+    sort after ``<`` ones). An IRI is not looked at: a patient may be described in another file."""
+    planned = [group for group in groups if group.plans][:_SAMPLED]
+    dangling = 0
+    for group in planned:
+        subjects = {line.split(b" ", 1)[0] for line in group.lines}
+        dangling += any(node[:2] == b"_:" and node not in subjects for node in group.nodes)
+    return dangling * 2 > len(planned) > 0

@@ -124,6 +124,12 @@ def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary,
         except StopIteration as stop:
             triples = stop.value
             break
+        if grouper.scattered:  # plans scattered over the file: split it exactly now, not after a wasted pass
+            feed.close()
+            grouper.close()
+            yield Restart(source)
+            yield from split_file(path, input_format, vocabulary, window)
+            return
         plans += group.plans
         yield PlanUnit(source, b"".join(group.lines), media_type, group.plans)
     if not triples:
