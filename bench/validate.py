@@ -14,7 +14,10 @@ missing now and then, so that every rule finds something. The same plans are wri
 - ``ten-ttl``: Turtle files of N/10 plans each (as a clinic would export them in batches);
 - ``interleaved``: one N-Triples file whose lines are shuffled within blocks of 2,000 plans (plans interleaved,
   prescriptions before their plans);
-- ``blank``: one Turtle file whose plans are blank nodes too (``[ a iim:TreatmentPlan ; … ] .``).
+- ``blank``: one Turtle file whose plans are blank nodes too (``[ a iim:TreatmentPlan ; … ] .``);
+- ``sorted``: the ``one-nt`` file's lines sorted byte by byte (``LC_ALL=C sort``, as ``sort -u`` dedupes N-Triples and
+  as a triplestore dumps in the order of its subjects): each plan's own lines together, its patient's, prescriptions'
+  and co-interventions' (blank nodes) scattered over the rest of the file.
 
 Each run is a fresh `iimkg validate` process (so the time includes start-up, loading and writing the JSON report);
 peak memory is the largest total resident set of that process and its workers, sampled every 20 ms, and the largest
@@ -46,7 +49,7 @@ from typing import Any
 
 from memory import Memory, tree_memory
 
-LAYOUTS = ("one-nt", "one-ttl", "ten-ttl", "interleaved", "blank")
+LAYOUTS = ("one-nt", "one-ttl", "ten-ttl", "interleaved", "blank", "sorted")
 PREFIXES = ("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
             "@prefix dcterms: <http://purl.org/dc/terms/> .\n"
             "@prefix iim: <https://w3id.org/iimkg/> .\n"
@@ -71,6 +74,13 @@ def generate(count: int, folder: Path, layout: str, seed: int = 20261125) -> lis
     shuffle = random.Random(seed + 1)
     files = 10 if layout == "ten-ttl" else 1
     per_file = -(-count // files)
+    if layout == "sorted":
+        unsorted = generate(count, folder, "one-nt", seed)[0]
+        path = folder / "plans-sorted.nt"
+        subprocess.run(["sort", "-S", "25%", "-T", str(folder), "-o", str(path), str(unsorted)], check=True,
+                       env={**os.environ, "LC_ALL": "C"})
+        unsorted.unlink()
+        return [path]
     ntriples = layout in ("one-nt", "interleaved")
     paths = []
     number = 0
