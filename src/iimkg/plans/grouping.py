@@ -291,6 +291,7 @@ class Grouper:
             self._spill = None
         self._node.clear()
         self._ready.clear()
+        self._bloom, self._suspects = None, set()  # the exact split that follows keeps its own
 
     def groups(self) -> Iterator[Group]:
         """Every group, complete; call once, after the last :meth:`add`."""
