@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import pickle
 import tempfile
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
@@ -112,7 +113,10 @@ class Grouper:
         self._spill_dir = spill_dir
         self._spilled = 0  # records in the spill file (lists of up to _SPILL_BATCH groups)
         self._bloom: bytearray | None = None
-        self._suspects: set[bytes] = set()
+        # the keys (hash) of suspect nodes: met after a group holding them was spilled; a collision of two keys only
+        # joins two groups into one unit, which is checked as one graph, as two plans sharing a resource are
+        self._suspects: set[int] = set()
+        self._groups = 0  # groups in the spill file
         self.rounds = 0  # times the window was spilled
         self._spilled_at = 0  # the line of the first spill
         self._dangling = False  # plans were spilled whose blank nodes were not described yet
@@ -164,7 +168,7 @@ class Grouper:
                     if bloom is not None:  # a node of a spilled group? (the filter's first bit inlined)
                         bit = hash(s) & _BLOOM_MASK
                         if bloom[bit >> 3] & _BIT[bit & 7] and self._maybe_spilled(s):
-                            self._suspects.add(s)
+                            self._suspects.add(hash(s))
                 if found is None:
                     kind = _ODD
                 else:
@@ -204,7 +208,7 @@ class Grouper:
                             if bloom is not None:
                                 bit = hash(obj) & _BLOOM_MASK
                                 if bloom[bit >> 3] & _BIT[bit & 7] and self._maybe_spilled(obj):
-                                    self._suspects.add(obj)
+                                    self._suspects.add(hash(obj))
                         elif other is not group:
                             if len(other.nodes) == 1:  # one node described before the line linking it: joins
                                 glines += other.lines
@@ -304,7 +308,7 @@ class Grouper:
             spill.flush()
             if self._optimistic:
                 yield from self.take()
-                self.late = bool(self._suspects) and bool(self._joins(spill))
+                self.late = bool(self._suspects) and self._joins(spill) is not None
             else:
                 yield from self._from_spill(spill)
         finally:
@@ -318,7 +322,7 @@ class Grouper:
 
     def _attach(self, node: bytes, group: Group) -> None:
         if self._bloom is not None and self._maybe_spilled(node):
-            self._suspects.add(node)
+            self._suspects.add(hash(node))
         self._node[node] = group
         group.nodes.append(node)
 
@@ -397,6 +401,7 @@ class Grouper:
         assert self._spill is not None
         pickle.dump(records, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
         self._spilled += 1
+        self._groups += len(records)
 
     def _bits(self, node: bytes) -> tuple[int, int, int]:
         value = hash(node) & 0xFFFF_FFFF_FFFF_FFFF
@@ -420,13 +425,13 @@ class Grouper:
         the group they join (as many buckets as the spill file has :data:`BUCKET_BYTES`), then each bucket is read
         back and its groups joined: in a scattered file nearly every group is joined, and holding them all until the
         end held the whole file."""
-        joined = self._joins(spill) if self._suspects else {}
+        joined = self._joins(spill) if self._suspects else None
         buckets = [tempfile.TemporaryFile(prefix="iimkg-join-", dir=self._spill_dir)  # noqa: SIM115 (closed below)
-                   for _ in range(-(-spill.seek(0, 2) // BUCKET_BYTES) if joined else 0)]
+                   for _ in range(-(-spill.seek(0, 2) // BUCKET_BYTES) if joined is not None else 0)]
         try:
             waiting: list[list[tuple[int, int, int, bytes]]] = [[] for _ in buckets]
             for index, (first, plans, lines, _) in enumerate(self._records(spill)):
-                root = joined.get(index)
+                root = joined.root(index) if joined is not None else None
                 if root is None:
                     yield Group(first=first, lines=[lines], plans=plans)
                     continue
@@ -455,28 +460,50 @@ class Grouper:
             for bucket in buckets:
                 bucket.close()
 
-    def _joins(self, spill: IO[bytes]) -> dict[int, int]:
-        """Spilled group index -> the index of the first group it shares a suspect node with (transitively)."""
-        owners: dict[bytes, int] = {}
-        parent: dict[int, int] = {}
+    def _joins(self, spill: IO[bytes]) -> _Joins | None:
+        """Which spilled groups share a suspect node (transitively); ``None`` if none does.
 
-        def find(index: int) -> int:
-            while parent.get(index, index) != index:
-                index = parent[index]
-            return index
-
+        A union-find over the groups' places in the spill file, in an array (8 bytes a group) and not in dicts: in
+        a scattered file nearly every group is joined to another, and dicts of them took more memory than the lines
+        held in the window."""
+        owners: dict[int, int] = {}  # a suspect's key -> the first group holding it
+        joins = _Joins(self._groups)
+        suspects = self._suspects
         for index, (_, _, _, nodes) in enumerate(self._records(spill)):
             for node in nodes.split(b"\n"):
-                if node in self._suspects:
-                    first = owners.setdefault(node, index)
+                key = hash(node)
+                if key in suspects:
+                    first = owners.setdefault(key, index)
                     if first != index:
-                        a, b = find(first), find(index)
-                        if a != b:
-                            parent[max(a, b)] = min(a, b)
-                            parent.setdefault(min(a, b), min(a, b))
-        return {index: find(index) for index in parent}
+                        joins.join(first, index)
+        return joins if joins.any else None
 
 
+class _Joins:
+    """Groups joined, by their index in the spill file: a union-find in an array, and a byte per group for "joined"."""
+
+    def __init__(self, groups: int) -> None:
+        self._parent = array("q", range(groups))
+        self._joined = bytearray(groups)
+        self.any = False
+
+    def _find(self, index: int) -> int:
+        parent = self._parent
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]  # halve the path
+            index = parent[index]
+        return index
+
+    def join(self, one: int, other: int) -> None:
+        a, b = self._find(one), self._find(other)
+        self._joined[one] = self._joined[other] = 1
+        self.any = True
+        if a != b:
+            self._parent[max(a, b)] = min(a, b)
+
+    def root(self, index: int) -> int | None:
+        """The first group of the joined groups ``index`` is one of, or ``None`` if it is joined with none."""
+        return self._find(index) if self._joined[index] else None
 
 _SAMPLED = 100  # plans of a spill round looked at by _mostly_dangling
 
