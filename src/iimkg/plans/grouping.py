@@ -20,7 +20,7 @@ the size of the file. A file whose plans are scattered over it, such as N-Triple
 triplestore's dump (each in the order of its subjects, so a plan's blank nodes are described far from the plan), has
 a suspect for most of its nodes: their keys are held until the end, and the file is spilled whole to disk once. On
 100,000 plans of the benchmark's cohort (``bench/validate.py --layouts sorted``) the splitting process peaked at
-711 MB, against 274 MB for the same plans written plan by plan: some 4 MB more for every 1,000 plans.
+474 MB, against 274 MB for the same plans written plan by plan: some 2 MB more for every 1,000 plans.
 
 An *optimistic* grouper hands spilled groups out at once (:meth:`Grouper.take`), so checking starts while the file
 is still being read; if a later line turns out to belong to a group already handed out, :attr:`Grouper.late` is set
