@@ -4,12 +4,12 @@
     python bench/spark.py --plans 100000 --layout ten-ttl  # the plans in ten Turtle files
     python bench/spark.py --plans 0 --patients 10000
 
-The plans come from bench/validate.py's generator (fixed seed; --layout: one-nt, one-ttl, ten-ttl, interleaved,
-blank, as there); the Bulk Data export from bench/fhir.py's (the example patients copied under new ids). Each mode
-checks the same inputs: "single process" is iimkg.validation.validate_plans with one worker, in this process;
-"local[N]" is iimkg.spark on a Spark session started here with N cores (the session's start-up is timed apart: a
-cluster pays it once). Every mode's findings are compared with the single process's (blank-node labels aside): the
-last column says whether they are identical. Times drift on shared machines; compare numbers from one run.
+The plans come from bench/validate.py's generator (fixed seed; --layout: any of its layouts); the Bulk Data export
+from bench/fhir.py's (the example patients copied under new ids). Each mode checks the same inputs: "single process"
+is iimkg.validation.validate_plans with one worker, in this process; "local[N]" is iimkg.spark on a Spark session
+started here with N cores (the session's start-up is timed apart: a cluster pays it once). Every mode's findings are
+compared with the single process's (blank-node labels aside): the last column says whether they are identical. Times
+drift on shared machines; compare numbers from one run.
 """
 
 from __future__ import annotations
