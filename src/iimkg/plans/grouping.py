@@ -47,8 +47,9 @@ _BIT = tuple(1 << n for n in range(8))  # a bit of a byte of the filter
 _SPILL_BATCH = 1_000  # groups written to the spill file in one record
 # Suspect nodes (met after their group was spilled) that show a file's plans are scattered: more than this many, and
 # more than this share of the lines read since the first spill. A file written plan by plan has only the Bloom
-# filter's false suspects: a few at 100,000 plans, some 0.2 % of the lines at a million; a sorted file, one for
-# every four lines or so.
+# filter's false suspects (by its false-positive rate, computed for 13 nodes a plan: a few at 100,000 plans, under
+# 0.2 % of the lines at a million); a sorted file about one for every four lines (the bench's cohort has some 13
+# blank nodes in 56 lines a plan).
 _SCATTERED, _SCATTERED_SHARE = 1_000, 0.02
 # Bytes of lines of joined groups (see Grouper._from_spill) held at once: groups are sorted into buckets by their
 # root, a bucket at a time read back, so that a scattered file is never held whole.
