@@ -180,6 +180,25 @@ def test_cli_writes_the_findings_as_parquet(spark: Any, cohort: list[Path], tmp_
     assert _comparable(read) == _comparable(local.findings)
 
 
+@pytest.mark.slow
+def test_cli_on_a_local_master_runs_without_its_environment_on_path(cohort: list[Path], tmp_path: Path) -> None:
+    """The command run by its full path from a virtual environment that is not activated (pipx, cron): the local
+    session's Python workers are the command's own interpreter, not the ``python3`` on PATH (which has no iimkg)."""
+    from iimkg.validation import validate_plans
+
+    plans = [p for p in cohort if p.suffix != ".ndjson"][:1]
+    own = str(Path(sys.executable).parent)
+    path = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep) if d and d != own)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYSPARK_PYTHON", "VIRTUAL_ENV")}
+    report = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-m", "iimkg.cli.main", "validate", "--spark", "local[1]", "--format",
+                           "json", "--output", str(report), *map(str, plans)], capture_output=True, text=True,
+                          timeout=600, env={**env, "PATH": path, "PYTHONWARNINGS": "ignore"})
+    local = validate_plans(plans)
+    assert (done.returncode, done.stderr) == (0 if local.conforms else 1, "")
+    assert len(json.loads(report.read_text(encoding="utf-8"))["findings"]) == len(local.findings)
+
+
 def test_without_pyspark_the_cli_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     from iimkg.cli.main import main

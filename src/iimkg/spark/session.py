@@ -7,6 +7,7 @@ trace reaches the terminal; the command says where the log is when Spark fails.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import warnings
 from typing import TYPE_CHECKING
@@ -64,6 +65,12 @@ def start(master: str, *, app: str = "iimkg validate") -> tuple[SparkSession, st
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         conf.set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
+        if not os.environ.get("PYSPARK_PYTHON"):
+            # the Python workers of a local session are this interpreter, which has iimkg; Spark's default is the
+            # "python3" on PATH, which has not when the command is run from a virtual environment not activated
+            # (pipx, cron, a full path to the script): every task then failed on "No module named 'iimkg'".
+            # (pyspark reads the variable, not spark.pyspark.python, when it sends a task's function)
+            os.environ["PYSPARK_PYTHON"] = sys.executable
     try:
         with open(log, "ab") as sink, warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # pyspark's notes on pandas versions
