@@ -35,7 +35,7 @@ import pickle
 import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO
+from typing import IO, Any
 
 __all__ = ["WINDOW_LINES", "Group", "Grouper", "Line"]
 
@@ -112,7 +112,6 @@ class Grouper:
         self._seq = 0
         self._spill: IO[bytes] | None = None
         self._spill_dir = spill_dir
-        self._spilled = 0  # records in the spill file (lists of up to _SPILL_BATCH groups)
         self._bloom: bytearray | None = None
         # the keys (hash) of suspect nodes: met after a group holding them was spilled; a collision of two keys only
         # joins two groups into one unit, which is checked as one graph, as two plans sharing a resource are
@@ -400,8 +399,7 @@ class Grouper:
 
     def _dump(self, records: list[tuple[int, int, bytes, bytes]]) -> None:
         assert self._spill is not None
-        pickle.dump(records, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
-        self._spilled += 1
+        _write_batch(self._spill, records)
         self._groups += len(records)
 
     def _bits(self, node: bytes) -> tuple[int, int, int]:
@@ -414,9 +412,7 @@ class Grouper:
         return all(bloom[bit >> 3] & _BIT[bit & 7] for bit in self._bits(node))
 
     def _records(self, spill: IO[bytes]) -> Iterator[tuple[int, int, bytes, bytes]]:
-        spill.seek(0)
-        for _ in range(self._spilled):
-            yield from pickle.load(spill)
+        return _read_batches(spill)
 
     def _from_spill(self, spill: IO[bytes]) -> Iterator[Group]:
         """The spilled groups, those that share a node joined (only suspects can be shared: a node seen again after
@@ -439,22 +435,19 @@ class Grouper:
                 batch = waiting[root % len(buckets)]
                 batch.append((root, first, plans, lines))
                 if len(batch) == _SPILL_BATCH:
-                    pickle.dump(batch, buckets[root % len(buckets)], protocol=pickle.HIGHEST_PROTOCOL)
+                    _write_batch(buckets[root % len(buckets)], batch)
                     batch.clear()
             for bucket, batch in zip(buckets, waiting, strict=True):
-                pickle.dump(batch, bucket, protocol=pickle.HIGHEST_PROTOCOL)
+                _write_batch(bucket, batch)
                 batch.clear()
-                end = bucket.tell()
-                bucket.seek(0)
                 held: dict[int, Group] = {}
-                while bucket.tell() < end:
-                    for root, first, plans, lines in pickle.load(bucket):
-                        group = held.get(root)
-                        if group is None:
-                            group = held[root] = Group(first=first)
-                        group.first = min(group.first, first)
-                        group.lines.append(lines)
-                        group.plans += plans
+                for root, first, plans, lines in _read_batches(bucket):
+                    group = held.get(root)
+                    if group is None:
+                        group = held[root] = Group(first=first)
+                    group.first = min(group.first, first)
+                    group.lines.append(lines)
+                    group.plans += plans
                 bucket.truncate(0)
                 yield from held.values()
         finally:
@@ -505,6 +498,20 @@ class _Joins:
     def root(self, index: int) -> int | None:
         """The first group of the joined groups ``index`` is one of, or ``None`` if it is joined with none."""
         return self._find(index) if self._joined[index] else None
+
+
+def _write_batch(handle: IO[bytes], batch: list[Any]) -> None:
+    """Append a batch of records to a spill or bucket file, as one pickle."""
+    pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _read_batches(handle: IO[bytes]) -> Iterator[Any]:
+    """Every record of the batches written to ``handle`` (:func:`_write_batch`), from its start to its end."""
+    end = handle.seek(0, 2)
+    handle.seek(0)
+    while handle.tell() < end:
+        yield from pickle.load(handle)
+
 
 _SAMPLED = 100  # plans of a spill round looked at by _mostly_dangling
 
