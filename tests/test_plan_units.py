@@ -174,6 +174,14 @@ def test_a_sorted_file_is_split_exactly_in_rounds_of_half_a_window(tmp_path: Pat
     assert _report(validate_plans([Path("plans.nt")], workers=1, chunk_plans=4)) == expected
 
 
+_PLAN_TYPE, _TYPE = b"<https://w3id.org/iimkg/TreatmentPlan>", f"<{RDF_TYPE}>".encode()
+
+
+def _grouper(link: bytes, window: int) -> grouping.Grouper:
+    """A grouper for N-Triples lines whose plans link to their parts by ``link`` alone."""
+    return grouping.Grouper(frozenset({link}), frozenset({_PLAN_TYPE}), _TYPE, window)
+
+
 def test_a_window_of_scattered_plans_is_spilled_once_per_half_window() -> None:
     """The layout of a sorted dump: every plan's own lines first, then the lines of its prescriptions (blank nodes)
     in an order unrelated to the plans', so nearly every plan in memory is touched again within any half window, and
@@ -181,18 +189,17 @@ def test_a_window_of_scattered_plans_is_spilled_once_per_half_window() -> None:
     once per half window: spilling only groups older than half a window freed a few lines at a time, and the window
     was spilled again (a scan of every group in memory) every few lines once full."""
     prescription = b"<https://w3id.org/iimkg/prescription>"
-    plan_type, rdf_type = b"<https://w3id.org/iimkg/TreatmentPlan>", f"<{RDF_TYPE}>".encode()
     plans = [b"<https://example.org/p%d>" % n for n in range(2000)]
     own, described = [], []
     for n, plan in enumerate(plans):
-        own.append(b"%s %s %s .\n" % (plan, rdf_type, plan_type))
+        own.append(b"%s %s %s .\n" % (plan, _TYPE, _PLAN_TYPE))
         for k in range(13):
             node = b"_:b" + hashlib.sha1(b"%d-%d" % (n, k)).hexdigest().encode()
             own.append(b"%s %s %s .\n" % (plan, prescription, node))
             described += [b'%s <https://w3id.org/iimkg/dailyDoseMg> "%d" .\n' % (node, d) for d in range(2)]
     lines = own + sorted(described)
     window = len(own) * 2 // 3  # spilled among the plans' own lines first, as a large file is
-    grouper = grouping.Grouper(frozenset({prescription}), frozenset({plan_type}), rdf_type, window)
+    grouper = _grouper(prescription, window)
     grouper.add(lines)
     groups = list(grouper.groups())
     assert grouper.rounds <= 2 * len(lines) // window + 1
@@ -207,18 +214,17 @@ def test_a_plan_larger_than_the_window_stays_whole_and_spills_once_per_half_wind
     being filled, nothing could be spilled, and every line spilled again, scanning all the plan's nodes: 56 s for
     60,000 lines and a window of 1,000, against 0.4 s."""
     link = b"<https://w3id.org/iimkg/coIntervention>"
-    plan_type, rdf_type = b"<https://w3id.org/iimkg/TreatmentPlan>", f"<{RDF_TYPE}>".encode()
 
     def small(n: int) -> list[bytes]:
-        return [b"<https://example.org/p%d> %s %s .\n" % (n, rdf_type, plan_type),
+        return [b"<https://example.org/p%d> %s %s .\n" % (n, _TYPE, _PLAN_TYPE),
                 b"<https://example.org/p%d> %s _:s%d .\n" % (n, link, n), b'_:s%d <https://example.org/x> "1" .\n' % n]
 
-    giant = [b"<https://example.org/big> %s %s .\n" % (rdf_type, plan_type)]
+    giant = [b"<https://example.org/big> %s %s .\n" % (_TYPE, _PLAN_TYPE)]
     for k in range(10_000):
         giant += [b"<https://example.org/big> %s _:g%d .\n" % (link, k), b'_:g%d <https://example.org/x> "1" .\n' % k]
     lines = [line for n in range(50) for line in small(n)] + giant + [line for n in range(50, 100) for line in small(n)]
     window = 1_000
-    grouper = grouping.Grouper(frozenset({link}), frozenset({plan_type}), rdf_type, window)
+    grouper = _grouper(link, window)
     grouper.add(lines)
     groups = list(grouper.groups())
     assert grouper.rounds <= 2 * len(lines) // window + 1
