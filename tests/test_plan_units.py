@@ -16,6 +16,7 @@ import pytest
 
 from iimkg.core.errors import InputError
 from iimkg.core.vocab import RDF_TYPE
+from iimkg.graph import jsonld_pieces
 from iimkg.plans import grouping
 from iimkg.plans.units import PlanUnit, check_units, split_plans
 from iimkg.plans.validate import validate_plans
@@ -249,6 +250,30 @@ def test_turtle_and_n_triples_of_the_same_plans_give_the_same_findings(tmp_path:
         for finding in document["findings"]:
             finding.pop("file")
     assert _blank(json.dumps(first)) == _blank(json.dumps(second))
+
+
+@pytest.mark.parametrize("layout", ["graph", "list"])
+def test_json_ld_is_split_by_plan_and_gives_the_n_triples_findings(tmp_path: Path, layout: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = [line for plan in _cohort(blank=True) for line in plan]
+    nt = _write(tmp_path / "nt", lines)
+    listed = ox.serialize(ox.parse(path=str(nt), format=ox.RdfFormat.N_TRIPLES), format=ox.RdfFormat.JSON_LD)
+    document = json.loads(listed or b"[]")  # pyoxigraph writes a top-level list; rdflib a context and a @graph
+    jsonld = tmp_path / "jsonld" / "plans.jsonld"
+    jsonld.parent.mkdir()
+    jsonld.write_text(json.dumps(document if layout == "list" else {"@context": {}, "@graph": document}, indent=1))
+    monkeypatch.setattr(jsonld_pieces, "PIECE_CHARS", 3000)
+    units = list(split_plans(jsonld))
+    assert len(units) > 1 and sum(unit.plans for unit in units) == _plans(lines)
+    monkeypatch.chdir(nt.parent)
+    expected = json.loads(render_report(validate_plans([Path("plans.nt")], workers=1, chunk_plans=4), "json"))
+    monkeypatch.chdir(jsonld.parent)
+    found = json.loads(render_report(validate_plans([Path("plans.jsonld")], workers=1, chunk_plans=4), "json"))
+    for report in (expected, found):
+        report["summary"].pop("seconds")
+        for finding in report["findings"]:
+            finding.pop("file")
+    assert _blank(json.dumps(found)) == _blank(json.dumps(expected))
 
 
 def test_check_units_takes_units_from_anywhere(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from iimkg.core.errors import IimkgError, InputError, QuerySyntaxError
 
-__all__ = ["Limits", "RefusedError", "check_file_size", "check_json_depth", "check_no_xml_entities",
+__all__ = ["JsonNesting", "Limits", "RefusedError", "check_file_size", "check_json_depth", "check_no_xml_entities",
            "check_query_depth", "configure", "current", "json_depth", "nesting_depth"]
 
 
@@ -165,6 +165,35 @@ def json_depth(text: str, stop_above: int | None = None) -> tuple[int, int, int]
     if where < 0:
         return deepest, 1, 1
     return deepest, text.count("\n", 0, where) + 1, where - text.rfind("\n", 0, where)
+
+
+class JsonNesting:
+    """The nesting of a JSON text read a block at a time (:func:`json_depth` scans a whole text): the same tokens,
+    the depth carried from one block to the next."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.depth = 0
+
+    def scan(self, text: str, start: int, final: bool) -> tuple[int, int | None]:
+        """Scan ``text[start:]``. Returns where the next scan starts (a string that may go on past the end of
+        ``text`` is scanned again with more text, unless ``final``) and the index of the first bracket that nests
+        deeper than the limit, or None."""
+        end = len(text)
+        for match in _JSON_TOKENS.finditer(text, start):
+            at = match.start()
+            char = text[at]
+            if char == '"':
+                if match.end() == end and not final:
+                    return at, None
+                continue
+            if char in "[{":
+                self.depth += 1
+                if self.depth > self.limit:
+                    return end, at
+            elif self.depth > 0:
+                self.depth -= 1
+        return end, None
 
 
 # a JSON string (escapes included) or one bracket

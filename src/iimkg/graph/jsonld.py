@@ -20,7 +20,7 @@ from iimkg.core.limits import check_json_depth
 from iimkg.core.resources import data_dir
 from iimkg.core.vocab import PLAN_CONTEXT_IRI
 
-__all__ = ["jsonld_with_context", "plan_context", "plan_context_file"]
+__all__ = ["check_contexts", "inline_context", "jsonld_with_context", "plan_context", "plan_context_file"]
 
 
 def plan_context_file() -> Path:
@@ -53,13 +53,30 @@ def jsonld_with_context(path: Path) -> bytes:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(f"not valid JSON: {error.msg}", path=path, line=error.lineno, column=error.colno) from None
+    check_contexts(document, path)
+    return inline_context(text).encode("utf-8")
+
+
+def check_contexts(document: Any, path: Path, line: int | None = None, column: int | None = None) -> None:
+    """Refuse a document (or a part of one) that names a remote context other than the iimkg one.
+
+    :raises InputError: naming the file (and the place of the part, if given) and the context.
+    """
     for context in _contexts(document):
         if isinstance(context, str) and context != PLAN_CONTEXT_IRI:
             raise InputError(
                 f"the JSON-LD context {context!r} is not one iimkg can load (it fetches nothing from the network); "
-                f"use \"{PLAN_CONTEXT_IRI}\" or write the context in the file", path=path)
+                f"use \"{PLAN_CONTEXT_IRI}\" or write the context in the file", path=path, line=line, column=column)
+
+
+def inline_context(text: str) -> str:
+    """``text`` with the shipped context written in where its IRI is (on the same line: later lines keep their
+    numbers)."""
     inline = json.dumps(plan_context(), ensure_ascii=False, separators=(",", ":"))
-    return re.sub(r'"' + re.escape(PLAN_CONTEXT_IRI) + r'"', lambda _: inline, text).encode("utf-8")
+    return _CONTEXT_IRI.sub(lambda _: inline, text)
+
+
+_CONTEXT_IRI = re.compile(r'"' + re.escape(PLAN_CONTEXT_IRI) + r'"')
 
 
 def _contexts(node: Any) -> Iterable[Any]:

@@ -3,8 +3,9 @@
 N-Triples and N-Quads are read in blocks of lines kept as they are (no parse: the grouper's loop takes each plainly
 written line apart by its spaces into its subject, predicate and object; a line that does not look plain is parsed
 on its own); other syntaxes (Turtle, TriG, N3, RDF/XML) are parsed by pyoxigraph's streaming parser and
-written out as N-Triples a few thousand triples at a time, then read the same way; JSON-LD is read whole (it is a
-single document) and is one unit. Lines are grouped into plans by :class:`iimkg.plans.grouping.Grouper`.
+written out as N-Triples a few thousand triples at a time, then read the same way; so is JSON-LD, parsed a piece of
+the document at a time (:mod:`iimkg.graph.jsonld_pieces`). Lines are grouped into plans by
+:class:`iimkg.plans.grouping.Grouper`.
 
 A unit's lines are the file's own, so a syntax error a unit shows when it is loaded is one of the file: it is found
 again, with the file's line and column, by :func:`locate_syntax_error`.
@@ -24,6 +25,7 @@ from iimkg.core.errors import InputError
 from iimkg.core.limits import check_file_size, check_no_xml_entities
 from iimkg.core.scratch import spill_dir
 from iimkg.core.vocab import IIM, OWL, RDF_TYPE, RDFS, RDFS_SUBCLASS_OF
+from iimkg.graph.jsonld_pieces import jsonld_pieces
 from iimkg.graph.loading import ontology_quads, rdf_format_for, syntax_message
 from iimkg.plans import grouping
 from iimkg.plans.grouping import Group, Grouper, Line
@@ -40,8 +42,7 @@ class PlanUnit:
     ``source`` is the file the triples were read from (as given: it names the file in findings and errors),
     ``data`` the triples, in the syntax ``format`` (a media type, ``ox.RdfFormat.from_media_type`` reads it: plain
     values, so a unit pickles and crosses process and machine boundaries), ``plans`` how many plans the splitter
-    found in it (0 for lines linked to no plan; a JSON-LD file is one unit whose plans are counted when it is
-    checked, also 0 here).
+    found in it (0 for lines linked to no plan).
     """
 
     source: str
@@ -107,16 +108,14 @@ def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary,
     if fmt == ox.RdfFormat.RDF_XML:
         check_no_xml_entities(path)  # before any XML parser can expand them (billion laughs, XXE)
     source = str(path)
-    if fmt == ox.RdfFormat.JSON_LD:
-        from iimkg.plans.reading import jsonld_with_context
-
-        yield PlanUnit(source, jsonld_with_context(path), fmt.media_type, 0)
-        return
     grouper = Grouper(vocabulary.links, vocabulary.plan_types, _TYPE, window or grouping.WINDOW_LINES, spill_dir(),
                       optimistic)
     media_type = (fmt if fmt in _LINE_FORMATS else ox.RdfFormat.N_TRIPLES).media_type
-    feed = _grouped(_file_blocks(path), fmt, grouper, path) if fmt in _LINE_FORMATS else \
-        _grouped(_parsed_blocks(path, fmt), ox.RdfFormat.N_TRIPLES, grouper, path)
+    if fmt in _LINE_FORMATS:
+        feed = _grouped(_file_blocks(path), fmt, grouper, path)
+    else:
+        blocks = _jsonld_blocks(path) if fmt == ox.RdfFormat.JSON_LD else _parsed_blocks(path, fmt)
+        feed = _grouped(blocks, ox.RdfFormat.N_TRIPLES, grouper, path)
     plans = 0
     while True:
         try:
@@ -228,6 +227,34 @@ def _parsed_blocks(path: Path, fmt: ox.RdfFormat) -> Iterator[bytes]:
         raise InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
     except (OSError, ValueError) as error:
         raise InputError(f"can't read the file: {error}", path=path) from None
+
+
+def _jsonld_blocks(path: Path) -> Iterator[bytes]:
+    """A JSON-LD file's triples as blocks of N-Triples lines, parsed a piece of the document at a time
+    (:mod:`iimkg.graph.jsonld_pieces`), each error placed in the file."""
+    base = path.resolve().as_uri()
+    for piece in jsonld_pieces(path):
+        try:
+            quads = ox.parse(piece.data, format=ox.RdfFormat.JSON_LD, base_iri=base)
+            while block := list(itertools.islice(quads, _PARSED_TRIPLES)):
+                yield _written_as_triples(block)
+        except SyntaxError as error:
+            line, column = piece.place(error.lineno, error.offset)
+            if line is None:  # a JSON-LD error (not of JSON syntax) comes without a place: find its node
+                line, column = _failing_member(path, base)
+            raise InputError(syntax_message(error), path=path, line=line, column=column) from None
+
+
+def _failing_member(path: Path, base: str) -> tuple[int | None, int | None]:
+    """The place of the first member of the file's top-level list that fails to parse alone (each member is a
+    piece of its own), or nothing."""
+    for piece in jsonld_pieces(path, piece_chars=0):
+        try:
+            for _ in ox.parse(piece.data, format=ox.RdfFormat.JSON_LD, base_iri=base):
+                pass
+        except SyntaxError:
+            return piece.line, piece.column
+    return None, None
 
 
 def _written(quads: list[ox.Quad]) -> bytes:
