@@ -15,6 +15,8 @@ missing now and then, so that every rule finds something. The same plans are wri
 - ``interleaved``: one N-Triples file whose lines are shuffled within blocks of 2,000 plans (plans interleaved,
   prescriptions before their plans);
 - ``blank``: one Turtle file whose plans are blank nodes too (``[ a iim:TreatmentPlan ; … ] .``);
+- ``one-jsonld``: one JSON-LD file, ``{"@context": …, "@graph": [ … ]}`` as rdflib and most writers lay it out,
+  one node object a line (expanded, as pyoxigraph writes them);
 - ``sorted``: the ``one-nt`` file's lines sorted byte by byte (``LC_ALL=C sort``, as ``sort -u`` dedupes N-Triples and
   as a triplestore dumps in the order of its subjects): each plan's own lines together, its patient's, prescriptions'
   and co-interventions' (blank nodes) scattered over the rest of the file.
@@ -49,7 +51,7 @@ from typing import Any
 
 from memory import Memory, tree_memory
 
-LAYOUTS = ("one-nt", "one-ttl", "ten-ttl", "interleaved", "blank", "sorted")
+LAYOUTS = ("one-nt", "one-ttl", "ten-ttl", "interleaved", "blank", "one-jsonld", "sorted")
 PREFIXES = ("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
             "@prefix dcterms: <http://purl.org/dc/terms/> .\n"
             "@prefix iim: <https://w3id.org/iimkg/> .\n"
@@ -82,16 +84,26 @@ def generate(count: int, folder: Path, layout: str, seed: int = 20261125) -> lis
         unsorted.unlink()
         return [path]
     ntriples = layout in ("one-nt", "interleaved")
+    jsonld = layout == "one-jsonld"
     paths = []
     number = 0
     for index in range(files):
-        path = folder / f"plans-{index:03d}.{'nt' if ntriples else 'ttl'}"
+        path = folder / f"plans-{index:03d}.{'nt' if ntriples else 'jsonld' if jsonld else 'ttl'}"
         with path.open("wb") as out:
-            if not ntriples:
+            if jsonld:
+                out.write(b'{"@context": {"iim": "https://w3id.org/iimkg/"},\n "@graph": [\n')
+            elif not ntriples:
                 out.write(PREFIXES.encode())
             end = min(count, number + per_file)
             while number < end:
                 block = [_plan(rnd, n, blank=layout == "blank") for n in range(number, min(end, number + BLOCK))]
+                if jsonld:
+                    nodes = json.loads(ox.serialize(ox.parse(PREFIXES + "".join(block), format=ox.RdfFormat.TURTLE),
+                                                    format=ox.RdfFormat.JSON_LD) or b"[]")
+                    out.write((",\n" if number else "").encode()
+                              + ",\n".join(json.dumps(node, separators=(",", ":")) for node in nodes).encode())
+                    number += len(block)
+                    continue
                 number += len(block)
                 if not ntriples:
                     out.write("".join(block).encode())
@@ -101,6 +113,8 @@ def generate(count: int, folder: Path, layout: str, seed: int = 20261125) -> lis
                 if layout == "interleaved":
                     shuffle.shuffle(lines)
                 out.write(b"".join(lines))
+            if jsonld:
+                out.write(b"\n]}\n")
         paths.append(path)
     return paths
 
