@@ -116,16 +116,21 @@ def test_a_byte_that_is_not_utf8_and_text_after_the_document_are_placed(tmp_path
     assert raised.value.line == text.count("\n") + 1
 
 
-def test_a_parse_error_in_a_piece_names_the_files_line_and_exits_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("old", "new", "says"), [
+    ('"TreatmentPlan"', '{"@value": "x", "@language": 3}', "@type value must be a string"),
+    ('{"@id"', '{"\\u0040context": "https://schema.org/", "@id"', "'https://schema.org/' is not one iimkg can load"),
+], ids=["json-ld-error", "context-key-escaped"])
+def test_a_parse_error_in_a_piece_names_the_files_line_and_exits_2(tmp_path: Path, old: str, new: str,
+                                                                     says: str) -> None:
     members = [_member(n) for n in range(MEMBERS)]
-    members[MARKED] = members[MARKED].replace('"TreatmentPlan"', '{"@value": "x", "@language": 3}')
+    members[MARKED] = members[MARKED].replace(old, new)
     text = _document("graph", members)
     path = _write(tmp_path, text)
     command = [sys.executable, "-m", "iimkg.cli.main", "validate", str(path)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-    assert f"{path}:{_line_of(text, f'urn:plan:{MARKED}')}:" in done.stderr
+    assert f"{path}:{_line_of(text, f'urn:plan:{MARKED}')}:" in done.stderr and says in done.stderr
 
 
 def test_a_large_file_is_read_in_bounded_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

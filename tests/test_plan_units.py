@@ -252,7 +252,7 @@ def test_turtle_and_n_triples_of_the_same_plans_give_the_same_findings(tmp_path:
     assert _blank(json.dumps(first)) == _blank(json.dumps(second))
 
 
-@pytest.mark.parametrize("layout", ["graph", "list"])
+@pytest.mark.parametrize("layout", ["graph", "list", "named-graph"])
 def test_json_ld_is_split_by_plan_and_gives_the_n_triples_findings(tmp_path: Path, layout: str,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     lines = [line for plan in _cohort(blank=True) for line in plan]
@@ -261,10 +261,12 @@ def test_json_ld_is_split_by_plan_and_gives_the_n_triples_findings(tmp_path: Pat
     document = json.loads(listed or b"[]")  # pyoxigraph writes a top-level list; rdflib a context and a @graph
     jsonld = tmp_path / "jsonld" / "plans.jsonld"
     jsonld.parent.mkdir()
-    jsonld.write_text(json.dumps(document if layout == "list" else {"@context": {}, "@graph": document}, indent=1))
+    layouts = {"list": document, "graph": {"@context": {}, "@graph": document},
+               "named-graph": {"@id": "urn:cohort", "@graph": document}}  # read whole, into a named graph
+    jsonld.write_text(json.dumps(layouts[layout], indent=1))
     monkeypatch.setattr(jsonld_pieces, "PIECE_CHARS", 3000)
     units = list(split_plans(jsonld))
-    assert len(units) > 1 and sum(unit.plans for unit in units) == _plans(lines)
+    assert len(units) > 1 and sum(unit.plans for unit in units) == _plans(lines)  # whole plans, not the file
     monkeypatch.chdir(nt.parent)
     expected = json.loads(render_report(validate_plans([Path("plans.nt")], workers=1, chunk_plans=4), "json"))
     monkeypatch.chdir(jsonld.parent)
