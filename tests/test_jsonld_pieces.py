@@ -12,9 +12,9 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
+from iimkg.core import jsonstream
 from iimkg.core.errors import InputError
 from iimkg.core.vocab import PLAN_CONTEXT_IRI
-from iimkg.graph import jsonld_pieces
 from iimkg.graph.jsonld import jsonld_with_context
 from iimkg.graph.jsonld_pieces import jsonld_pieces as pieces_of
 
@@ -60,7 +60,7 @@ def _anonymous(triples: set[str]) -> set[str]:
 @pytest.mark.parametrize("layout", ["graph", "list", "named"])
 def test_the_pieces_hold_the_triples_of_one_parse(tmp_path: Path, layout: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jsonld_pieces, "_READ_BYTES", 4096)
+    monkeypatch.setattr(jsonstream, "READ_BYTES", 4096)
     path = _write(tmp_path, _document(layout, [_member(n) for n in range(MEMBERS)]))
     whole = _triples(jsonld_with_context(path), path)
     pieces = list(pieces_of(path, piece_chars=5000))
@@ -134,7 +134,7 @@ def test_a_parse_error_in_a_piece_names_the_files_line_and_exits_2(tmp_path: Pat
 
 
 def test_a_large_file_is_read_in_bounded_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jsonld_pieces, "_READ_BYTES", 16 * 1024)
+    monkeypatch.setattr(jsonstream, "READ_BYTES", 16 * 1024)
     text = _document("graph", [_member(n) for n in range(20 * MEMBERS)])
     path = _write(tmp_path, text)
     tracemalloc.start()
