@@ -137,3 +137,93 @@ def test_notes_past_the_sample_are_one_finding_per_kind_with_the_worst_severity(
     assert len(found) == SAMPLE_PER_KIND + 1
     assert found[-1].severity.value == "warning" and found[-1].message.startswith("5 more unmapped notes")
     assert found[-1].message.endswith(f"the most frequent: {SAMPLE_PER_KIND + 5} x code not recognised")
+
+
+def _one_bundle(tmp_path: Path) -> tuple[Path, str]:
+    """The example Bundles' entries in one Bundle, laid out as exports write them (one entry a line), with one
+    patient's entry moved after the resources that name it by its ``urn:uuid:``."""
+    entries = [entry for path in sorted(EXAMPLES.glob("*.json"))
+               for entry in json.loads(path.read_text(encoding="utf-8"))["entry"]]
+    first_patient = next(n for n, e in enumerate(entries) if e["resource"]["resourceType"] == "Patient")
+    entries.append(entries.pop(first_patient))
+    text = ('{"resourceType": "Bundle", "type": "collection", "entry": [\n'
+            + ",\n".join(json.dumps(entry, ensure_ascii=False) for entry in entries) + "\n]}\n")
+    path = tmp_path / "population.json"
+    path.write_text(text, encoding="utf-8")
+    return path, text
+
+
+def test_a_large_bundle_read_entry_by_entry_gives_the_findings_of_the_whole_bundle(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iimkg.core import jsonstream
+    from iimkg.fhir import bulk
+    from iimkg.validation import validate_plans
+
+    path, _ = _one_bundle(tmp_path)
+    whole = validate_plans([path], strict=True)
+    monkeypatch.setattr(bulk, "STREAM_BYTES", 0)  # every JSON file is large
+    monkeypatch.setattr(bulk, "BATCH_BYTES", 1)  # every patient a batch of its own
+    monkeypatch.setattr(jsonstream, "READ_BYTES", 512)
+    assert bulk.is_bulk_export([path])
+    streamed = validate_plans([path], strict=True)
+    assert streamed.plans == whole.plans == len({f.plan for f in whole.findings if f.plan})
+    assert streamed.findings == whole.findings and len(whole.findings) > 10
+
+
+BAD_ENTRIES = {  # an entry of the Bundle changed: the error must be the one the whole Bundle gives
+    "not JSON": lambda entry: entry.replace('"resourceType"', '"resourceType" "', 1),
+    "not a resource": lambda entry: entry.replace('"resourceType"', '"kind"', 1),
+    "not an object": lambda entry: "[]",
+    "NaN": lambda entry: entry.replace('"resourceType"', '"x": NaN, "resourceType"', 1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ENTRIES))
+def test_bad_input_in_a_large_bundle_is_the_error_of_the_whole_bundle(case: str, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from iimkg.core.errors import InputError
+    from iimkg.fhir import bulk
+    from iimkg.validation import validate_plans
+
+    path, text = _one_bundle(tmp_path)
+    lines = text.split("\n")
+    lines[-4] = BAD_ENTRIES[case](lines[-4].rstrip(",")) + ","
+    path.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(InputError) as whole:
+        validate_plans([path])
+    monkeypatch.setattr(bulk, "STREAM_BYTES", 0)
+    with pytest.raises(InputError) as streamed:
+        validate_plans([path])
+    assert streamed.value.detail == whole.value.detail
+    # on the entry's line (the whole Bundle places an entry that is not a resource at the Bundle)
+    assert streamed.value.line == len(lines) - 3
+
+
+def test_a_large_bundle_is_indexed_in_bounded_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracemalloc
+
+    from iimkg.core import jsonstream
+    from iimkg.fhir import bulk
+
+    small, text = _one_bundle(tmp_path)
+    head, entries = text.split("[\n", 1)
+    body = entries.rsplit("\n]", 1)[0]
+    ids = sorted({entry["resource"].get("id", "") for entry in json.loads(text)["entry"]} - {""}, key=len)
+    copies = []
+    for number in range(40):  # every identifier made that copy's own, wherever it is named
+        copy = body
+        for name in ids:
+            copy = copy.replace(name, f"{name}-copy{number}")
+        copies.append(copy)
+    path = tmp_path / "large.json"
+    path.write_text(head + "[\n" + ",\n".join(copies) + "\n]}\n", encoding="utf-8")
+    monkeypatch.setattr(bulk, "STREAM_BYTES", 0)
+    monkeypatch.setattr(jsonstream, "READ_BYTES", 16 * 1024)
+    tracemalloc.start()
+    try:
+        export = bulk.BulkExport([path]).index()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < path.stat().st_size // 4, f"{peak} bytes held to index a file of {path.stat().st_size}"
+    assert export.patients == 40 * bulk.BulkExport([small]).index().patients

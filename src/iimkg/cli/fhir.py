@@ -64,8 +64,9 @@ class _Discard(Exception):
 def run_convert(ns: argparse.Namespace) -> int:
     """Convert, write the plans, list what could not be read; exit 1 under ``--strict`` if anything was not.
 
-    A Bulk Data export (every file NDJSON) is streamed: read line by line, converted a batch of patients at a
-    time and written as it goes, so that memory stays bounded however large the export (:mod:`iimkg.fhir.bulk`).
+    A Bulk Data export (every file NDJSON, or a Bundle larger than 16 MB) is streamed: read record by record,
+    converted a batch of patients at a time and written as it goes, so that memory stays bounded however large the
+    export (:mod:`iimkg.fhir.bulk`).
     What could not be read is listed for the first few of each kind, then counted (``--all-notes``: all)."""
     from iimkg.core.errors import IimkgError
     from iimkg.core.limits import configure

@@ -8,6 +8,12 @@ run before anything is written) and keeps, per line, only its patient, file, byt
 converts them with :func:`iimkg.fhir.convert.convert`, and hands the batch's plans on. Memory is the index plus
 one batch, whatever the size of the export; time is linear (each line is read twice, parsed twice).
 
+A FHIR JSON file larger than :data:`STREAM_BYTES` (one Bundle of a whole population, as some exports write) is read
+the same way, entry by entry (:class:`iimkg.core.jsonstream.JsonText`): each entry of the Bundle is a record, as a
+line is, and a reference to a patient by the ``fullUrl`` of its entry (``urn:uuid:…``) is joined to that patient
+when the file has been read. Read whole, 5,000 patients in one 33 MB Bundle took 352 MB; memory grew with the file.
+In a run with such a file, smaller JSON files are records of their own, read whole.
+
 Medications (referenced by ``medicationReference``) belong to no patient and are kept in memory for every batch;
 resource types no part of a plan comes from are counted, not indexed.
 """
@@ -22,14 +28,15 @@ from pathlib import Path
 from typing import IO
 
 from iimkg.core.errors import InputError, require_file
+from iimkg.core.jsonstream import JsonText
 from iimkg.core.limits import current
 from iimkg.fhir.convert import READ_TYPES, convert
-from iimkg.fhir.reading import NDJSON_SUFFIXES, read_ndjson_line
+from iimkg.fhir.reading import NDJSON_SUFFIXES, read_bundle_entry, read_fhir, read_ndjson_line
 from iimkg.plans.codes import CodeMapper
 from iimkg.plans.model import Conversion, Located
 from iimkg.plans.notes import Note, NoteKind
 
-__all__ = ["BATCH_BYTES", "BOM", "BulkExport", "decode_line", "is_bulk_export"]
+__all__ = ["BATCH_BYTES", "BOM", "STREAM_BYTES", "BulkExport", "decode_line", "is_bulk_export"]
 
 # A batch of patients is read back and converted once its lines reach this many bytes (parsed, some ten times as
 # much); a patient's resources are never split between batches. Converting the 200 MB export of bench/fhir.py
@@ -37,15 +44,30 @@ __all__ = ["BATCH_BYTES", "BOM", "BulkExport", "decode_line", "is_bulk_export"]
 # resource, not per batch.
 BATCH_BYTES = 1_000_000
 BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, allowed at the start of a file (first line only)
+# A FHIR JSON file (not NDJSON) larger than this is indexed entry by entry, and makes the run a streamed one
+STREAM_BYTES = 16 * 1_048_576
+# what a record of the index is: an NDJSON line, an entry of a Bundle read entry by entry, a whole JSON file
+_LINE, _ENTRY, _WHOLE = 0, 1, 2
 _MEDICATION = "Medication"
 _NO_PATIENT = ""  # the group of resources that name no patient: converted (into notes) in batches of their own
 _SUBJECT_KEYS = ("subject", "patient")
 
 
 def is_bulk_export(paths: Sequence[Path]) -> bool:
-    """Whether every file is NDJSON by its extension (``.ndjson``, ``.jsonl``): then they are read as a Bulk Data
-    export, streamed. Bundles and single resources (``.json``) are read whole."""
-    return bool(paths) and all(Path(p).suffix.lower() in NDJSON_SUFFIXES for p in paths)
+    """Whether the files are read as a Bulk Data export, streamed: every file is NDJSON by its extension
+    (``.ndjson``, ``.jsonl``), or one is a JSON file larger than :data:`STREAM_BYTES` (a Bundle of many patients).
+    Otherwise Bundles and single resources (``.json``) are read whole."""
+    files = [Path(p) for p in paths]
+    return bool(files) and (all(p.suffix.lower() in NDJSON_SUFFIXES for p in files)
+                            or any(p.suffix.lower() not in NDJSON_SUFFIXES and _size(p) > STREAM_BYTES
+                                   for p in files))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reading it says what is wrong
 
 
 def patient_group(located: Located, local_urls: dict[str, str] | None = None) -> str | None:
@@ -94,9 +116,12 @@ class BulkExport:
         self._key: array[int] = array("i")
         self._file: array[int] = array("i")
         self._offset: array[int] = array("q")
-        self._length: array[int] = array("i")
+        self._length: array[int] = array("q")
         self._line: array[int] = array("i")
+        self._column: array[int] = array("i")
+        self._kind: array[int] = array("b")
         self._names: dict[int, str] = {}
+        self._joined = 0
 
     # ── the first pass ──
 
@@ -117,6 +142,9 @@ class BulkExport:
         return self
 
     def _index_file(self, file_number: int, path: Path) -> None:
+        if path.suffix.lower() not in NDJSON_SUFFIXES:
+            self._index_json(file_number, path)
+            return
         limit = current().max_input_bytes
         try:
             with path.open("rb") as handle:
@@ -138,8 +166,48 @@ class BulkExport:
         except OSError as error:
             raise InputError(f"can't read the file: {error.strerror or error}", path=path) from None
 
+    def _index_json(self, file_number: int, path: Path) -> None:
+        """A JSON file: a large Bundle entry by entry, anything else as one record, read whole."""
+        try:
+            with path.open("rb") as handle:
+                text = JsonText(path, handle)
+                entries = _bundle_entries(text) if _size(path) > STREAM_BYTES else None
+                if entries is None:
+                    self._index_record(file_number, path, _WHOLE, b"", 0, 1, 1)  # read again by its path
+                    return
+                patients: dict[str, str] = {}
+                for number, (_, start, end, _last) in enumerate(text.members(entries)):
+                    text.check_depth(start, end, 2)
+                    line, column = text.place(start)
+                    offset = text.byte_offset(start)
+                    raw = text.buffer[start:end].encode("utf-8")
+                    text.drop(end)
+                    for located in self._index_record(file_number, path, _ENTRY, raw, offset, line, column, number):
+                        if located.type == "Patient" and located.full_url:
+                            patients[located.full_url] = located.ref
+                    if self.progress is not None and number % 50_000 == 0 and number:
+                        self.progress(f"reading {path.name}: entry {number:,}")
+                text.end(text.skip(_object_end(text, text.skip(text.at)) + 1))
+        except OSError as error:
+            raise InputError(f"can't read the file: {error.strerror or error}", path=path) from None
+        self._join(patients)
+
+    def _join(self, patients: dict[str, str]) -> None:
+        """Give the records filed under a patient's ``fullUrl`` (a ``urn:uuid:`` reference) to that patient."""
+        moved = {self._keys[url]: self._keys.setdefault(ref, len(self._keys))
+                 for url, ref in patients.items() if url in self._keys and url != ref}
+        for place, key in enumerate(self._key if moved else ()):
+            if key in moved:
+                self._key[place] = moved[key]
+        self._joined += len(moved)  # keys left without records
+
     def _index_line(self, file_number: int, path: Path, raw: bytes, offset: int, number: int) -> None:
-        found = read_ndjson_line(decode_line(raw, path, number), path, number, exact=False)
+        self._index_record(file_number, path, _LINE, raw, offset, number, 1)
+
+    def _index_record(self, file_number: int, path: Path, kind: int, raw: bytes, offset: int, number: int,
+                      column: int, entry: int = 0) -> list[Located]:
+        """Note the patients of one record (a line, an entry, a file) and where it is; return its resources."""
+        found = _read(kind, raw, path, number, column, entry, exact=False)
         self.resources += len(found)
         groups: set[str] = set()
         urls = {r.full_url: r.ref for r in found if r.full_url and r.type == "Patient"} if len(found) > 1 else None
@@ -152,7 +220,7 @@ class BulkExport:
         if _MEDICATION in groups:
             groups.discard(_MEDICATION)
             # read again with exact decimals: the converter reads strengths from it
-            self.medications.extend(r for r in read_ndjson_line(decode_line(raw, path, number), path, number)
+            self.medications.extend(r for r in _read(kind, raw, path, number, column, entry)
                                     if r.type == _MEDICATION)
         for group in groups:
             key = self._keys.setdefault(group, len(self._keys))
@@ -161,13 +229,16 @@ class BulkExport:
             self._offset.append(offset)
             self._length.append(len(raw))
             self._line.append(number)
+            self._column.append(column)
+            self._kind.append(kind)
+        return found
 
     # ── the second pass ──
 
     @property
     def patients(self) -> int:
         """How many patients (plan keys) the export names, the no-patient group aside."""
-        return len(self._keys) - (_NO_PATIENT in self._keys)
+        return len(self._keys) - (_NO_PATIENT in self._keys) - self._joined
 
     def conversions(self) -> Iterator[Conversion]:
         """The export converted, one batch of patients at a time (in the order of their identifiers, resources
@@ -246,7 +317,7 @@ class BulkExport:
                 handle = handles[self._file[line]] = path.open("rb")
             handle.seek(self._offset[line])
             raw = handle.read(self._length[line])
-            found = read_ndjson_line(decode_line(raw, path, self._line[line]), path, self._line[line])
+            found = _read(self._kind[line], raw, path, self._line[line], self._column[line])
             if len(found) > 1:
                 urls = {r.full_url: r.ref for r in found if r.full_url and r.type == "Patient"}
                 found = [r for r in found if patient_group(r, urls) in wanted]
@@ -265,6 +336,56 @@ class BulkExport:
                               f"{count} {noun} not read: no part of a treatment plan comes from {kind}",
                               self.files[file_number]))
         return notes
+
+
+def _read(kind: int, raw: bytes, path: Path, number: int, column: int, entry: int = 0, *,
+          exact: bool = True) -> list[Located]:
+    """The resources of a record of the index (``exact``: decimals read exactly, as the converter needs)."""
+    if kind == _ENTRY:
+        return read_bundle_entry(raw.decode("utf-8"), path, number, column, entry, exact=exact)
+    if kind == _WHOLE:
+        return read_fhir(path)
+    return read_ndjson_line(decode_line(raw, path, number), path, number, exact=exact)
+
+
+def _bundle_entries(text: JsonText) -> int | None:
+    """Where the ``entry`` list of a Bundle starts (after its bracket), if the file is a Bundle that names its
+    ``resourceType`` before its entries; None for anything else, which is read whole."""
+    at = text.skip(0)
+    if text.char(at) != "{":
+        return None
+    at = text.skip(at + 1)
+    bundle = False
+    while text.char(at) == '"':
+        key, at = text.value(at)
+        at = text.skip(at)
+        if text.char(at) != ":":
+            return None
+        at = text.skip(at + 1)
+        if key == "entry":
+            return at + 1 if bundle and text.char(at) == "[" else None
+        value, at = text.value(at)
+        bundle = bundle or (key == "resourceType" and value == "Bundle")
+        at = text.skip(at)
+        if text.char(at) != ",":
+            return None
+        at = text.skip(at + 1)
+    return None
+
+
+def _object_end(text: JsonText, at: int) -> int:
+    """The place of the ``}`` that closes an object whose members go on at ``at`` (after a comma) or end there."""
+    while text.char(at) == ",":
+        at = text.skip(at + 1)
+        _, at = text.value(at)  # the key
+        at = text.skip(at)
+        if text.char(at) != ":":
+            raise text.error("not valid JSON: Expecting ':' delimiter", at)
+        _, at = text.value(text.skip(at + 1))
+        at = text.skip(at)
+    if text.char(at) != "}":
+        raise text.error("not valid JSON: Expecting ',' delimiter", at)
+    return at
 
 
 def decode_line(raw: bytes, path: Path, number: int) -> str:

@@ -14,7 +14,7 @@ from iimkg.core.errors import InputError, require_file
 from iimkg.core.limits import check_json_depth
 from iimkg.plans.model import Located
 
-__all__ = ["NDJSON_SUFFIXES", "is_fhir_file", "read_fhir", "read_fhir_text", "read_ndjson_line"]
+__all__ = ["NDJSON_SUFFIXES", "is_fhir_file", "read_bundle_entry", "read_fhir", "read_fhir_text", "read_ndjson_line"]
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 _RESOURCE_TYPE_KEY = re.compile(r'"resourceType"\s*:')
@@ -91,6 +91,30 @@ def read_fhir_text(text: str, path: Path) -> list[Located]:
     if not found:
         raise InputError("the Bundle holds no resource; nothing to convert or check", path=path, line=1, column=1)
     return found
+
+
+def read_bundle_entry(text: str, path: Path, line: int, column: int, number: int, *,
+                      exact: bool = True) -> list[Located]:
+    """The resources of entry ``number`` of a Bundle read entry by entry (:mod:`iimkg.fhir.bulk`): ``text`` is the
+    entry's JSON, which starts in the file at ``line`` and ``column``. The same resources, full URLs, places and
+    messages as :func:`read_fhir_text` gives from the whole Bundle.
+
+    :raises InputError: as :func:`read_fhir_text` does.
+    """
+    try:
+        entry = _loads(text, path, line_offset=line - 1, exact=exact)
+    except json.JSONDecodeError as error:
+        raise _json_error(error, path, line_offset=line - 1) from None
+    if not isinstance(entry, dict):
+        raise InputError(f"entry[{number}] of the Bundle is not an object", path=path, line=line, column=column)
+    resource = entry.get("resource")
+    if resource is None:
+        return []  # a response or search entry without a resource: nothing to read
+    places = {key: (line + at_line - 1, column + at_column - 1 if at_line == 1 else at_column)
+              for key, (at_line, at_column) in _resource_places(text, entry, _LineIndex(text)).items()}
+    url = entry.get("fullUrl")
+    return list(_resources(resource, path, places, where=f"entry[{number}].resource",
+                           full_url=url if isinstance(url, str) else None, line=line, column=column))
 
 
 def _read_ndjson(text: str, path: Path) -> list[Located]:
