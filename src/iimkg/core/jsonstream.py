@@ -120,6 +120,23 @@ class JsonText:
                 return
             at = self.at
 
+    def object_end(self, at: int) -> int:
+        """The place of the ``}`` that closes an object whose members go on at ``at`` (a comma before the next)
+        or end there; the members are read and let go."""
+        while self.char(at) == ",":
+            at = self.skip(at + 1)
+            if self.char(at) != '"':
+                raise self.error("not valid JSON: Expecting property name enclosed in double quotes", at)
+            _, at = self.value(at)
+            at = self.skip(at)
+            if self.char(at) != ":":
+                raise self.error("not valid JSON: Expecting ':' delimiter", at)
+            _, at = self.value(self.skip(at + 1))
+            at = self.skip(at)
+        if self.char(at) != "}":
+            raise self.error("not valid JSON: Expecting ',' delimiter", at)
+        return at
+
     def check_depth(self, first: int, end: int, outer: int) -> None:
         """Refuse the values from ``first`` to ``end``, inside ``outer`` brackets, if they nest deeper than the
         input policy allows."""

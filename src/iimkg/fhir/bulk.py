@@ -187,7 +187,7 @@ class BulkExport:
                             patients[located.full_url] = located.ref
                     if self.progress is not None and number % 50_000 == 0 and number:
                         self.progress(f"reading {path.name}: entry {number:,}")
-                text.end(text.skip(_object_end(text, text.skip(text.at)) + 1))
+                text.end(text.skip(text.object_end(text.skip(text.at)) + 1))
         except OSError as error:
             raise InputError(f"can't read the file: {error.strerror or error}", path=path) from None
         self._join(patients)
@@ -371,21 +371,6 @@ def _bundle_entries(text: JsonText) -> int | None:
             return None
         at = text.skip(at + 1)
     return None
-
-
-def _object_end(text: JsonText, at: int) -> int:
-    """The place of the ``}`` that closes an object whose members go on at ``at`` (after a comma) or end there."""
-    while text.char(at) == ",":
-        at = text.skip(at + 1)
-        _, at = text.value(at)  # the key
-        at = text.skip(at)
-        if text.char(at) != ":":
-            raise text.error("not valid JSON: Expecting ':' delimiter", at)
-        _, at = text.value(text.skip(at + 1))
-        at = text.skip(at)
-    if text.char(at) != "}":
-        raise text.error("not valid JSON: Expecting ',' delimiter", at)
-    return at
 
 
 def decode_line(raw: bytes, path: Path, number: int) -> str:

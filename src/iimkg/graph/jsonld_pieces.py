@@ -87,13 +87,11 @@ def jsonld_pieces(path: Path, piece_chars: int | None = None) -> Iterator[Piece]
             prefix = '{"@context":' + json.dumps(context[0], ensure_ascii=False, separators=(",", ":")) + ","
             yield from _members(text, context[1], prefix + '"@graph":[', "]}", piece_chars, 2)
             at = text.skip(text.at)
-            if text.char(at) == ",":  # members after the list: one last piece with the context
-                first = text.skip(at + 1)
-                yield _piece(text, prefix, first, _object_end(text, first), "}", 1)
-                at = 0  # the closing brace: the text before it is dropped
-            if text.char(at) != "}":
-                raise text.error("not valid JSON: Expecting ',' delimiter", at)
-            text.end(text.skip(at + 1))
+            close = text.object_end(at)
+            if close != at:  # members after the list: one last piece with the context
+                yield _piece(text, prefix, text.skip(at + 1), close, "}", 1)
+                close = 0  # the text before the closing brace is dropped
+            text.end(text.skip(close + 1))
     except OSError as error:
         raise InputError(f"can't read the file: {error}", path=path) from None
 
@@ -155,21 +153,3 @@ def _piece(text: JsonText, prefix: str, first: int, end: int, suffix: str, outer
                   len(prefix))
     text.drop(end)
     return piece
-
-
-def _object_end(text: JsonText, at: int) -> int:
-    """The place of the ``}`` that closes the members from ``at`` (``"key": value`` pairs)."""
-    while True:
-        if text.char(at) != '"':
-            raise text.error("not valid JSON: Expecting property name enclosed in double quotes", at)
-        _, at = text.value(at)
-        at = text.skip(at)
-        if text.char(at) != ":":
-            raise text.error("not valid JSON: Expecting ':' delimiter", at)
-        _, at = text.value(text.skip(at + 1))
-        at = text.skip(at)
-        if text.char(at) == "}":
-            return at
-        if text.char(at) != ",":
-            raise text.error("not valid JSON: Expecting ',' delimiter", at)
-        at = text.skip(at + 1)
