@@ -227,3 +227,19 @@ def test_a_large_bundle_is_indexed_in_bounded_memory(tmp_path: Path, monkeypatch
         tracemalloc.stop()
     assert peak < path.stat().st_size // 4, f"{peak} bytes held to index a file of {path.stat().st_size}"
     assert export.patients == 40 * bulk.BulkExport([small]).index().patients
+
+
+def test_only_fhir_makes_a_large_file_streamed_as_fhir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plan files (Turtle, N-Triples, JSON-LD) are never FHIR, whatever their size: with every file "large", a run of
+    plan files, or of plan files and a Bundle, is not read as a Bulk Data export, and gives its findings."""
+    from iimkg.fhir import bulk
+    from iimkg.validation import validate_plans
+
+    folder = ROOT / "examples" / "plans"
+    plans = [*sorted(folder.glob("*.jsonld"))[:2], folder / "several-findings.ttl"]
+    expected = validate_plans(plans)
+    monkeypatch.setattr(bulk, "STREAM_BYTES", 0)
+    assert not bulk.is_bulk_export(plans) and not bulk.is_bulk_export([*plans, FULL])
+    assert bulk.is_bulk_export([FULL])
+    found = validate_plans(plans)
+    assert found.findings == expected.findings and found.plans == expected.plans == len(plans)

@@ -31,7 +31,7 @@ from iimkg.core.errors import InputError, require_file
 from iimkg.core.jsonstream import JsonText
 from iimkg.core.limits import current
 from iimkg.fhir.convert import READ_TYPES, convert
-from iimkg.fhir.reading import NDJSON_SUFFIXES, read_bundle_entry, read_fhir, read_ndjson_line
+from iimkg.fhir.reading import NDJSON_SUFFIXES, is_fhir_file, read_bundle_entry, read_fhir, read_ndjson_line
 from iimkg.plans.codes import CodeMapper
 from iimkg.plans.model import Conversion, Located
 from iimkg.plans.notes import Note, NoteKind
@@ -55,12 +55,16 @@ _SUBJECT_KEYS = ("subject", "patient")
 
 def is_bulk_export(paths: Sequence[Path]) -> bool:
     """Whether the files are read as a Bulk Data export, streamed: every file is NDJSON by its extension
-    (``.ndjson``, ``.jsonl``), or one is a JSON file larger than :data:`STREAM_BYTES` (a Bundle of many patients).
-    Otherwise Bundles and single resources (``.json``) are read whole."""
+    (``.ndjson``, ``.jsonl``), or every file is FHIR JSON and one is larger than :data:`STREAM_BYTES` (a Bundle of
+    many patients). Otherwise Bundles and single resources (``.json``) are read whole, and so is FHIR given with
+    plan files (``.ttl``, ``.nt``, ``.jsonld``…), which are never FHIR whatever their size."""
     files = [Path(p) for p in paths]
-    return bool(files) and (all(p.suffix.lower() in NDJSON_SUFFIXES for p in files)
-                            or any(p.suffix.lower() not in NDJSON_SUFFIXES and _size(p) > STREAM_BYTES
-                                   for p in files))
+    if not files:
+        return False
+    if all(p.suffix.lower() in NDJSON_SUFFIXES for p in files):
+        return True
+    return all(is_fhir_file(p) for p in files) and any(
+        p.suffix.lower() not in NDJSON_SUFFIXES and _size(p) > STREAM_BYTES for p in files)
 
 
 def _size(path: Path) -> int:
