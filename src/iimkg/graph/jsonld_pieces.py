@@ -8,7 +8,8 @@ it (``"@id"``) could still make it a named graph.
 
 So the two layouts writers use for many nodes are cut between the members of their top-level list:
 
-- ``{"@context": C, "@graph": [n1, n2, …]}`` (rdflib and most writers; the context first): pieces
+- ``{"@context": C, "@graph": [n1, n2, …]}`` (rdflib and most writers; the context first), or a term C defines
+  as ``@graph`` in its place (``"plans"`` in the iimkg context, docs/plans.md): pieces
   ``{"@context": C, "@graph": [ni, …]}``; members after the list (an ``"@id"`` naming the graph, properties of the
   top node) make a last piece with C;
 - ``[n1, n2, …]`` (pyoxigraph's writer): pieces ``[ni, …]``.
@@ -97,34 +98,49 @@ def jsonld_pieces(path: Path, piece_chars: int | None = None) -> Iterator[Piece]
 
 
 def _leading_context(text: JsonText, at: int) -> tuple[Any, int] | None:
-    """For ``{"@context": C, "@graph": [``: C, with the iimkg context written in, and the place after the bracket;
-    None for any other object."""
+    """For ``{"@context": C, "@graph": [`` (or a term C defines as ``@graph``, as the iimkg context does
+    ``"plans"``): C, with the iimkg context written in, and the place after the bracket; None for any other
+    object."""
     at = text.skip(at + 1)
-    context: Any = None
-    for expected in ("@context", "@graph"):
-        if text.char(at) != '"':
-            return None
-        key, at = text.value(at)
-        at = text.skip(at)
-        if key != expected or text.char(at) != ":":
-            return None
-        at = text.skip(at + 1)
-        if key == "@graph":
-            break
-        start = at
-        context, at = text.value(at)
-        text.check_depth(start, at, 1)
-        try:
-            check_contexts({"@context": context}, text.path)
-        except InputError as error:
-            raise text.error(error.detail, start) from None
-        at = text.skip(at)
-        if text.char(at) != ",":
-            return None
-        at = text.skip(at + 1)
-    if text.char(at) != "[":
+    if text.char(at) != '"':
         return None
-    return json.loads(inline_context(json.dumps(context, ensure_ascii=False))), at + 1
+    key, at = text.value(at)
+    at = text.skip(at)
+    if key != "@context" or text.char(at) != ":":
+        return None
+    start = text.skip(at + 1)
+    context, at = text.value(start)
+    text.check_depth(start, at, 1)
+    try:
+        check_contexts({"@context": context}, text.path)
+    except InputError as error:
+        raise text.error(error.detail, start) from None
+    context = json.loads(inline_context(json.dumps(context, ensure_ascii=False)))
+    at = text.skip(at)
+    if text.char(at) != ",":
+        return None
+    at = text.skip(at + 1)
+    if text.char(at) != '"':
+        return None
+    key, at = text.value(at)
+    at = text.skip(at)
+    if key not in _graph_keys(context) or text.char(at) != ":":
+        return None
+    at = text.skip(at + 1)
+    return (context, at + 1) if text.char(at) == "[" else None
+
+
+def _graph_keys(context: Any) -> set[str]:
+    """``@graph`` and the terms the context defines as it (the last definition of a term stands)."""
+    keys: set[str] = set()
+    for part in context if isinstance(context, list) else [context]:
+        if not isinstance(part, dict):
+            continue
+        for term, definition in part.items():
+            graph = definition == "@graph" or (isinstance(definition, dict) and definition.get("@id") == "@graph")
+            (keys.add if graph else keys.discard)(term)
+    keys.add("@graph")
+    return keys
 
 
 def _members(text: JsonText, at: int, prefix: str, suffix: str, piece_chars: int,
