@@ -243,3 +243,23 @@ def test_only_fhir_makes_a_large_file_streamed_as_fhir(tmp_path: Path, monkeypat
     assert bulk.is_bulk_export([FULL])
     found = validate_plans(plans)
     assert found.findings == expected.findings and found.plans == expected.plans == len(plans)
+
+
+def test_an_entry_of_a_large_bundle_longer_than_the_input_limit_is_refused_on_its_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iimkg.core import limits
+    from iimkg.core.errors import InputError
+    from iimkg.fhir import bulk
+    from iimkg.validation import validate_plans
+
+    path, text = _one_bundle(tmp_path)
+    lines = text.split("\n")
+    megabyte = 1_048_576  # the limit (the ontology, which is read under it too, is smaller)
+    narrative = json.dumps({"status": "generated", "div": f"<div>{'x' * megabyte}</div>"})
+    lines[-4] = lines[-4].replace('"resourceType"', f'"text": {narrative}, "resourceType"', 1)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    monkeypatch.setattr(bulk, "STREAM_BYTES", 0)
+    monkeypatch.setattr(limits, "_current", limits.Limits(max_input_bytes=megabyte))
+    with pytest.raises(InputError, match="longer than the input limit") as refused:
+        validate_plans([path])
+    assert refused.value.line == len(lines) - 3

@@ -4,9 +4,9 @@
 Python's :mod:`json` has no streaming reader, but ``JSONDecoder.raw_decode`` decodes one value from a place in a
 text: :class:`JsonText` keeps a window of the decoded file, reads more (twice as much each time) while a value is
 cut off by its end, and forgets what the caller is done with. Bad input is an :class:`~iimkg.core.errors.InputError`
-with the file's line and column: not UTF-8, not JSON, nested deeper than the input policy allows
-(:mod:`iimkg.core.limits`). Used by the JSON-LD splitter (:mod:`iimkg.graph.jsonld_pieces`) and the FHIR Bundle
-index (:mod:`iimkg.fhir.bulk`).
+with the file's line and column: not UTF-8, not JSON, nested deeper than the input policy allows, or a member of a
+list (a Bundle entry) longer than its input size (:mod:`iimkg.core.limits`), as an NDJSON line is. Used by the
+JSON-LD splitter (:mod:`iimkg.graph.jsonld_pieces`) and the FHIR Bundle index (:mod:`iimkg.fhir.bulk`).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class JsonText:
         self.handle = handle
         self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self.limit = current().max_depth
+        self.longest = current().max_input_bytes  # characters held at most: one value (and a block) in memory
         self.buffer = ""
         self.at = 0
         self.line = 1  # the file's line of buffer[0]
@@ -64,7 +65,13 @@ class JsonText:
             raise self.error(f"the file is not UTF-8 text: {error.reason}", len(self.buffer)) from None
         self.eof = not data
         self.buffer += text
+        if len(self.buffer) > self.longest + len(text):  # what is kept (a value not yet whole) passes the limit
+            raise self.too_long(0)
         return True
+
+    def too_long(self, at: int) -> InputError:
+        return self.error(f"a JSON value longer than the input limit of {self.longest / 1_048_576:.1f} MB; raise it "
+                          "with --max-input-mb if it is meant to be this long", at)
 
     def char(self, at: int) -> str:
         """The character at ``at`` ('' at the end of the file)."""
@@ -108,6 +115,8 @@ class JsonText:
             return
         while True:
             value, end = self.value(at)
+            if end - at > self.longest // 4 and len(self.buffer[at:end].encode("utf-8")) > self.longest:
+                raise self.too_long(at)
             while (separator := _SEPARATOR.match(self.buffer, end)) is None or separator.end() == len(self.buffer):
                 if not self.more():
                     break
