@@ -18,6 +18,7 @@ from iimkg.core.errors import InputError
 from iimkg.core.vocab import RDF_TYPE
 from iimkg.graph import jsonld_pieces
 from iimkg.plans import grouping
+from iimkg.plans.reading import load_plan_file
 from iimkg.plans.units import PlanUnit, check_units, split_plans
 from iimkg.plans.validate import validate_plans
 from iimkg.shacl.reports import render_report
@@ -276,6 +277,29 @@ def test_json_ld_is_split_by_plan_and_gives_the_n_triples_findings(tmp_path: Pat
         for finding in report["findings"]:
             finding.pop("file")
     assert _blank(json.dumps(found)) == _blank(json.dumps(expected))
+
+
+@pytest.mark.parametrize("fmt", [ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG], ids=["n-quads", "trig"])
+def test_a_plan_files_named_graphs_are_checked_as_one_graph(tmp_path: Path, fmt: ox.RdfFormat,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that keeps each plan in a named graph of its own: its plans are checked as if it had none. (They were
+    not checked at all: "PASS" with every plan counted and nothing found.)"""
+    cohort = _cohort(blank=False)
+    nt = _write(tmp_path / "nt", [line for plan in cohort for line in plan])
+    quads = [ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(f"urn:graph:{number}"))
+             for number, plan in enumerate(cohort) for q in ox.parse("".join(plan), format=ox.RdfFormat.N_TRIPLES)]
+    graphs = tmp_path / "graphs" / f"plans.{fmt.file_extension}"
+    graphs.parent.mkdir()
+    graphs.write_bytes(ox.serialize(quads, format=fmt) or b"")
+    monkeypatch.chdir(nt.parent)
+    expected = _report(validate_plans([Path("plans.nt")], workers=1, chunk_plans=3))
+    monkeypatch.chdir(graphs.parent)
+    assert _report(validate_plans([Path(graphs.name)], workers=1, chunk_plans=3)).replace(graphs.name, "plans.nt") \
+        == expected
+    # the reference engine (pyshacl) reads each file from a graph of its own: all of the file is in it
+    store, graph = ox.Store(), ox.NamedNode("urn:the-file")
+    load_plan_file(store, graphs, graph, None)
+    assert len(store) == len(list(store.quads_for_pattern(None, None, None, graph))) == len(quads)
 
 
 def test_check_units_takes_units_from_anywhere(tmp_path: Path) -> None:

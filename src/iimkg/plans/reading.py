@@ -47,6 +47,9 @@ def load_plan_file(store: ox.Store, path: Path, graph: ox.NamedNode, input_forma
     try:
         if fmt == ox.RdfFormat.JSON_LD:
             store.load(jsonld_with_context(path), format=fmt, base_iri=base, to_graph=graph)
+        elif fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG):  # a plan file is one graph: its named graphs merged
+            store.extend(ox.Quad(q.subject, q.predicate, q.object, graph)
+                         for q in ox.parse(path=str(path), format=fmt, base_iri=base))
         else:
             store.load(path=str(path), format=fmt, base_iri=base, to_graph=graph)
     except SyntaxError as error:

@@ -1,8 +1,8 @@
 """Splitting a plan file into plan-sized work units, by plan and not by bytes, reading it as a stream.
 
-N-Triples and N-Quads are read in blocks of lines kept as they are (no parse: the grouper's loop takes each plainly
-written line apart by its spaces into its subject, predicate and object; a line that does not look plain is parsed
-on its own); other syntaxes (Turtle, TriG, N3, RDF/XML) are parsed by pyoxigraph's streaming parser and
+N-Triples are read in blocks of lines kept as they are (no parse: the grouper's loop takes each plainly written line
+apart by its spaces into its subject, predicate and object; a line that does not look plain is parsed on its own);
+other syntaxes (Turtle, N-Quads, TriG, N3, RDF/XML) are parsed by pyoxigraph's streaming parser and
 written out as N-Triples a few thousand triples at a time, then read the same way; so is JSON-LD, parsed a piece of
 the document at a time (:mod:`iimkg.graph.jsonld_pieces`). Lines are grouped into plans by
 :class:`iimkg.plans.grouping.Grouper`.
@@ -34,7 +34,7 @@ from iimkg.plans.grouping import Group, Grouper, Line
 
 __all__ = ["PlanUnit", "PlanVocabulary", "Restart", "locate_syntax_error", "plan_vocabulary", "split_file"]
 
-_LINE_FORMATS = (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS)
+_LINE_FORMATS = (ox.RdfFormat.N_TRIPLES,)
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary,
     grouper = Grouper(vocabulary.links, vocabulary.plan_types, _TYPE, window or grouping.WINDOW_LINES, spill_dir(),
                       optimistic)
     media_type = (fmt if fmt in _LINE_FORMATS else ox.RdfFormat.N_TRIPLES).media_type
-    if fmt in _LINE_FORMATS:
+    if fmt in _LINE_FORMATS:  # N-Quads are parsed, as TriG is: a plan file is one graph, named graphs merged
         feed = _grouped(_file_blocks(path), fmt, grouper, path)
     else:
         blocks = _jsonld_blocks(path) if fmt == ox.RdfFormat.JSON_LD else _parsed_blocks(path, fmt)
