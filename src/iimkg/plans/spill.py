@@ -83,7 +83,7 @@ class PlanRegistry:
         self._db.execute("COMMIT")
         if clash is not None:
             _, iri, known, where = clash
-            raise InputError(f"plan {iri} is also described in {known}; give each plan one file", path=where)
+            raise InputError(f"plan <{iri}> is also described in {known}; give each plan one file", path=where)
 
     def drop(self, file: str) -> None:
         """Forget the plans of ``file``: it is being checked again."""
