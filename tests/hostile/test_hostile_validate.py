@@ -107,6 +107,27 @@ def test_a_fhir_file_with_a_byte_order_mark_is_read_as_fhir(tmp_path: Path) -> N
     assert {f["rule"] for f in json.loads(done.stdout)["findings"]} == {"plan_diagnosis"}  # read, not refused
 
 
+@pytest.mark.parametrize("fmt", [ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.RDF_XML,
+                                 ox.RdfFormat.N_QUADS], ids=lambda fmt: fmt.file_extension)
+def test_a_plan_file_with_a_byte_order_mark_gives_the_findings_it_gives_without(tmp_path: Path,
+                                                                              fmt: ox.RdfFormat) -> None:
+    """Windows tools write a UTF-8 byte order mark (PowerShell's Out-File -Encoding utf8); it was a syntax error at
+    1:1 in every RDF syntax but JSON-LD."""
+    from iimkg.plans.reading import load_plan_file
+    from iimkg.plans.validate import validate_plans
+
+    example = ROOT / "examples" / "plans" / "several-findings.ttl"
+    data = ox.serialize(ox.parse(path=str(example), format=ox.RdfFormat.TURTLE), format=fmt) or b""
+    plain, marked = tmp_path / f"plain.{fmt.file_extension}", tmp_path / f"marked.{fmt.file_extension}"
+    plain.write_bytes(data)
+    marked.write_bytes(b"\xef\xbb\xbf" + data)
+    expected = [f.message for f in validate_plans([plain]).findings]
+    assert [f.message for f in validate_plans([marked]).findings] == expected and expected
+    store, graph = ox.Store(), ox.NamedNode("urn:the-file")  # what the reference engine (pyshacl) reads
+    load_plan_file(store, marked, graph, None)
+    assert len(store) == len(list(ox.parse(data, format=fmt)))
+
+
 def test_an_rdf_xml_plan_file_declaring_entities_is_refused_before_parsing(tmp_path: Path) -> None:
     plan = tmp_path / "plan.rdf"
     plan.write_text('<?xml version="1.0"?>\n<!DOCTYPE r [\n<!ENTITY a "aaaaaaaaaa">\n]>\n'

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import pyoxigraph as ox
 
@@ -19,7 +19,7 @@ from iimkg.graph.mappings import mapping_quads, mappings_beside, read_mappings
 if TYPE_CHECKING:
     import rdflib
 
-__all__ = ["load", "ontology_quads", "oxigraph_store", "parse_rdf_file", "rdf_format_for", "shipped_quads",
+__all__ = ["load", "ontology_quads", "open_rdf", "oxigraph_store", "parse_rdf_file", "rdf_format_for", "shipped_quads",
            "syntax_message"]
 
 _EXTENSIONS = {
@@ -84,11 +84,25 @@ def parse_rdf_file(path: Path, *, input_format: str | None = None) -> list[ox.Qu
     try:
         if fmt == ox.RdfFormat.JSON_LD:  # the iimkg context inlined, any other remote context refused
             return list(ox.parse(jsonld_with_context(path), format=fmt, base_iri=path.resolve().as_uri()))
-        return list(ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri()))
+        with open_rdf(path) as handle:
+            return list(ox.parse(handle, format=fmt, base_iri=path.resolve().as_uri()))
     except SyntaxError as error:
         raise InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
     except (OSError, ValueError) as error:
         raise InputError(f"can't read the file: {error}", path=path) from None
+
+
+def open_rdf(path: Path) -> BinaryIO:
+    """A file opened for an RDF parser, past a UTF-8 byte order mark: Windows tools write one (PowerShell's
+    ``Out-File -Encoding utf8``), and pyoxigraph's parsers take it for text ("The subject of a triple must be an IRI
+    or a blank node" at 1:1)."""
+    handle = path.open("rb")
+    if handle.read(len(_BOM)) != _BOM:
+        handle.seek(0)
+    return handle
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def syntax_message(error: SyntaxError) -> str:

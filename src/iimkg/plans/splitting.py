@@ -28,7 +28,7 @@ from iimkg.core.scratch import spill_dir
 from iimkg.core.vocab import IIM, OWL, RDF_TYPE, RDFS, RDFS_SUBCLASS_OF
 from iimkg.graph.jsonld import check_contexts
 from iimkg.graph.jsonld_pieces import Piece, jsonld_pieces
-from iimkg.graph.loading import ontology_quads, rdf_format_for, syntax_message
+from iimkg.graph.loading import ontology_quads, open_rdf, rdf_format_for, syntax_message
 from iimkg.plans import grouping
 from iimkg.plans.grouping import Group, Grouper, Line
 
@@ -177,7 +177,7 @@ def _file_blocks(path: Path) -> Iterator[bytes]:
     given its newline if it has none."""
     pieces: list[bytes] = []
     try:
-        with path.open("rb") as handle:
+        with open_rdf(path) as handle:
             while data := handle.read(_BLOCK_BYTES):
                 # after the last LF; else after the last CR (a file may end its lines with CR alone) but one that
                 # ends the read, which may be followed by an LF
@@ -219,12 +219,13 @@ def _parsed_blocks(path: Path, fmt: ox.RdfFormat) -> Iterator[bytes]:
     """Parse a Turtle, TriG, N3 or RDF/XML file as a stream and write its triples out as blocks of N-Triples lines
     (in named graphs too: a plan file is one graph). Turtle and RDF/XML, which hold only triples, are written out by
     pyoxigraph a block at a time, not a triple at a time in Python."""
-    quads = ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri())
     write: Callable[[list[ox.Quad]], bytes] = _written if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) \
         else _written_as_triples
     try:
-        while block := list(itertools.islice(quads, _PARSED_TRIPLES)):
-            yield write(block)
+        with open_rdf(path) as handle:
+            quads = ox.parse(handle, format=fmt, base_iri=path.resolve().as_uri())
+            while block := list(itertools.islice(quads, _PARSED_TRIPLES)):
+                yield write(block)
     except SyntaxError as error:
         raise InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
     except (OSError, ValueError) as error:
@@ -276,8 +277,9 @@ def _written_as_triples(quads: list[ox.Quad]) -> bytes:
 def locate_syntax_error(path: Path, fmt: ox.RdfFormat) -> InputError | None:
     """The first syntax error of a file, with its line and column, found by parsing it as a stream."""
     try:
-        for _ in ox.parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri()):
-            pass
+        with open_rdf(path) as handle:
+            for _ in ox.parse(handle, format=fmt, base_iri=path.resolve().as_uri()):
+                pass
     except SyntaxError as error:
         return InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset)
     except (OSError, ValueError) as error:
