@@ -68,14 +68,18 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 # Runs the CLI in this child and, when it ends, writes the peak resident memory (MiB) of the child and of any
 # worker processes it waited for to the file named by the first argument.
+# The run's own peak is VmHWM, not ru_maxrss: Linux carries a process's ru_maxrss over exec, so a child of a large
+# pytest process reported that process's size (185 MiB for a 130 MiB run, after a few hundred tests).
 _MEASURED = """
 import resource, sys
 from iimkg.cli.main import main
+def own_peak():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 try:
     status = main(sys.argv[2:])
 finally:
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    peak = max(own_peak(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     with open(sys.argv[1], "w") as handle:
         handle.write(str(peak / 1024))
 sys.exit(status)
@@ -83,8 +87,8 @@ sys.exit(status)
 
 
 def run_cli_peak(*args: str, peak_file: Path, timeout: float = 60) -> tuple[subprocess.CompletedProcess[str], float]:
-    """:func:`run_cli`, and the peak resident memory (MiB) of the run (getrusage's ru_maxrss, read in the child
-    so that other tests' children do not count)."""
+    """:func:`run_cli`, and the peak resident memory (MiB) of the run (its VmHWM and its children's ru_maxrss, read
+    in the child so that other tests' children do not count)."""
     done = subprocess.run([sys.executable, "-c", _MEASURED, str(peak_file), *args], capture_output=True, text=True,
                           check=False, timeout=timeout, preexec_fn=_cap_memory)
     return done, float(peak_file.read_text(encoding="ascii"))
