@@ -263,3 +263,41 @@ def test_an_entry_of_a_large_bundle_longer_than_the_input_limit_is_refused_on_it
     with pytest.raises(InputError, match="longer than the input limit") as refused:
         validate_plans([path])
     assert refused.value.line == len(lines) - 3
+
+
+BUNDLE_LAYOUTS = {  # the example Bundle's entries laid out as exports do, and as they should not
+    "response entries": lambda entries: {"resourceType": "Bundle", "type": "batch-response",
+                                         "entry": [{"response": {"status": "201 Created"}}, *entries]},
+    "link after the entries": lambda entries: {"resourceType": "Bundle", "type": "searchset", "entry": entries,
+                                               "link": [{"relation": "self", "url": "Patient"}], "total": 1},
+    "a Bundle in an entry": lambda entries: {"resourceType": "Bundle", "type": "collection",
+                                             "entry": [{"resource": {"resourceType": "Bundle", "entry": entries}}]},
+    "resourceType after the entries": lambda entries: {"type": "collection", "entry": entries,
+                                                       "resourceType": "Bundle"},  # read whole
+    "no entries": lambda entries: {"resourceType": "Bundle", "type": "collection", "entry": []},
+    "entry not an array": lambda entries: {"resourceType": "Bundle", "entry": entries[0]},
+}
+
+
+@pytest.mark.parametrize("layout", list(BUNDLE_LAYOUTS))
+def test_a_bundle_read_entry_by_entry_gives_what_the_whole_bundle_gives(layout: str, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from iimkg.core.errors import InputError
+    from iimkg.fhir import bulk
+    from iimkg.validation import validate_plans
+
+    entries = json.loads(FULL.read_text(encoding="utf-8"))["entry"]
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(BUNDLE_LAYOUTS[layout](entries), indent=1), encoding="utf-8")
+
+    def outcome() -> object:
+        try:
+            result = validate_plans([path])
+        except InputError as error:
+            return str(error)
+        return result.plans, result.findings
+
+    whole = outcome()
+    assert "is the Bundle's" not in str(whole)  # was "the document is the Bundle's entry is not an array"
+    monkeypatch.setattr(bulk, "STREAM_BYTES", 0)
+    assert outcome() == whole

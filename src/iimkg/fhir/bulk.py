@@ -31,7 +31,14 @@ from iimkg.core.errors import InputError, require_file
 from iimkg.core.jsonstream import JsonText
 from iimkg.core.limits import current
 from iimkg.fhir.convert import READ_TYPES, convert
-from iimkg.fhir.reading import NDJSON_SUFFIXES, is_fhir_file, read_bundle_entry, read_fhir, read_ndjson_line
+from iimkg.fhir.reading import (
+    NDJSON_SUFFIXES,
+    NO_RESOURCE,
+    is_fhir_file,
+    read_bundle_entry,
+    read_fhir,
+    read_ndjson_line,
+)
 from iimkg.plans.codes import CodeMapper
 from iimkg.plans.model import Conversion, Located
 from iimkg.plans.notes import Note, NoteKind
@@ -180,6 +187,7 @@ class BulkExport:
                     self._index_record(file_number, path, _WHOLE, b"", 0, 1, 1)  # read again by its path
                     return
                 patients: dict[str, str] = {}
+                before = self.resources
                 for number, (_, start, end, _last) in enumerate(text.members(entries)):
                     text.check_depth(start, end, 2)
                     line, column = text.place(start)
@@ -192,6 +200,8 @@ class BulkExport:
                     if self.progress is not None and number % 50_000 == 0 and number:
                         self.progress(f"reading {path.name}: entry {number:,}")
                 text.end(text.skip(text.object_end(text.skip(text.at)) + 1))
+                if self.resources == before:
+                    raise InputError(NO_RESOURCE, path=path, line=1, column=1)  # as the whole Bundle says it
         except OSError as error:
             raise InputError(f"can't read the file: {error.strerror or error}", path=path) from None
         self._join(patients)

@@ -14,9 +14,11 @@ from iimkg.core.errors import InputError, require_file
 from iimkg.core.limits import check_json_depth
 from iimkg.plans.model import Located
 
-__all__ = ["NDJSON_SUFFIXES", "is_fhir_file", "read_bundle_entry", "read_fhir", "read_fhir_text", "read_ndjson_line"]
+__all__ = ["NDJSON_SUFFIXES", "NO_RESOURCE", "is_fhir_file", "read_bundle_entry", "read_fhir", "read_fhir_text",
+           "read_ndjson_line"]
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+NO_RESOURCE = "the Bundle holds no resource; nothing to convert or check"
 _RESOURCE_TYPE_KEY = re.compile(r'"resourceType"\s*:')
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]+$")
 # How far into a .json file we look for "resourceType" when telling FHIR from other JSON (JSON-LD plans).
@@ -89,7 +91,7 @@ def read_fhir_text(text: str, path: Path) -> list[Located]:
     places = _resource_places(text, document, lines)
     found = list(_resources(document, path, places, where="", full_url=None))
     if not found:
-        raise InputError("the Bundle holds no resource; nothing to convert or check", path=path, line=1, column=1)
+        raise InputError(NO_RESOURCE, path=path, line=1, column=1)
     return found
 
 
@@ -206,7 +208,8 @@ def _resources(document: Any, path: Path, places: dict[int, tuple[int, int]], *,
         return
     entries = document.get("entry", [])
     if not isinstance(entries, list):
-        raise InputError(f"{_at(where)}the Bundle's entry is not an array", path=path, line=line, column=column)
+        whose = f"{where} is a Bundle whose" if where else "the Bundle's"  # not "the document is the Bundle's…"
+        raise InputError(f"{whose} entry is not an array", path=path, line=line, column=column)
     for number, entry in enumerate(entries):
         inner = f"{where + ' ' if where else ''}entry[{number}]"
         if not isinstance(entry, dict):
