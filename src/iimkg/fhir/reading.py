@@ -107,16 +107,9 @@ def read_bundle_entry(text: str, path: Path, line: int, column: int, number: int
         entry = _loads(text, path, line_offset=line - 1, exact=exact)
     except json.JSONDecodeError as error:
         raise _json_error(error, path, line_offset=line - 1) from None
-    if not isinstance(entry, dict):
-        raise InputError(f"entry[{number}] of the Bundle is not an object", path=path, line=line, column=column)
-    resource = entry.get("resource")
-    if resource is None:
-        return []  # a response or search entry without a resource: nothing to read
     places = {key: (line + at_line - 1, column + at_column - 1 if at_line == 1 else at_column)
               for key, (at_line, at_column) in _resource_places(text, entry, _LineIndex(text)).items()}
-    url = entry.get("fullUrl")
-    return list(_resources(resource, path, places, where=f"entry[{number}].resource",
-                           full_url=url if isinstance(url, str) else None, line=line, column=column))
+    return list(_entry_resources(entry, f"entry[{number}]", path, places, line, column))
 
 
 def _read_ndjson(text: str, path: Path) -> list[Located]:
@@ -211,15 +204,22 @@ def _resources(document: Any, path: Path, places: dict[int, tuple[int, int]], *,
         whose = f"{where} is a Bundle whose" if where else "the Bundle's"  # not "the document is the Bundle's…"
         raise InputError(f"{whose} entry is not an array", path=path, line=line, column=column)
     for number, entry in enumerate(entries):
-        inner = f"{where + ' ' if where else ''}entry[{number}]"
-        if not isinstance(entry, dict):
-            raise InputError(f"{inner} of the Bundle is not an object", path=path, line=line, column=column)
-        resource = entry.get("resource")
-        if resource is None:
-            continue  # a response or search entry without a resource: nothing to read
-        url = entry.get("fullUrl")
-        yield from _resources(resource, path, places, where=f"{inner}.resource",
-                              full_url=url if isinstance(url, str) else None, line=line, column=column)
+        yield from _entry_resources(entry, f"{where + ' ' if where else ''}entry[{number}]", path, places, line,
+                                    column)
+
+
+def _entry_resources(entry: Any, where: str, path: Path, places: dict[int, tuple[int, int]], line: int | None,
+                     column: int | None) -> Iterator[Located]:
+    """The resources of one Bundle entry (``where`` names it: ``entry[3]``), whether the Bundle is read whole or
+    entry by entry (:func:`read_bundle_entry`)."""
+    if not isinstance(entry, dict):
+        raise InputError(f"{where} of the Bundle is not an object", path=path, line=line, column=column)
+    resource = entry.get("resource")
+    if resource is None:
+        return  # a response or search entry without a resource: nothing to read
+    url = entry.get("fullUrl")
+    yield from _resources(resource, path, places, where=f"{where}.resource",
+                          full_url=url if isinstance(url, str) else None, line=line, column=column)
 
 
 def _at(where: str) -> str:
