@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,16 +216,11 @@ def _odd_line(line: bytes, number: int, fmt: ox.RdfFormat, path: Path) -> list[L
 
 
 def _parsed_blocks(path: Path, fmt: ox.RdfFormat) -> Iterator[bytes]:
-    """Parse a Turtle, TriG, N3 or RDF/XML file as a stream and write its triples out as blocks of N-Triples lines
-    (in named graphs too: a plan file is one graph). Turtle and RDF/XML, which hold only triples, are written out by
-    pyoxigraph a block at a time, not a triple at a time in Python."""
-    write: Callable[[list[ox.Quad]], bytes] = _written if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) \
-        else _written_as_triples
+    """Parse a Turtle, N-Quads, TriG, N3 or RDF/XML file as a stream and write its triples out as blocks of
+    N-Triples lines (:func:`_lines`)."""
     try:
         with open_rdf(path) as handle:
-            quads = ox.parse(handle, format=fmt, base_iri=path.resolve().as_uri())
-            while block := list(itertools.islice(quads, _PARSED_TRIPLES)):
-                yield write(block)
+            yield from _lines(ox.parse(handle, format=fmt, base_iri=path.resolve().as_uri()))
     except SyntaxError as error:
         raise InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
     except (OSError, ValueError) as error:
@@ -238,13 +233,7 @@ def _jsonld_blocks(path: Path) -> Iterator[bytes]:
     base = path.resolve().as_uri()
     for piece in jsonld_pieces(path):
         try:
-            quads = ox.parse(piece.data, format=ox.RdfFormat.JSON_LD, base_iri=base)
-            while block := list(itertools.islice(quads, _PARSED_TRIPLES)):
-                try:
-                    data = _written(block)  # by pyoxigraph's writer, 5x faster than a triple at a time in Python
-                except ValueError:  # named graphs ("@graph" under an "@id"): their triples
-                    data = _written_as_triples(block)
-                yield data
+            yield from _lines(ox.parse(piece.data, format=ox.RdfFormat.JSON_LD, base_iri=base))
         except SyntaxError as error:
             line, column = piece.place(error.lineno, error.offset)
             member = _failing_member(path, base) if line is None else None
@@ -264,6 +253,18 @@ def _failing_member(path: Path, base: str) -> Piece | None:
         except SyntaxError:
             return piece
     return None
+
+
+def _lines(quads: Iterator[ox.Quad]) -> Iterator[bytes]:
+    """Parsed quads as blocks of N-Triples lines, their graph names dropped (a plan file is one graph): by
+    pyoxigraph's writer, 5x faster than a triple at a time in Python, unless the block holds named graphs, which
+    that writer refuses in N-Triples."""
+    while block := list(itertools.islice(quads, _PARSED_TRIPLES)):
+        try:
+            data = _written(block)
+        except ValueError:
+            data = _written_as_triples(block)
+        yield data
 
 
 def _written(quads: list[ox.Quad]) -> bytes:
