@@ -21,7 +21,7 @@ from typing import IO, Any
 from iimkg.core.errors import InputError
 from iimkg.core.limits import current, json_deepest, json_depth
 
-__all__ = ["JsonText"]
+__all__ = ["JsonText", "shifted"]
 
 READ_BYTES = 1 << 20  # read at a time; doubled while one value does not fit
 _BOM = b"\xef\xbb\xbf"
@@ -29,6 +29,12 @@ _WHITESPACE = " \t\n\r"
 _CUT_OFF = 16  # a decoding error this close to the end of the text read may be a value cut off by it
 _SEPARATOR = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")  # after a member: the comma or the list's end
 _DECODER = json.JSONDecoder()
+
+
+def shifted(start_line: int, start_column: int, line: int, column: int) -> tuple[int, int]:
+    """The file's line and column of ``line``:``column`` of a text cut from the file at ``start_line``:``start_column``
+    (an entry, a piece): on the text's first line the columns are shifted, below it only the lines."""
+    return start_line + line - 1, (start_column + column - 1 if line == 1 else column)
 
 
 class JsonText:
@@ -155,10 +161,9 @@ class JsonText:
     def deep(self, first: int, end: int, outer: int = 0) -> InputError:
         """The error of values nested too deep, at the first bracket past the limit."""
         _, line, column = json_depth(self.buffer[first:end], self.limit - outer)
-        start_line, start_column = self.place(first)
+        line, column = shifted(*self.place(first), line, column)
         return InputError(f"the JSON nests arrays and objects deeper than the limit of {self.limit} "
-                          "(raise it with --max-depth)", path=self.path, line=start_line + line - 1,
-                          column=start_column + column - 1 if line == 1 else column)
+                          "(raise it with --max-depth)", path=self.path, line=line, column=column)
 
     def drop(self, end: int) -> None:
         """Forget the text before ``end``."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from iimkg.core.errors import InputError, require_file
+from iimkg.core.jsonstream import shifted
 from iimkg.core.limits import check_json_depth
 from iimkg.plans.model import Located
 
@@ -107,8 +108,8 @@ def read_bundle_entry(text: str, path: Path, line: int, column: int, number: int
         entry = _loads(text, path, line_offset=line - 1, exact=exact)
     except json.JSONDecodeError as error:
         raise _json_error(error, path, line_offset=line - 1) from None
-    places = {key: (line + at_line - 1, column + at_column - 1 if at_line == 1 else at_column)
-              for key, (at_line, at_column) in _resource_places(text, entry, _LineIndex(text)).items()}
+    within = _resource_places(text, entry, _LineIndex(text))  # places in the entry's text
+    places = {key: shifted(line, column, *place) for key, place in within.items()}
     return list(_entry_resources(entry, f"entry[{number}]", path, places, line, column))
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from iimkg.core.errors import InputError
-from iimkg.core.jsonstream import JsonText
+from iimkg.core.jsonstream import JsonText, shifted
 from iimkg.graph.jsonld import check_contexts, inline_context, jsonld_with_context
 
 __all__ = ["Piece", "jsonld_pieces"]
@@ -60,9 +60,8 @@ class Piece:
         """The file's line and column of a place in :attr:`data` (a place in the prefix: the first member's)."""
         if line is None:
             return None, None
-        if line > 1:
-            return self.line + line - 1, column
-        return self.line, self.column + max((column or 1) - 1 - self.prefix, 0)
+        column = column or 1
+        return shifted(self.line, self.column, line, max(column - self.prefix, 1) if line == 1 else column)
 
 
 def jsonld_pieces(path: Path, piece_chars: int | None = None) -> Iterator[Piece]:
