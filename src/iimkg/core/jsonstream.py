@@ -135,6 +135,23 @@ class JsonText:
                 return
             at = self.at
 
+    def object_members(self, at: int) -> Iterator[tuple[str, int]]:
+        """The first members of the object that starts at ``at`` (its ``{``): each key and the place of its value.
+        The caller reads the value (:meth:`value`) and sets :attr:`at` after it to go on. The walk ends at the
+        closing brace, or quietly at anything else: the caller then reads the file another way."""
+        at = self.skip(at + 1)
+        while self.char(at) == '"':
+            key, at = self.value(at)
+            at = self.skip(at)
+            if not isinstance(key, str) or self.char(at) != ":":
+                return
+            self.at = self.skip(at + 1)
+            yield key, self.at
+            at = self.skip(self.at)
+            if self.char(at) != ",":
+                return
+            at = self.skip(at + 1)
+
     def object_end(self, at: int) -> int:
         """The place of the ``}`` that closes an object whose members go on at ``at`` (a comma before the next)
         or end there; the members are read and let go."""

@@ -365,25 +365,15 @@ def _read(kind: int, raw: bytes, path: Path, number: int, column: int, entry: in
 def _bundle_entries(text: JsonText) -> int | None:
     """Where the ``entry`` list of a Bundle starts (after its bracket), if the file is a Bundle that names its
     ``resourceType`` before its entries; None for anything else, which is read whole."""
-    at = text.skip(0)
-    if text.char(at) != "{":
+    start = text.skip(0)
+    if text.char(start) != "{":
         return None
-    at = text.skip(at + 1)
     bundle = False
-    while text.char(at) == '"':
-        key, at = text.value(at)
-        at = text.skip(at)
-        if text.char(at) != ":":
-            return None
-        at = text.skip(at + 1)
+    for key, at in text.object_members(start):
         if key == "entry":
             return at + 1 if bundle and text.char(at) == "[" else None
-        value, at = text.value(at)
+        value, text.at = text.value(at)
         bundle = bundle or (key == "resourceType" and value == "Bundle")
-        at = text.skip(at)
-        if text.char(at) != ",":
-            return None
-        at = text.skip(at + 1)
     return None
 
 

@@ -96,37 +96,24 @@ def jsonld_pieces(path: Path, piece_chars: int | None = None) -> Iterator[Piece]
         raise InputError(f"can't read the file: {error}", path=path) from None
 
 
-def _leading_context(text: JsonText, at: int) -> tuple[Any, int] | None:
-    """For ``{"@context": C, "@graph": [`` (or a term C defines as ``@graph``, as the iimkg context does
-    ``"plans"``): C, with the iimkg context written in, and the place after the bracket; None for any other
+def _leading_context(text: JsonText, start: int) -> tuple[Any, int] | None:
+    """For ``{"@context": C, "@graph": [`` at ``start`` (or a term C defines as ``@graph``, as the iimkg context
+    does ``"plans"``): C, with the iimkg context written in, and the place after the bracket; None for any other
     object."""
-    at = text.skip(at + 1)
-    if text.char(at) != '"':
-        return None
-    key, at = text.value(at)
-    at = text.skip(at)
-    if key != "@context" or text.char(at) != ":":
-        return None
-    start = text.skip(at + 1)
-    context, at = text.value(start)
-    text.check_depth(start, at, 1)
-    try:
-        check_contexts({"@context": context}, text.path)
-    except InputError as error:
-        raise text.error(error.detail, start) from None
-    context = json.loads(inline_context(json.dumps(context, ensure_ascii=False)))
-    at = text.skip(at)
-    if text.char(at) != ",":
-        return None
-    at = text.skip(at + 1)
-    if text.char(at) != '"':
-        return None
-    key, at = text.value(at)
-    at = text.skip(at)
-    if key not in _graph_keys(context) or text.char(at) != ":":
-        return None
-    at = text.skip(at + 1)
-    return (context, at + 1) if text.char(at) == "[" else None
+    context: Any = None
+    for number, (key, at) in enumerate(text.object_members(start)):
+        if number:  # the second member: the list to cut
+            return (context, at + 1) if key in _graph_keys(context) and text.char(at) == "[" else None
+        if key != "@context":
+            return None
+        context, text.at = text.value(at)
+        text.check_depth(at, text.at, 1)
+        try:
+            check_contexts({"@context": context}, text.path)
+        except InputError as error:
+            raise text.error(error.detail, at) from None
+        context = json.loads(inline_context(json.dumps(context, ensure_ascii=False)))
+    return None
 
 
 def _graph_keys(context: Any) -> set[str]:
