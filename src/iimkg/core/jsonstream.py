@@ -24,7 +24,6 @@ from iimkg.core.limits import current, json_deepest, json_depth
 __all__ = ["JsonText", "shifted"]
 
 READ_BYTES = 1 << 20  # read at a time; doubled while one value does not fit
-_BOM = b"\xef\xbb\xbf"
 _WHITESPACE = " \t\n\r"
 _CUT_OFF = 16  # a decoding error this close to the end of the text read may be a value cut off by it
 _SEPARATOR = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")  # after a member: the comma or the list's end
@@ -61,8 +60,8 @@ class JsonText:
         if self.eof:
             return False
         data = self.handle.read(self.read_bytes)
-        if not self.offset and not self.buffer and data.startswith(_BOM):
-            self.offset = len(_BOM)  # the decoder drops it
+        if not self.offset and not self.buffer and data.startswith(codecs.BOM_UTF8):
+            self.offset = len(codecs.BOM_UTF8)  # the decoder drops it
         self.read_bytes *= 2
         try:
             text = self.decoder.decode(data, final=not data)

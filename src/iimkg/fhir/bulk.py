@@ -20,6 +20,7 @@ resource types no part of a plan comes from are counted, not indexed.
 
 from __future__ import annotations
 
+import codecs
 import gc
 from array import array
 from collections import Counter
@@ -43,14 +44,13 @@ from iimkg.plans.codes import CodeMapper
 from iimkg.plans.model import Conversion, Located
 from iimkg.plans.notes import Note, NoteKind
 
-__all__ = ["BATCH_BYTES", "BOM", "STREAM_BYTES", "BulkExport", "decode_line", "is_bulk_export"]
+__all__ = ["BATCH_BYTES", "STREAM_BYTES", "BulkExport", "decode_line", "is_bulk_export"]
 
 # A batch of patients is read back and converted once its lines reach this many bytes (parsed, some ten times as
 # much); a patient's resources are never split between batches. Converting the 200 MB export of bench/fhir.py
 # peaked at 149 MiB with 4 MB batches and 83 MiB with 1 MB, in the same time (25 s): the converter's cost is per
 # resource, not per batch.
 BATCH_BYTES = 1_000_000
-BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, allowed at the start of a file (first line only)
 # A FHIR JSON file (not NDJSON) larger than this is indexed entry by entry, and makes the run a streamed one
 STREAM_BYTES = 16 * 1_048_576
 # what a record of the index is: an NDJSON line, an entry of a Bundle read entry by entry, a whole JSON file
@@ -168,8 +168,8 @@ class BulkExport:
                                          "raise it with --max-input-mb if it is meant to be this long",
                                          path=path, line=number, column=1)
                     start = offset
-                    if number == 1 and raw.startswith(BOM):
-                        raw, start = raw[len(BOM):], offset + len(BOM)
+                    if number == 1 and raw.startswith(codecs.BOM_UTF8):  # allowed on the first line only
+                        raw, start = raw[len(codecs.BOM_UTF8):], offset + len(codecs.BOM_UTF8)
                     self._index_line(file_number, path, raw, start, number)
                     offset += length
                     if self.progress is not None and number % 50_000 == 0:

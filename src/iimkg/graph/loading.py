@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
@@ -97,12 +98,10 @@ def open_rdf(path: Path) -> BinaryIO:
     ``Out-File -Encoding utf8``), and pyoxigraph's parsers take it for text ("The subject of a triple must be an IRI
     or a blank node" at 1:1)."""
     handle = path.open("rb")
-    if handle.read(len(_BOM)) != _BOM:
+    if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
         handle.seek(0)
     return handle
 
-
-_BOM = b"\xef\xbb\xbf"
 
 
 def syntax_message(error: SyntaxError) -> str:

@@ -10,6 +10,7 @@ returned as a record, so that the driver can report the first one in the local r
 
 from __future__ import annotations
 
+import codecs
 import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,7 +22,7 @@ import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
 from iimkg.core.limits import Limits, configure
-from iimkg.fhir.bulk import BOM, decode_line, is_bulk_export
+from iimkg.fhir.bulk import decode_line, is_bulk_export
 from iimkg.fhir.convert import READ_TYPES, convert
 from iimkg.fhir.intake import BulkPlans, NoteFindings, note_finding, read_fhir_inputs
 from iimkg.fhir.reading import read_ndjson_line
@@ -193,7 +194,7 @@ def _check_utf8(path: Path, number: int) -> None:
     with path.open("rb") as handle:
         for current, raw in enumerate(handle, start=1):
             if current == number:
-                decode_line(raw.removeprefix(BOM) if number == 1 else raw, path, number)
+                decode_line(raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw, path, number)
                 return
 
 
