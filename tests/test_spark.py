@@ -162,6 +162,40 @@ def test_an_input_error_is_the_local_runs(spark: Any, cohort: list[Path], tmp_pa
 
 
 @pytest.mark.slow
+def test_an_export_saved_with_its_manifest_and_an_empty_part_gives_the_local_runs_findings(
+        spark: Any, tmp_path: Path) -> None:
+    """A client's folder: files named by their URL's last segment (no extension), the manifest listing them, and an
+    empty part of a type the server had nothing of (iimkg.fhir.manifest, iimkg.fhir.reading.no_resource_message)."""
+    from iimkg.spark import validate
+    from iimkg.spark.job import validate_result
+    from iimkg.validation import validate_plans
+
+    entries = []
+    for number, path in enumerate(sorted(EXPORT.glob("*.ndjson"))):
+        (tmp_path / f"file-{number}").write_bytes(path.read_bytes())
+        entries.append({"type": path.stem, "url": f"https://fhir.example.org/bulk/file-{number}"})
+    (tmp_path / "manifest.json").write_text(json.dumps({"transactionTime": "2026-12-01T08:00:00Z",
+                                                        "output": entries}), encoding="utf-8")
+    empty = tmp_path / "Encounter.ndjson"
+    empty.write_bytes(b"")
+    inputs = [empty, tmp_path / "manifest.json"]
+    local = validate_plans(inputs)
+    distributed = validate_result(spark, inputs)
+    assert _comparable(distributed.findings) == _comparable(local.findings)
+    assert distributed.plans == local.plans > 0 and distributed.files == local.files
+    # an empty part is an error only when no file holds a resource, and then after the files' other errors
+    broken = tmp_path / "Condition.ndjson"
+    broken.write_bytes(b'{"resourceType": "Condition",}\n')
+    for files in ([empty, broken], [empty, tmp_path / "Other.ndjson"]):
+        files[-1].touch()
+        with pytest.raises(InputError) as local_error:
+            validate_plans(files)
+        with pytest.raises(InputError) as distributed_error:
+            validate(spark, files)
+        assert str(distributed_error.value) == str(local_error.value)
+
+
+@pytest.mark.slow
 def test_cli_writes_the_findings_as_parquet(spark: Any, cohort: list[Path], tmp_path: Path) -> None:
     """``iimkg validate --spark local[1] --format parquet``: nothing but the exit status on the terminal, and the
     findings, read back, are the local run's."""

@@ -16,6 +16,7 @@ import pyoxigraph as ox
 from iimkg.core.kinds import Engine
 from iimkg.fhir.bulk import is_bulk_export
 from iimkg.fhir.intake import BulkPlans, FhirAdapter
+from iimkg.fhir.manifest import expand_manifests
 from iimkg.plans.intake import Adapter
 from iimkg.plans.validate import validate_plans as _validate_plans
 from iimkg.shacl.findings import Severity, ValidationResult
@@ -31,15 +32,16 @@ def validate_plans(paths: Sequence[Path], **options: Any) -> ValidationResult:
 
     A FHIR Bulk Data export on its own (every file NDJSON, the default engine and adapters) is streamed: converted
     a batch of patients at a time and each batch's plans handed to the checker as they come
-    (:func:`iimkg.plans.units.check_units`), so that memory stays bounded however large the export.
+    (:func:`iimkg.plans.units.check_units`), so that memory stays bounded however large the export. A Bulk Data
+    manifest (``manifest.json``) stands for the files it lists (:mod:`iimkg.fhir.manifest`).
     """
     options.setdefault("adapters", ADAPTERS)
-    files = list(dict.fromkeys(Path(p) for p in paths))
+    files = list(dict.fromkeys(expand_manifests([Path(p) for p in paths])))
     if (is_bulk_export(files) and options["adapters"] is ADAPTERS and not options.get("input_format")
             and Engine(options.get("engine") or Engine.OXIGRAPH) is Engine.OXIGRAPH):
         return _validate_bulk(files, **{k: v for k, v in options.items()
                                         if k not in ("adapters", "engine", "input_format")})
-    return _validate_plans(paths, **options)
+    return _validate_plans(files, **options)
 
 
 def _validate_bulk(files: list[Path], *, strict: bool = False, fail_on: Severity | str = Severity.VIOLATION,

@@ -71,13 +71,14 @@ def run_convert(ns: argparse.Namespace) -> int:
     from iimkg.core.errors import IimkgError
     from iimkg.core.limits import configure
     from iimkg.fhir.bulk import BulkExport, is_bulk_export
+    from iimkg.fhir.manifest import expand_manifests
     from iimkg.plans.model import Conversion
 
     for flag, value in (("--max-input-mb", ns.max_input_mb), ("--max-depth", ns.max_depth)):
         if value is not None and value < 1:
             raise IimkgError(f"{flag} takes a number from 1 up")
     configure(max_depth=ns.max_depth, max_input_bytes=ns.max_input_mb * 1_048_576 if ns.max_input_mb else None)
-    files = list(dict.fromkeys(Path(p) for p in ns.files))
+    files = expand_manifests([Path(p) for p in dict.fromkeys(ns.files)])
     progress = _Progress()
     conversions: Iterable[Conversion]
     if is_bulk_export(files):

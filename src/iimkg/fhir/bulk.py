@@ -33,9 +33,10 @@ from iimkg.core.jsonstream import JsonText
 from iimkg.core.limits import current
 from iimkg.fhir.convert import READ_TYPES, convert
 from iimkg.fhir.reading import (
-    NDJSON_SUFFIXES,
     NO_RESOURCE,
     is_fhir_file,
+    is_ndjson,
+    no_resource_message,
     read_bundle_entry,
     read_fhir,
     read_ndjson_line,
@@ -61,17 +62,16 @@ _SUBJECT_KEYS = ("subject", "patient")
 
 
 def is_bulk_export(paths: Sequence[Path]) -> bool:
-    """Whether the files are read as a Bulk Data export, streamed: every file is NDJSON by its extension
-    (``.ndjson``, ``.jsonl``), or every file is FHIR JSON and one is larger than :data:`STREAM_BYTES` (a Bundle of
-    many patients). Otherwise Bundles and single resources (``.json``) are read whole, and so is FHIR given with
-    plan files (``.ttl``, ``.nt``, ``.jsonld``…), which are never FHIR whatever their size."""
+    """Whether the files are read as a Bulk Data export, streamed: every file is NDJSON
+    (:func:`iimkg.fhir.reading.is_ndjson`), or every file is FHIR JSON and one is larger than :data:`STREAM_BYTES`
+    (a Bundle of many patients). Otherwise Bundles and single resources (``.json``) are read whole, and so is FHIR
+    given with plan files (``.ttl``, ``.nt``, ``.jsonld``…), which are never FHIR whatever their size."""
     files = [Path(p) for p in paths]
     if not files:
         return False
-    if all(p.suffix.lower() in NDJSON_SUFFIXES for p in files):
+    if all(is_ndjson(p) for p in files):
         return True
-    return all(is_fhir_file(p) for p in files) and any(
-        p.suffix.lower() not in NDJSON_SUFFIXES and _size(p) > STREAM_BYTES for p in files)
+    return all(is_fhir_file(p) for p in files) and any(not is_ndjson(p) and _size(p) > STREAM_BYTES for p in files)
 
 
 def _size(path: Path) -> int:
@@ -140,20 +140,25 @@ class BulkExport:
         """Read every file line by line: check each line is FHIR JSON, and note where each patient's lines are.
 
         :raises InputError: at the first line that is not JSON or not FHIR, or longer than the input limit (with
-            file, line and column), or if no file holds a resource.
+            file, line and column), or if no file holds a resource. An NDJSON file of none is an empty part of the
+            export, as a server may write for a type it has nothing of (:func:`iimkg.fhir.reading.no_resource_message`).
         """
         for path in self.files:
             require_file(path)
+        empty: Path | None = None
         for number, path in enumerate(self.files):
             before = self.resources
             self._index_file(number, path)
             if self.resources == before:
-                raise InputError("the file is empty; expected a FHIR resource, a Bundle or NDJSON (one resource per "
-                                 "line)" if path.stat().st_size == 0 else "the file holds no FHIR resource", path=path)
+                if not is_ndjson(path):
+                    raise InputError(no_resource_message(path), path=path)
+                empty = empty or path  # an empty part of an export (no_resource_message)
+        if empty is not None and not self.resources:
+            raise InputError(no_resource_message(empty), path=empty)
         return self
 
     def _index_file(self, file_number: int, path: Path) -> None:
-        if path.suffix.lower() not in NDJSON_SUFFIXES:
+        if not is_ndjson(path):
             self._index_json(file_number, path)
             return
         limit = current().max_input_bytes

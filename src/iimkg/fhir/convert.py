@@ -29,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from iimkg.core.errors import InputError
 from iimkg.core.vocab import IIM
 from iimkg.fhir.doses import (
     Strength,
@@ -37,7 +38,7 @@ from iimkg.fhir.doses import (
     strength_from_medication,
     strength_from_name,
 )
-from iimkg.fhir.reading import read_fhir
+from iimkg.fhir.reading import is_blank, is_ndjson, no_resource_message, read_fhir
 from iimkg.plans.codes import (
     CONDITION_KINDS,
     DISEASE,
@@ -100,7 +101,15 @@ def convert_files(paths: Sequence[Path], *, mapper: CodeMapper | None = None) ->
     """
     files = list(dict.fromkeys(Path(p) for p in paths))
     with _without_gc():
-        resources = [located for path in files for located in read_fhir(path)]
+        resources: list[Located] = []
+        empty: Path | None = None
+        for path in files:
+            if is_ndjson(path) and is_blank(path):
+                empty = empty or path  # an empty part of an export (iimkg.fhir.reading.no_resource_message)
+                continue
+            resources.extend(read_fhir(path))
+        if empty is not None and not resources:
+            raise InputError(no_resource_message(empty), path=empty)
         return convert(resources, files=files, mapper=mapper)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import codecs
 import json
 import re
 from collections.abc import Iterator
@@ -13,10 +14,11 @@ from typing import Any
 from iimkg.core.errors import InputError, require_file
 from iimkg.core.jsonstream import shifted
 from iimkg.core.limits import check_json_depth
+from iimkg.graph.loading import RDF_SUFFIXES
 from iimkg.plans.model import Located
 
-__all__ = ["NDJSON_SUFFIXES", "NO_RESOURCE", "is_fhir_file", "read_bundle_entry", "read_fhir", "read_fhir_text",
-           "read_ndjson_line"]
+__all__ = ["NDJSON_SUFFIXES", "NO_RESOURCE", "is_blank", "is_fhir_file", "is_ndjson",
+           "no_resource_message", "read_bundle_entry", "read_fhir", "read_fhir_text", "read_ndjson_line"]
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 NO_RESOURCE = "the Bundle holds no resource; nothing to convert or check"
@@ -24,6 +26,8 @@ _RESOURCE_TYPE_KEY = re.compile(r'"resourceType"\s*:')
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]+$")
 # How far into a .json file we look for "resourceType" when telling FHIR from other JSON (JSON-LD plans).
 _SNIFF_CHARS = 65536
+# extensions that name a syntax: a file named so is never taken for NDJSON by its content
+_NAMED_SYNTAX = RDF_SUFFIXES | {".json"}
 
 
 
@@ -31,26 +35,87 @@ _SNIFF_CHARS = 65536
 
 
 def is_fhir_file(path: Path) -> bool:
-    """Whether ``path`` is FHIR JSON: an NDJSON file (by extension), or a ``.json`` file whose top-level object has
+    """Whether ``path`` is FHIR JSON: NDJSON (:func:`is_ndjson`), or a ``.json`` file whose top-level object has
     a ``resourceType`` before any ``@context`` (a JSON-LD plan has ``@context`` and no ``resourceType``).
 
     Only the start of the file is read; a file that cannot be read is not FHIR (the caller reports it as missing).
     """
-    suffix = path.suffix.lower()
-    if suffix in NDJSON_SUFFIXES:
+    if is_ndjson(path):
         return True
-    if suffix != ".json":
+    if path.suffix.lower() != ".json":
         return False
-    try:
-        with path.open(encoding="utf-8-sig", errors="replace") as handle:
-            head = handle.read(_SNIFF_CHARS)
-    except OSError:
-        return False
+    head = _head(path)
     if not head.lstrip().startswith("{"):
         return False
     kind = _RESOURCE_TYPE_KEY.search(head)
     context = head.find('"@context"')
     return kind is not None and (context < 0 or kind.start() < context)
+
+
+def is_ndjson(path: Path) -> bool:
+    """Whether ``path`` is FHIR NDJSON: by its extension (``.ndjson``, ``.jsonl``), or, for a name that says no JSON
+    or RDF syntax, by its first line, a JSON object with a ``resourceType``. A Bulk Data client saves each file
+    under the last segment of its URL, which need not end in .ndjson (``…/Binary/4f2a``, ``Patient.000``); the
+    export's manifest says they are NDJSON (:mod:`iimkg.fhir.manifest`)."""
+    suffix = path.suffix.lower()
+    if suffix in NDJSON_SUFFIXES:
+        return True
+    if suffix in _NAMED_SYNTAX:
+        return False
+    return _ndjson_head(_head(path))
+
+
+def is_blank(path: Path) -> bool:
+    """Whether a file holds nothing but whitespace (and a byte order mark): read until something else shows."""
+    try:
+        with path.open("rb") as handle:
+            first = True
+            while block := handle.read(65536):
+                if first and block.startswith(codecs.BOM_UTF8):
+                    block = block[len(codecs.BOM_UTF8):]
+                first = False
+                if block.strip():
+                    return False
+    except OSError:
+        return False  # reading it says what is wrong
+    return True
+
+
+def no_resource_message(path: Path) -> str:
+    """What is said of a FHIR file in which no resource was found.
+
+    An NDJSON file that holds no resource, read with others, is an empty part of an export (a server may write one
+    for a type it has nothing of, and a client that splits files may leave one empty): it is read as nothing. It is
+    an input error only when no file of the run holds a resource, and then after any other error of the FHIR files,
+    since they are all read first. Every reader follows this: the Bulk Data index, the whole-file reader and Spark.
+    """
+    try:
+        empty = path.stat().st_size == 0
+    except OSError:
+        empty = False
+    return ("the file is empty; expected a FHIR resource, a Bundle or NDJSON (one resource per line)" if empty
+            else "the file holds no FHIR resource")
+
+
+def _head(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
+            return handle.read(_SNIFF_CHARS)
+    except OSError:
+        return ""
+
+
+def _ndjson_head(head: str) -> bool:
+    """Whether a text starting with ``head`` is NDJSON: its first line a JSON object with a ``resourceType``."""
+    first = head.lstrip(" \t\r\n").split("\n", 1)
+    if not first[0].startswith("{") or _RESOURCE_TYPE_KEY.search(first[0]) is None:
+        return False
+    if len(first) == 1 and len(head) >= _SNIFF_CHARS:
+        return True  # a first line longer than what is looked at
+    try:
+        return isinstance(json.loads(first[0]), dict)
+    except ValueError:
+        return False
 
 
 def read_fhir(path: Path) -> list[Located]:
@@ -80,7 +145,8 @@ def read_fhir_text(text: str, path: Path) -> list[Located]:
     if not text.strip():
         raise InputError("the file is empty; expected a FHIR resource, a Bundle or NDJSON (one resource per line)",
                          path=path)
-    if path.suffix.lower() in NDJSON_SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix in NDJSON_SUFFIXES or (suffix not in _NAMED_SYNTAX and _ndjson_head(text[:_SNIFF_CHARS])):
         return _read_ndjson(text, path)
     try:
         document = _loads(text, path)

@@ -20,8 +20,8 @@ from iimkg.graph.mappings import mapping_quads, mappings_beside, read_mappings
 if TYPE_CHECKING:
     import rdflib
 
-__all__ = ["load", "ontology_quads", "open_rdf", "oxigraph_store", "parse_rdf_file", "rdf_format_for", "shipped_quads",
-           "syntax_message"]
+__all__ = ["RDF_SUFFIXES", "load", "ontology_quads", "open_rdf", "oxigraph_store", "parse_rdf_file", "rdf_format_for",
+           "shipped_quads", "syntax_message"]
 
 _EXTENSIONS = {
     ".ttl": ox.RdfFormat.TURTLE,
@@ -37,6 +37,10 @@ _EXTENSIONS = {
     ".json": ox.RdfFormat.JSON_LD,
     ".n3": ox.RdfFormat.N3,
 }
+
+RDF_SUFFIXES = frozenset(_EXTENSIONS)  # the extensions that name an RDF syntax
+# a compressed file: named in the message, since its extension names no syntax
+_COMPRESSED = {".gz": "gunzip", ".bz2": "bunzip2", ".xz": "unxz", ".zst": "unzstd", ".zip": "unzip"}
 
 _SYNTAX = {
     InputFormat.TURTLE: ox.RdfFormat.TURTLE,
@@ -61,6 +65,9 @@ def rdf_format_for(path: Path, explicit: str | None = None) -> ox.RdfFormat:
                              path=path)
         return _SYNTAX[named]
     fmt = _EXTENSIONS.get(path.suffix.lower())
+    if fmt is None and path.suffix.lower() in _COMPRESSED:
+        raise InputError(f"the file is compressed ({path.suffix}), and iimkg reads plain text files; decompress it "
+                         f"first ({_COMPRESSED[path.suffix.lower()]} {path.name})", path=path)
     if fmt is None:
         raise InputError(
             f"can't tell the RDF syntax from the extension {path.suffix!r}; "

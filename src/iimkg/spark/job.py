@@ -21,7 +21,8 @@ from iimkg.core.errors import InputError, require_file
 from iimkg.core.limits import Limits, current
 from iimkg.fhir.bulk import BulkExport
 from iimkg.fhir.intake import NoteFindings, fhir_rules
-from iimkg.fhir.reading import NDJSON_SUFFIXES, is_fhir_file
+from iimkg.fhir.manifest import expand_manifests
+from iimkg.fhir.reading import is_fhir_file, is_ndjson, no_resource_message
 from iimkg.plans.notes import DISTINCT_MESSAGES, SAMPLE_PER_KIND, Note, NoteKind
 from iimkg.plans.validate import in_report_order, ontology_graph_file, prepared_shapes
 from iimkg.shacl.findings import Finding, Rule, Severity, ValidationResult, display_path
@@ -105,18 +106,16 @@ class SparkRun:
             raise InputError("no plan file given")
         for path in files:
             require_file(path)
+        files = expand_manifests(files)
         fhir = [i for i, path in enumerate(files) if is_fhir_file(path)]
-        self.bulk = bool(fhir) and all(files[i].suffix.lower() in NDJSON_SUFFIXES for i in fhir)
-        # errors found here join those of the executors: the first in the local run's order is reported
-        self.early: list[tuple[int, int | None, int | None, str]] = [
-            (i, None, None, "the file is empty; expected a FHIR resource, a Bundle or NDJSON (one resource per line)")
-            for i in fhir if self.bulk and files[i].stat().st_size == 0]
+        self.bulk = bool(fhir) and all(is_ndjson(files[i]) for i in fhir)
+        # NDJSON files with no resource (Bulk Data NDJSON read here): an error only if no file holds one
+        self.empty: list[tuple[int, int | None, int | None, str]] = []
         self.files = files
         self.shown = [display_path(p) for p in files]
         self.job, self.rules = _job(files, fhir, shapes, input_format, ontology, strict, limits or current())
         self.batches: DataFrame | None = None
         self.keyed: DataFrame | None = None
-        self.empty: list[int] = []
         units = self._units(fhir)
         self.records = units.mapPartitions(functools.partial(check_partition, self.job)).cache()
         self._raise_first_error()
@@ -161,7 +160,11 @@ class SparkRun:
             keyed.unpersist()
             self.bulk = False
             return whole
-        self.empty = [i for i in fhir if not summary.get(i, (0, 0, False))[1] and self.files[i].stat().st_size]
+        if not any(count for _, count, _ in summary.values()):
+            # as the local reader (iimkg.fhir.bulk.BulkExport.index): a file of none is an empty part of an export
+            # unless none holds a resource; then the first such file is the error
+            self.empty = [(i, None, None, no_resource_message(self.files[i]))
+                          for i in fhir if not summary.get(i, (0, 0, False))[1]]
         last = {i: line for i, (line, _, _) in summary.items()}
         self.batches = bulk.batch_table(self.spark, keyed, files, last).cache()
         resources = sum(count for _, count, _ in summary.values())
@@ -171,14 +174,16 @@ class SparkRun:
     def _raise_first_error(self) -> None:
         """The first input error in file order (in a file, the first by line; a file of no resource at its end)."""
         errors = self.records.filter(lambda r: r[0] == ERROR).map(lambda r: r[1:]).collect()
-        errors += [(i, None, None, "the file holds no FHIR resource") for i in self.empty] + self.early
+        errors += self.empty
         if not errors:
             return
         fhir = set(self.job.fhir)  # a local run reads every FHIR file before the plan files
+        empty = {error[0] for error in self.empty}  # and tells of a file of no resource once it has read them all
 
         def order(error: tuple[int, int | None, int | None, str]) -> tuple[float, ...]:
             index, line, column, _ = error
-            return (index not in fhir, index, line if line is not None else math.inf, column or 0)
+            group = 2 if index not in fhir else 1 if index in empty and line is None else 0
+            return (group, index, line if line is not None else math.inf, column or 0)
 
         index, line, column, detail = min(errors, key=order)
         path = self.files[index] if index < len(self.files) else None

@@ -1,0 +1,130 @@
+"""A FHIR Bulk Data export's manifest (its "complete status" response, saved as ``manifest.json`` beside the files)
+read as the list of the export's files.
+
+A Bulk Data client saves the export's NDJSON files in a folder and, often, the manifest with them (the SMART client,
+``bulk-data-client --saveManifest``). ``iimkg validate export/manifest.json`` reads the files of its ``output``,
+and ``iimkg validate export/*`` reads each file once, the manifest adding none that is already named; before, the
+manifest was taken for a JSON-LD plan ("the file holds no triples") and stopped the run. Each ``output`` file is
+looked for beside the manifest as the SMART client saves it: at ``destination`` when the manifest gives one
+(``--addDestinationToManifest``), else under the last segment of its ``url``, else as ``<n>.<type>.ndjson``
+(``--forceStandardFileNames``, n counting the files of that type from 1). A file the manifest lists and the folder
+does not hold is an input error on the line of its entry: a partial export would give partial plans.
+
+The files are NDJSON whatever their names (:func:`iimkg.fhir.reading.is_ndjson` reads their first line). The
+``deleted`` files (Bundles of resources deleted since ``_since``) and ``error`` files (OperationOutcomes of what the
+server could not export) hold no part of a plan and are not read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from iimkg.core.errors import InputError
+from iimkg.core.jsonstream import JsonText
+
+__all__ = ["expand_manifests", "is_manifest"]
+
+_SNIFF_BYTES = 65536
+_KEY = re.compile(r'"(transactionTime|output|resourceType|@context)"\s*:')
+
+
+def is_manifest(path: Path) -> bool:
+    """Whether ``path`` is a Bulk Data manifest: a ``.json`` object with ``transactionTime`` and ``output`` among
+    its keys and no ``resourceType`` or ``@context`` (a FHIR resource, a JSON-LD plan). Only its start is read."""
+    if path.suffix.lower() != ".json":
+        return False
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES).decode("utf-8-sig", errors="replace")
+    except OSError:
+        return False
+    keys = set(_KEY.findall(head))
+    return head.lstrip().startswith("{") and {"transactionTime", "output"} <= keys and not keys & {
+        "resourceType", "@context"}
+
+
+def expand_manifests(paths: Sequence[Path]) -> list[Path]:
+    """``paths`` with each Bulk Data manifest replaced by the export files it lists that are not named already,
+    in its order; other paths as given.
+
+    :raises InputError: if a manifest is not valid JSON, its ``output`` is not a list of entries with a ``url``, or
+        a file it lists is not beside it (with file, line and column).
+    """
+    given = [Path(p) for p in paths]
+    if not any(is_manifest(p) for p in given):
+        return given
+    named = {_key(p) for p in given if not is_manifest(p)}
+    files: list[Path] = []
+    for path in given:
+        listed = _output_files(path) if is_manifest(path) else [path]
+        for file in listed:
+            key = _key(file)
+            if file is path or key not in named:
+                files.append(file)
+                named.add(key)
+    return list(dict.fromkeys(files))
+
+
+def _key(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path
+
+
+def _output_files(manifest: Path) -> list[Path]:
+    """The files of a manifest's ``output``, found beside it; the whole manifest is read (and must be JSON) first."""
+    folder = manifest.parent
+    entries: list[tuple[object, int, int]] = []
+    try:
+        with manifest.open("rb") as handle:
+            text = JsonText(manifest, handle)
+            start = text.skip(0)
+            output = None
+            for key, at in text.object_members(start):
+                if key == "output":
+                    output = at
+                if key != "output" or text.char(at) != "[":
+                    _, text.at = text.value(at)
+                    continue
+                entries += [(entry, *text.place(first)) for entry, first, _end, _last in text.members(at + 1)]
+            text.end(text.skip(text.object_end(text.skip(text.at)) + 1))
+            if output is None or text.char(output) != "[":
+                raise text.error("a Bulk Data manifest's output is a list of the export's files", output or start)
+    except OSError as error:
+        raise InputError(f"can't read the file: {error.strerror or error}", path=manifest) from None
+    files: list[Path] = []
+    per_type: dict[str, int] = {}
+    for number, (entry, line, column) in enumerate(entries, start=1):
+        url = entry.get("url") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(url, str) or not url:
+            raise InputError(f"output {number} of the Bulk Data manifest has no url", path=manifest, line=line,
+                             column=column)
+        kind = entry["type"] if isinstance(entry.get("type"), str) else ""
+        per_type[kind] = per_type.get(kind, 0) + 1
+        candidates = _candidates(folder, entry.get("destination"), url, kind, per_type[kind])
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            names = " or ".join(str(c) for c in candidates)
+            raise InputError(f"the export's {kind or 'output'} file {url} is not beside the manifest (looked for "
+                             f"{names}); name the export's files themselves, or fetch the missing one",
+                             path=manifest, line=line, column=column)
+        files.append(found)
+    return files
+
+
+def _candidates(folder: Path, destination: object, url: str, kind: str, number: int) -> list[Path]:
+    """Where the SMART Bulk Data client saves an output file: its destination, the url's last segment,
+    ``<n>.<type>.ndjson``."""
+    candidates = []
+    if isinstance(destination, str) and destination:
+        candidates.append(folder / destination)  # an absolute destination stays as it is
+    name = PurePosixPath(unquote(urlsplit(url).path)).name
+    if name not in ("", ".", ".."):
+        candidates.append(folder / name)
+    if kind:
+        candidates.append(folder / f"{number}.{kind}.ndjson")
+    return list(dict.fromkeys(candidates))
