@@ -78,7 +78,7 @@ def run_convert(ns: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise IimkgError(f"{flag} takes a number from 1 up")
     configure(max_depth=ns.max_depth, max_input_bytes=ns.max_input_mb * 1_048_576 if ns.max_input_mb else None)
-    files = expand_manifests([Path(p) for p in dict.fromkeys(ns.files)])
+    files = expand_manifests(list(dict.fromkeys(Path(p) for p in ns.files)))
     progress = _Progress()
     conversions: Iterable[Conversion]
     if is_bulk_export(files):

@@ -172,7 +172,8 @@ class SparkRun:
         return bulk.patient_units(self.spark, keyed, partitions)
 
     def _raise_first_error(self) -> None:
-        """The first input error in file order (in a file, the first by line; a file of no resource at its end)."""
+        """The first input error in the local run's order: FHIR files first, in file order (in a file, the first by
+        line), an NDJSON file of no resource after them (and only when none holds one), then plan files."""
         errors = self.records.filter(lambda r: r[0] == ERROR).map(lambda r: r[1:]).collect()
         errors += self.empty
         if not errors:
