@@ -11,6 +11,7 @@ SPARQL results, silence) are one line each, exit 2.
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import os
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,12 +176,26 @@ def test_a_refused_connection_is_one_line(capsys: pytest.CaptureFixture[str]) ->
     assert url in line and "connection refused" in line
 
 
+# the user and password /private asks for, with the characters a URL must percent-encode
+USER, PASSWORD = "ana maría", "p@ss:wörd/1"
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Answers as the path says: /html a web page, /error a 500, /slow nothing for 5 s, /bad broken JSON, /moved a
-    redirect."""
+    redirect, /private ``true`` to an ASK with HTTP Basic credentials USER and PASSWORD and 401 without."""
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/private":
+            token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode("ascii")
+            if self.headers.get("Authorization") == f"Basic {token}":
+                self._answer(200, "application/sparql-results+json", b'{"head": {}, "boolean": true}')
+            else:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="sparql"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            return
         if self.path == "/slow":
             time.sleep(5)
         if self.path == "/moved":
@@ -193,6 +209,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "/error": (500, "text/plain", b"Virtuoso 37000 Error SP030: SPARQL compiler, line 3: syntax error"),
             "/bad": (200, "application/sparql-results+json", b'{"head": {"vars": ["x"]}, "results": '),
         }.get(self.path, (404, "text/plain", b"no such page"))
+        self._answer(status, kind, body)
+
+    def _answer(self, status: int, kind: str, body: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
@@ -226,6 +245,37 @@ def test_a_reply_that_is_not_sparql_results_is_one_line(impostor: str, path: str
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["query", "adverse-effects", "--drug", "prednisone", "--endpoint", impostor + path]) == 2
     assert says in _one_line(capsys)
+
+
+def _with_user(url: str, user: str, password: str | None = None) -> str:
+    secret = "" if password is None else ":" + urllib.parse.quote(password, safe="")
+    return url.replace("://", f"://{urllib.parse.quote(user, safe='')}{secret}@", 1)
+
+
+def test_a_store_that_asks_for_a_password_gets_the_urls(impostor: str, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IIMKG_ENDPOINT_PASSWORD", raising=False)
+    assert main(["sparql", "--endpoint", _with_user(impostor + "/private", USER, PASSWORD), "ASK {}"]) == 0
+    assert "true" in capsys.readouterr().out
+    # the user in the URL, the password from the environment (out of the shell's history and the process list)
+    monkeypatch.setenv("IIMKG_ENDPOINT_PASSWORD", PASSWORD)
+    assert main(["sparql", "--endpoint", _with_user(impostor + "/private", USER), "ASK {}"]) == 0
+    assert "true" in capsys.readouterr().out
+
+
+def test_a_refused_or_missing_password_is_one_line_that_does_not_show_it(
+        impostor: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IIMKG_ENDPOINT_PASSWORD", raising=False)
+    assert main(["sparql", "--endpoint", impostor + "/private", "ASK {}"]) == 2
+    assert "HTTP 401" in (line := _one_line(capsys)) and "asks for a user and password" in line
+    wrong = _with_user(impostor + "/private", USER, "not-" + PASSWORD)
+    assert main(["sparql", "--endpoint", wrong, "ASK {}"]) == 2
+    line = _one_line(capsys)
+    assert "refused the user and password" in line and "not-" not in line and ":***@" in line
+    closed = _with_user(f"http://127.0.0.1:{_free_port()}/query", USER, PASSWORD)
+    assert main(["query", "subtypes", "--endpoint", closed]) == 2
+    line = _one_line(capsys)
+    assert "connection refused" in line and urllib.parse.quote(PASSWORD, safe="") not in line
 
 
 def test_a_silent_endpoint_times_out(impostor: str) -> None:

@@ -105,7 +105,8 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", metavar="URL", type=_endpoint_url,
                         help="run on this SPARQL 1.1 endpoint holding the iimkg release (an Oxigraph server, "
                              "Virtuoso, QLever…) instead of the local graph; names resolve here as for a local run, "
-                             "and --timeout bounds the wait (see docs/scale.md)")
+                             "and --timeout bounds the wait; a store that asks for a password gets it from the URL "
+                             "(http://USER:PASSWORD@host/…) or IIMKG_ENDPOINT_PASSWORD (see docs/scale.md)")
 
 
 def _endpoint_url(text: str) -> str:

@@ -15,10 +15,17 @@ named queries run there unchanged, with two things kept local so that the rows a
 Replies are read as SPARQL results JSON or XML (TSV if a server insists) and graphs as N-Triples, Turtle or RDF/XML,
 parsed by pyoxigraph, then made into the same :class:`~iimkg.queries.run.QueryResult` as a local run's. A reply is
 read up to the input size limit (:mod:`iimkg.core.limits`); every failure is one :class:`EndpointError` line.
+
+A store that asks for a user and password (GraphDB or Stardog with security on, Virtuoso's ``/sparql-auth``) gets
+them by HTTP Basic authentication from the URL, as curl takes them (``https://USER:PASSWORD@host/…``, percent-encoded),
+or the user from the URL and the password from ``IIMKG_ENDPOINT_PASSWORD``, which keeps it out of the shell's history
+and the process list. The request goes to the URL without them, and messages show the URL with the password masked.
 """
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 import socket
 import ssl
@@ -36,7 +43,10 @@ from iimkg.core.limits import current
 from iimkg.core.rdfterms import Term, from_oxigraph, to_oxigraph
 from iimkg.queries.result import QueryResult, Row
 
-__all__ = ["ACCEPT", "Endpoint", "EndpointError", "bind_values", "check_endpoint_url", "run_remote"]
+__all__ = ["ACCEPT", "PASSWORD_VARIABLE", "Endpoint", "EndpointError", "bind_values", "check_endpoint_url",
+           "run_remote"]
+
+PASSWORD_VARIABLE = "IIMKG_ENDPOINT_PASSWORD"  # the password for a user named in the endpoint's URL
 
 # What we ask for: results JSON (every store speaks it), XML, then graphs in the syntaxes we parse fastest first.
 ACCEPT = ("application/sparql-results+json, application/sparql-results+xml;q=0.9, "
@@ -91,9 +101,41 @@ def check_endpoint_url(url: str) -> str:
     """
     parts = urllib.parse.urlsplit(url)
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
-        raise EndpointError(f"{url!r} is not an http:// or https:// URL of a SPARQL endpoint "
+        raise EndpointError(f"{_masked(url)!r} is not an http:// or https:// URL of a SPARQL endpoint "
                             "(e.g. http://localhost:7878/query)")
     return url
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where a request goes: the URL without its user and password, the URL as messages show it (the password
+    masked), and the HTTP Basic credentials, if the URL names a user."""
+
+    url: str
+    shown: str
+    authorization: str | None = None
+
+
+def _target(url: str) -> _Target:
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return _Target(url, url)
+    address = parts.netloc.rsplit("@", 1)[1]
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=address))
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password) if parts.password is not None else os.environ.get(
+        PASSWORD_VARIABLE, "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return _Target(bare, _masked(url), f"Basic {token}")
+
+
+def _masked(url: str) -> str:
+    """``url`` with the password of its user info, if any, as ``***``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    user, address = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0], parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{address}"))
 
 
 def run_remote(text: str, url: str, *, bindings: Mapping[str, Term] | None = None,
@@ -104,11 +146,11 @@ def run_remote(text: str, url: str, *, bindings: Mapping[str, Term] | None = Non
     :raises EndpointError: if the endpoint can't be reached, answers with an HTTP error, or with something that
         is not SPARQL results (one line naming the endpoint and what went wrong).
     """
-    check_endpoint_url(url)
+    target = _target(check_endpoint_url(url))
     if bindings:
         text = bind_values(text, bindings)
-    reply = _post(url, text, timeout)
-    return _result(reply, url)
+    reply = _post(target, text, timeout)
+    return _result(reply, target)
 
 
 # --- binding ---------------------------------------------------------------------------------------------------
@@ -210,21 +252,30 @@ def _groups(text: str) -> tuple[list[_Group], dict[str, list[int]]]:
 
 # --- the request --------------------------------------------------------------------------------------------------
 
-def _post(url: str, text: str, timeout: float) -> _Reply:
+def _post(target: _Target, text: str, timeout: float) -> _Reply:
     """POST the query as a form (no length limit on the query, unlike a GET URL); the reply body up to the limit."""
-    request = urllib.request.Request(
-        url, data=urllib.parse.urlencode({"query": text}).encode("utf-8"), method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": ACCEPT,
-                 "User-Agent": "iimkg (https://w3id.org/iimkg/)"})
+    url = target.shown
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": ACCEPT,
+               "User-Agent": "iimkg (https://w3id.org/iimkg/)"}
+    if target.authorization is not None:
+        headers["Authorization"] = target.authorization
+    request = urllib.request.Request(target.url, data=urllib.parse.urlencode({"query": text}).encode("utf-8"),
+                                     method="POST", headers=headers)
     try:
         with _OPENER.open(request, timeout=timeout) as response:
             media_type = response.headers.get_content_type().lower() if response.headers.get("Content-Type") else ""
             return _Reply(_read_bounded(response, url), media_type)
     except urllib.error.HTTPError as error:
         if 300 <= error.code < 400 and error.headers.get("Location"):
-            target = urllib.parse.urljoin(url, error.headers["Location"])
-            raise EndpointError(f"the SPARQL endpoint {url} redirects to {target} (HTTP {error.code}); "
+            target_url = urllib.parse.urljoin(target.url, error.headers["Location"])
+            raise EndpointError(f"the SPARQL endpoint {url} redirects to {target_url} (HTTP {error.code}); "
                                 "give that URL to --endpoint") from None
+        if error.code == 401:
+            raise EndpointError(
+                f"the SPARQL endpoint {url} answered HTTP 401 {error.reason}: "
+                + ("it refused the user and password of the URL" if target.authorization else
+                   "it asks for a user and password; give them in the URL (http://USER:PASSWORD@host/…), or the "
+                   f"user there and the password in {PASSWORD_VARIABLE}")) from None
         raise EndpointError(f"the SPARQL endpoint {url} answered HTTP {error.code} {error.reason}"
                             + _excerpt(error)) from None
     except urllib.error.URLError as error:
@@ -284,7 +335,8 @@ def _excerpt(error: urllib.error.HTTPError) -> str:
 
 # --- the reply ----------------------------------------------------------------------------------------------------
 
-def _result(reply: _Reply, url: str) -> QueryResult:
+def _result(reply: _Reply, target: _Target) -> QueryResult:
+    url = target.shown
     if reply.media_type in _RESULTS:
         fmt = _RESULTS[reply.media_type]
         try:
@@ -300,7 +352,7 @@ def _result(reply: _Reply, url: str) -> QueryResult:
         return QueryResult(columns, rows)
     if reply.media_type in _GRAPHS:
         try:
-            triples = list(ox.parse(reply.body, format=_GRAPHS[reply.media_type], base_iri=url))
+            triples = list(ox.parse(reply.body, format=_GRAPHS[reply.media_type], base_iri=target.url))
         except (SyntaxError, ValueError) as error:
             raise EndpointError(f"the answer of the SPARQL endpoint {url} is not valid RDF "
                                 f"({reply.media_type}): {error}") from None
