@@ -24,10 +24,10 @@ from urllib.parse import unquote, urlsplit
 
 from iimkg.core.errors import InputError
 from iimkg.core.jsonstream import JsonText
+from iimkg.fhir.reading import file_head
 
 __all__ = ["expand_manifests", "is_manifest"]
 
-_SNIFF_BYTES = 65536
 _KEY = re.compile(r'"(transactionTime|output|resourceType|@context)"\s*:')
 
 
@@ -36,11 +36,7 @@ def is_manifest(path: Path) -> bool:
     its keys and no ``resourceType`` or ``@context`` (a FHIR resource, a JSON-LD plan). Only its start is read."""
     if path.suffix.lower() != ".json":
         return False
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(_SNIFF_BYTES).decode("utf-8-sig", errors="replace")
-    except OSError:
-        return False
+    head = file_head(path)
     keys = set(_KEY.findall(head))
     return head.lstrip().startswith("{") and {"transactionTime", "output"} <= keys and not keys & {
         "resourceType", "@context"}
@@ -54,12 +50,13 @@ def expand_manifests(paths: Sequence[Path]) -> list[Path]:
         a file it lists is not beside it (with file, line and column).
     """
     given = [Path(p) for p in paths]
-    if not any(is_manifest(p) for p in given):
+    manifests = {p for p in given if is_manifest(p)}
+    if not manifests:
         return given
-    named = {_key(p) for p in given if not is_manifest(p)}
+    named = {_key(p) for p in given if p not in manifests}
     files: list[Path] = []
     for path in given:
-        listed = _output_files(path) if is_manifest(path) else [path]
+        listed = _output_files(path) if path in manifests else [path]
         for file in listed:
             key = _key(file)
             if file is path or key not in named:

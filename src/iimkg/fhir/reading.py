@@ -17,11 +17,12 @@ from iimkg.core.limits import check_json_depth
 from iimkg.graph.loading import RDF_SUFFIXES
 from iimkg.plans.model import Located
 
-__all__ = ["NDJSON_SUFFIXES", "NO_RESOURCE", "is_blank", "is_fhir_file", "is_ndjson",
+__all__ = ["NDJSON_SUFFIXES", "NO_RESOURCE", "file_head", "is_blank", "is_fhir_file", "is_ndjson",
            "no_resource_message", "read_bundle_entry", "read_fhir", "read_fhir_text", "read_ndjson_line"]
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 NO_RESOURCE = "the Bundle holds no resource; nothing to convert or check"
+_EMPTY_FILE = "the file is empty; expected a FHIR resource, a Bundle or NDJSON (one resource per line)"
 _RESOURCE_TYPE_KEY = re.compile(r'"resourceType"\s*:')
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]+$")
 # How far into a .json file we look for "resourceType" when telling FHIR from other JSON (JSON-LD plans).
@@ -44,7 +45,7 @@ def is_fhir_file(path: Path) -> bool:
         return True
     if path.suffix.lower() != ".json":
         return False
-    head = _head(path)
+    head = file_head(path)
     if not head.lstrip().startswith("{"):
         return False
     kind = _RESOURCE_TYPE_KEY.search(head)
@@ -62,7 +63,7 @@ def is_ndjson(path: Path) -> bool:
         return True
     if suffix in _NAMED_SYNTAX:
         return False
-    return _ndjson_head(_head(path))
+    return _ndjson_head(file_head(path))
 
 
 def is_blank(path: Path) -> bool:
@@ -93,11 +94,11 @@ def no_resource_message(path: Path) -> str:
         empty = path.stat().st_size == 0
     except OSError:
         empty = False
-    return ("the file is empty; expected a FHIR resource, a Bundle or NDJSON (one resource per line)" if empty
-            else "the file holds no FHIR resource")
+    return _EMPTY_FILE if empty else "the file holds no FHIR resource"
 
 
-def _head(path: Path) -> str:
+def file_head(path: Path) -> str:
+    """The start of a file as text (what is looked at to tell what it is); empty if it cannot be read."""
     try:
         with path.open(encoding="utf-8-sig", errors="replace") as handle:
             return handle.read(_SNIFF_CHARS)
@@ -143,8 +144,7 @@ def read_fhir(path: Path) -> list[Located]:
 def read_fhir_text(text: str, path: Path) -> list[Located]:
     """:func:`read_fhir` on text already read; ``path`` names it in messages."""
     if not text.strip():
-        raise InputError("the file is empty; expected a FHIR resource, a Bundle or NDJSON (one resource per line)",
-                         path=path)
+        raise InputError(_EMPTY_FILE, path=path)
     suffix = path.suffix.lower()
     if suffix in NDJSON_SUFFIXES or (suffix not in _NAMED_SYNTAX and _ndjson_head(text[:_SNIFF_CHARS])):
         return _read_ndjson(text, path)
