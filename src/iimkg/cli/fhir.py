@@ -35,7 +35,8 @@ def register(subparsers: Any) -> None:
                     "0 converted, 1 with --strict when something could not be read (nothing is written), "
                     "2 usage or input error (invalid JSON, not FHIR: with file, line and column).")
     convert.add_argument("files", nargs="+", type=Path, metavar="FILE",
-                         help="FHIR JSON files: .json (Bundle or resource) or .ndjson/.jsonl (one resource a line)")
+                         help="FHIR JSON files: .json (Bundle or resource) or .ndjson/.jsonl (one resource a line), "
+                              "or a Bulk Data export's manifest.json, read as the files it lists")
     convert.add_argument("-o", "--output", type=Path, metavar="FILE",
                          help="write the plans to FILE (complete or not at all) instead of standard output")
     convert.add_argument("--strict", action="store_true",

@@ -30,7 +30,8 @@ def register(subparsers: Any) -> None:
                     "or input error.")
     validate.add_argument("plans", nargs="*", type=Path, metavar="PLAN",
                           help="treatment plan files (Turtle, JSON-LD, N-Triples, RDF/XML), or HL7 FHIR R4 JSON "
-                               "(Bundles, resources, Bulk Data NDJSON) converted to plans first; one report for all")
+                               "(Bundles, resources, Bulk Data NDJSON, or an export's manifest.json) converted to "
+                               "plans first; one report for all")
     validate.add_argument("--qc", nargs="*", type=Path, metavar="FILE",
                           help="ontology files to run the quality gate on, each on its own "
                                "(default: the shipped ontology)")
