@@ -158,6 +158,7 @@ def test_a_file_the_manifest_lists_and_the_folder_lacks_is_an_error_on_its_entry
     ('{"transactionTime": "x", "output": [{"type": "Patient"}]}', "output 1 of the Bulk Data manifest has no url",
      ":1:37:"),
     ('{"transactionTime": "x", "output": {"url": "a"}}', "output is a list", ":1:36:"),
+    ('{"transactionTime": "x", "output": []}', "lists no file (its output is empty)", ":1:36:"),
     ('{"transactionTime": "x",\n "output": [{"url": "a"},]}', "not valid JSON", ":2:"),
 ])
 def test_a_manifest_that_is_not_one_exits_2_with_its_place(text: str, says: str, place: str, tmp_path: Path,

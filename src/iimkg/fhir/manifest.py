@@ -46,8 +46,8 @@ def expand_manifests(paths: Sequence[Path]) -> list[Path]:
     """``paths`` with each Bulk Data manifest replaced by the export files it lists that are not named already,
     in its order; other paths as given.
 
-    :raises InputError: if a manifest is not valid JSON, its ``output`` is not a list of entries with a ``url``, or
-        a file it lists is not beside it (with file, line and column).
+    :raises InputError: if a manifest is not valid JSON, its ``output`` is not a list of entries with a ``url`` or
+        is empty, or a file it lists is not beside it (with file, line and column).
     """
     given = [Path(p) for p in paths]
     manifests = {p for p in given if is_manifest(p)}
@@ -91,6 +91,9 @@ def _output_files(manifest: Path) -> list[Path]:
             text.end(text.skip(text.object_end(text.skip(text.at)) + 1))
             if output is None or text.char(output) != "[":
                 raise text.error("a Bulk Data manifest's output is a list of the export's files", output or start)
+            if not entries:
+                raise text.error("the Bulk Data manifest lists no file (its output is empty): nothing to check",
+                                 output)
     except OSError as error:
         raise InputError(f"can't read the file: {error.strerror or error}", path=manifest) from None
     files: list[Path] = []
