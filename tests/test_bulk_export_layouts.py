@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from iimkg.cli.main import main
+from iimkg.core.errors import InputError
 from iimkg.shacl.findings import ValidationResult
 from iimkg.validation import validate_plans
 
@@ -140,6 +142,32 @@ def _error(capsys: pytest.CaptureFixture[str], *args: Path) -> str:
     out, err = capsys.readouterr()
     assert not out and err.count("\n") == 1 and "Traceback" not in err
     return err
+
+
+OUTCOME = {"resourceType": "OperationOutcome", "id": "e1", "issue": [
+    {"severity": "error", "code": "exception", "diagnostics": "Observation/obs-9 could not be exported"}]}
+
+
+def test_the_error_files_a_manifest_lists_are_warnings(base: ValidationResult, tmp_path: Path) -> None:
+    """The SMART client saves the export's error files (OperationOutcomes) in error/: each error is a warning, as
+    the plans may lack what the server could not export; the deleted files are not read."""
+    manifest = manifest_alone(tmp_path)[0]
+    (tmp_path / "error").mkdir()
+    (tmp_path / "error" / "errors.ndjson").write_text(json.dumps(OUTCOME) + "\n", encoding="utf-8")
+    listed = json.loads(manifest.read_text(encoding="utf-8"))
+    listed["error"] = [{"type": "OperationOutcome", "url": SERVER + "errors.ndjson"}]
+    listed["deleted"] = [{"type": "Bundle", "url": SERVER + "gone.ndjson"}]
+    manifest.write_text(json.dumps(listed, indent=2), encoding="utf-8")
+    result = validate_plans([manifest])
+    reported = [f for f in result.findings if f.rule == "fhir_reported"]
+    assert [(f.severity.value, f.focus) for f in reported] == [("warning", "OperationOutcome/e1")]
+    assert "Observation/obs-9 could not be exported" in reported[0].message
+    added = _findings(result) - _findings(base)
+    assert sum(added.values()) == 1 and next(iter(added))[2] == "fhir_reported", "the rest is the export's"
+    assert not _findings(base) - _findings(result)
+    (tmp_path / "error" / "errors.ndjson").unlink()
+    with pytest.raises(InputError, match=re.escape("error file (what the server could not export) ")):
+        validate_plans([manifest])
 
 
 def test_a_file_the_manifest_lists_and_the_folder_lacks_is_an_error_on_its_entry(

@@ -426,7 +426,8 @@ def test_notes_become_findings_and_strict_makes_unmapped_ones_violations() -> No
         ("Condition/dm-gaps-dx", Severity.INFO), ("Condition/dm-gaps-thyroid", Severity.VIOLATION),
         ("MedicationRequest/dm-gaps-mtx", Severity.VIOLATION), ("MedicationRequest/dm-gaps-acei", Severity.VIOLATION),
         ("Observation/dm-gaps-hr", Severity.VIOLATION)}
-    assert [r.name for r in fhir_rules()] == ["fhir_approximated", "fhir_excluded", "fhir_skipped", "fhir_unmapped"]
+    assert [r.name for r in fhir_rules()] == ["fhir_approximated", "fhir_excluded", "fhir_reported", "fhir_skipped",
+                                             "fhir_unmapped"]
     # the plan's quads go with the file its patient was read from; its IRI is the patient's fullUrl's fragment
     (plan,) = {q.subject.value for q in given.quads[GAPS]
                if q.object == ox.NamedNode("https://w3id.org/iimkg/TreatmentPlan")}
@@ -701,3 +702,27 @@ def test_an_antibody_result_written_as_its_value_is_read(value: dict[str, object
     tif1g = IIM + "IIM_0000549"
     assert [(r.test, r.interpretation) for r in plan.patient.test_results] == ([(tif1g, expected)] if expected else [])
     assert [co.measure for co in plan.co_interventions] == [tif1g]
+
+
+def test_an_operation_outcome_is_a_note_per_issue_a_warning_for_an_error(tmp_path: Path) -> None:
+    """A Bulk Data export's error file (or a search's outcome): what the server could not give is not in the plans,
+    so a gap found may be one in the data only; the clinician is told, with the server's words."""
+    outcome = {"resourceType": "OperationOutcome", "id": "export-errors", "issue": [
+        {"severity": "error", "code": "exception", "diagnostics": "Observation/obs-9: could not be exported"},
+        {"severity": "fatal", "code": "timeout", "details": {"text": "the export of\nMedicationRequest timed out"}},
+        {"severity": "warning", "code": "incomplete"},
+        {"severity": "information", "code": "informational", "diagnostics": "x" * 400},
+        "not an issue"]}
+    errors = tmp_path / "OperationOutcome.ndjson"
+    errors.write_text(json.dumps(outcome) + "\n", encoding="utf-8")
+    conversion = convert_files([*BULK, errors])
+    reported = {n.message: n.severity for n in conversion.notes if n.kind is NoteKind.REPORTED}
+    consequence = "; what it could not give is not in the plans, so a gap found may be one in the data only"
+    assert reported == {
+        "the source reports an error: Observation/obs-9: could not be exported" + consequence: "warning",
+        "the source reports a fatal error: the export of MedicationRequest timed out" + consequence: "warning",
+        "the source reports a warning: incomplete": "info",
+        "the source reports information: " + "x" * 300 + "…": "info"}
+    assert all(n.plan is None and n.resource == "OperationOutcome/export-errors" for n in conversion.notes
+               if n.kind is NoteKind.REPORTED)
+    assert len(conversion.plans) == len(convert_files(BULK).plans), "the plans are those of the export"

@@ -164,8 +164,9 @@ def test_an_input_error_is_the_local_runs(spark: Any, cohort: list[Path], tmp_pa
 @pytest.mark.slow
 def test_an_export_saved_with_its_manifest_and_an_empty_part_gives_the_local_runs_findings(
         spark: Any, tmp_path: Path) -> None:
-    """A client's folder: files named by their URL's last segment (no extension), the manifest listing them, and an
-    empty part of a type the server had nothing of (iimkg.fhir.manifest, iimkg.fhir.reading.no_resource_message)."""
+    """A client's folder: files named by their URL's last segment (no extension), the manifest listing them and an
+    error file, and an empty part of a type the server had nothing of (iimkg.fhir.manifest,
+    iimkg.fhir.reading.no_resource_message)."""
     from iimkg.spark import validate
     from iimkg.spark.job import validate_result
     from iimkg.validation import validate_plans
@@ -174,8 +175,13 @@ def test_an_export_saved_with_its_manifest_and_an_empty_part_gives_the_local_run
     for number, path in enumerate(sorted(EXPORT.glob("*.ndjson"))):
         (tmp_path / f"file-{number}").write_bytes(path.read_bytes())
         entries.append({"type": path.stem, "url": f"https://fhir.example.org/bulk/file-{number}"})
-    (tmp_path / "manifest.json").write_text(json.dumps({"transactionTime": "2026-12-01T08:00:00Z",
-                                                        "output": entries}), encoding="utf-8")
+    (tmp_path / "error").mkdir()
+    (tmp_path / "error" / "errors").write_text(json.dumps({"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "exception", "diagnostics": "Observation/o-9 could not be exported"}]}) + "\n",
+        encoding="utf-8")
+    (tmp_path / "manifest.json").write_text(json.dumps({
+        "transactionTime": "2026-12-01T08:00:00Z", "output": entries,
+        "error": [{"type": "OperationOutcome", "url": "https://fhir.example.org/bulk/errors"}]}), encoding="utf-8")
     empty = tmp_path / "Encounter.ndjson"
     empty.write_bytes(b"")
     inputs = [empty, tmp_path / "manifest.json"]
@@ -183,6 +189,7 @@ def test_an_export_saved_with_its_manifest_and_an_empty_part_gives_the_local_run
     distributed = validate_result(spark, inputs)
     assert _comparable(distributed.findings) == _comparable(local.findings)
     assert distributed.plans == local.plans > 0 and distributed.files == local.files
+    assert [f.severity for f in local.findings if f.rule == "fhir_reported"] == [Severity.WARNING]
     # an empty part is an error only when no file holds a resource, and then after the files' other errors
     broken = tmp_path / "Condition.ndjson"
     broken.write_bytes(b'{"resourceType": "Condition",}\n')

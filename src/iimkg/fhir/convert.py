@@ -59,7 +59,9 @@ __all__ = ["CoIntervention", "Conversion", "PatientRecord", "Plan", "Prescriptio
 GLUCOCORTICOID, PREDNISONE = IIM + "IIM_0000101", IIM + "IIM_0000102"
 
 READ_TYPES = frozenset({"Patient", "Condition", "MedicationRequest", "MedicationStatement", "Medication",
-                        "Immunization", "Procedure", "Observation", "ServiceRequest"})
+                        "Immunization", "Procedure", "Observation", "ServiceRequest", "OperationOutcome"})
+_GRAVE = {"fatal", "error"}  # the OperationOutcome issue severities for which the plans may lack data
+_ISSUE = {"fatal": "a fatal error", "error": "an error", "warning": "a warning", "information": "information"}
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 _FRAGMENT_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -157,6 +159,7 @@ class _Builder:
             "Patient": self._patient, "Condition": self._condition, "MedicationRequest": self._medication,
             "MedicationStatement": self._medication, "Immunization": self._immunization,
             "Procedure": self._procedure, "Observation": self._observation, "ServiceRequest": self._service_request,
+            "OperationOutcome": self._operation_outcome,
         }
         for located in self.resources:
             handler = handlers.get(located.type)
@@ -560,6 +563,26 @@ class _Builder:
                    f"{label}: status {status!r} with no end date; read as taken before the plan date and stopped "
                    "(iim:stopped): past exposure, not checked as given now, still counted as taken before "
                    "(a statin makes the patient statin-exposed)", plan)
+
+    def _operation_outcome(self, located: Located) -> None:
+        """Each issue of an OperationOutcome (a Bulk Data export's error file; a search's outcome) as a note of its
+        own: a warning for an error, since what the server could not give is not in the plans and a gap found may
+        be one in the data only; information for anything less."""
+        issues = located.resource.get("issue")
+        for issue in issues if isinstance(issues, list) else []:
+            if not isinstance(issue, dict):
+                continue
+            details = issue.get("details")
+            said = next((t for t in (issue.get("diagnostics"), details.get("text") if isinstance(details, dict)
+                                     else None, issue.get("code")) if isinstance(t, str) and t.strip()), "no detail")
+            severity = issue.get("severity")
+            grave = severity in _GRAVE
+            text = " ".join(said.split())
+            self._note(located, NoteKind.REPORTED, "warning" if grave else "info",
+                       f"the source reports {_ISSUE.get(str(severity), 'an issue')}: {text[:300]}"
+                       f"{'…' if len(text) > 300 else ''}"
+                       + ("; what it could not give is not in the plans, so a gap found may be one in the data only"
+                          if grave else ""))
 
     def _note(self, located: Located, kind: NoteKind, severity: str, message: str, plan: Plan | None = None) -> None:
         self.notes.append(Note(kind, severity, located.ref, message, located.path, located.line, located.column,

@@ -33,6 +33,10 @@ _RULES = {
                         "Cancelled, not done, entered in error, refuted or resolved: not part of the plan."),
     NoteKind.SKIPPED: ("fhir_skipped", "FHIR resource type not read",
                        "A resource type no part of a treatment plan comes from (Encounter, Practitioner…)."),
+    NoteKind.REPORTED: ("fhir_reported", "FHIR source reported a problem",
+                        "An OperationOutcome in the input, such as a Bulk Data export's error file: the server "
+                        "could not give some resources, so the plans may lack them, and a gap found may be a gap "
+                        "in the data only. A warning for an error, information for anything less."),
 }
 
 
@@ -171,8 +175,8 @@ def fhir_rules(*, strict: bool = False) -> list[Rule]:
     """The conversion's "rules", for reports that list every rule checked (JUnit test cases)."""
     rules = []
     for kind, (name, label, comment) in _RULES.items():
-        severity = Severity.INFO if kind is not NoteKind.UNMAPPED else (
-            Severity.VIOLATION if strict else Severity.WARNING)
+        severity = Severity.INFO if kind not in (NoteKind.UNMAPPED, NoteKind.REPORTED) else (
+            Severity.VIOLATION if strict and kind is NoteKind.UNMAPPED else Severity.WARNING)
         rules.append(Rule(name=name, iri=IIMFHIR + name, label=label, severity=severity,
                           source=SOURCE, comment=comment, kind=CheckKind.INTAKE))
     return sorted(rules)

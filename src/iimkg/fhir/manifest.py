@@ -11,8 +11,10 @@ looked for beside the manifest as the SMART client saves it: at ``destination`` 
 does not hold is an input error on the line of its entry: a partial export would give partial plans.
 
 The files are NDJSON whatever their names (:func:`iimkg.fhir.reading.is_ndjson` reads their first line). The
-``deleted`` files (Bundles of resources deleted since ``_since``) and ``error`` files (OperationOutcomes of what the
-server could not export) hold no part of a plan and are not read.
+``error`` files (OperationOutcomes of what the server could not export; the SMART client saves them in ``error/``)
+are read too: each error is a warning (``fhir_reported``), since the plans may lack what the server could not give
+and a gap found may be one in the data only. A missing error file is an input error, as a missing output file is.
+The ``deleted`` files (Bundles of resources deleted since ``_since``) hold no part of a plan and are not read.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from iimkg.fhir.reading import file_head
 __all__ = ["expand_manifests", "is_manifest"]
 
 _KEY = re.compile(r'"(transactionTime|output|resourceType|@context)"\s*:')
+_READ = ("output", "error")  # the manifest's lists of files that are read; "deleted" is not
 
 
 def is_manifest(path: Path) -> bool:
@@ -75,7 +78,7 @@ def _key(path: Path) -> Path:
 def _output_files(manifest: Path) -> list[Path]:
     """The files of a manifest's ``output``, found beside it; the whole manifest is read (and must be JSON) first."""
     folder = manifest.parent
-    entries: list[tuple[object, int, int]] = []
+    entries: list[tuple[str, object, int, int]] = []
     try:
         with manifest.open("rb") as handle:
             text = JsonText(manifest, handle)
@@ -84,34 +87,41 @@ def _output_files(manifest: Path) -> list[Path]:
             for key, at in text.object_members(start):
                 if key == "output":
                     output = at
-                if key != "output" or text.char(at) != "[":
+                if key not in _READ or text.char(at) != "[":
                     _, text.at = text.value(at)
                     continue
-                entries += [(entry, *text.place(first)) for entry, first, _end, _last in text.members(at + 1)]
+                entries += [(key, entry, *text.place(first)) for entry, first, _end, _last in text.members(at + 1)]
             text.end(text.skip(text.object_end(text.skip(text.at)) + 1))
             if output is None or text.char(output) != "[":
                 raise text.error("a Bulk Data manifest's output is a list of the export's files", output or start)
-            if not entries:
+            if not any(part == "output" for part, *_ in entries):
                 raise text.error("the Bulk Data manifest lists no file (its output is empty): nothing to check",
                                  output)
     except OSError as error:
         raise InputError(f"can't read the file: {error.strerror or error}", path=manifest) from None
     files: list[Path] = []
     per_type: dict[str, int] = {}
-    for number, (entry, line, column) in enumerate(entries, start=1):
+    numbers: dict[str, int] = {}
+    for part, entry, line, column in entries:
+        numbers[part] = numbers.get(part, 0) + 1
         url = entry.get("url") if isinstance(entry, dict) else None
         if not isinstance(entry, dict) or not isinstance(url, str) or not url:
-            raise InputError(f"output {number} of the Bulk Data manifest has no url", path=manifest, line=line,
-                             column=column)
+            raise InputError(f"{part} {numbers[part]} of the Bulk Data manifest has no url", path=manifest,
+                             line=line, column=column)
         kind = entry["type"] if isinstance(entry.get("type"), str) else ""
         per_type[kind] = per_type.get(kind, 0) + 1
-        candidates = _candidates(folder, entry.get("destination"), url, kind, per_type[kind])
+        candidates = _candidates(folder if part == "output" else folder / part, entry.get("destination"), url, kind,
+                                 per_type[kind])
+        if part != "output":
+            candidates += [c for c in _candidates(folder, None, url, "", 0) if c not in candidates]
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
             names = " or ".join(str(c) for c in candidates)
-            raise InputError(f"the export's {kind or 'output'} file {url} is not beside the manifest (looked for "
-                             f"{names}); name the export's files themselves, or fetch the missing one",
-                             path=manifest, line=line, column=column)
+            what = f"{kind or 'output'} file" if part == "output" else \
+                "error file (what the server could not export)"
+            raise InputError(f"the export's {what} {url} is not beside the manifest (looked for {names}); name the "
+                             "export's files themselves, or fetch the missing one", path=manifest, line=line,
+                             column=column)
         files.append(found)
     return files
 

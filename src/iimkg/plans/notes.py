@@ -27,6 +27,7 @@ class NoteKind(str, enum.Enum):
     APPROXIMATED = "approximated"  # read, but less exactly than given (an ancestor code, a dose not converted)
     EXCLUDED = "excluded"          # read and left out on purpose (cancelled, entered in error, resolved)
     SKIPPED = "skipped"            # a resource type no part of a plan comes from (Encounter, Practitioner…)
+    REPORTED = "reported"          # the source reported a problem (an OperationOutcome): the plans may lack data
 
 
 @dataclass(frozen=True)
