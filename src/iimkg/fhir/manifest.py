@@ -59,7 +59,7 @@ def expand_manifests(paths: Sequence[Path]) -> list[Path]:
     named = {_key(p) for p in given if p not in manifests}
     files: list[Path] = []
     for path in given:
-        listed = _output_files(path) if path in manifests else [path]
+        listed = _listed_files(path) if path in manifests else [path]
         for file in listed:
             key = _key(file)
             if file is path or key not in named:
@@ -75,8 +75,9 @@ def _key(path: Path) -> Path:
         return path
 
 
-def _output_files(manifest: Path) -> list[Path]:
-    """The files of a manifest's ``output``, found beside it; the whole manifest is read (and must be JSON) first."""
+def _listed_files(manifest: Path) -> list[Path]:
+    """The files of a manifest's ``output`` and ``error`` lists, found beside it; the whole manifest is read (and
+    must be JSON) first."""
     folder = manifest.parent
     entries: list[tuple[str, object, int, int]] = []
     try:
@@ -110,10 +111,9 @@ def _output_files(manifest: Path) -> list[Path]:
                              line=line, column=column)
         kind = entry["type"] if isinstance(entry.get("type"), str) else ""
         per_type[kind] = per_type.get(kind, 0) + 1
-        candidates = _candidates(folder if part == "output" else folder / part, entry.get("destination"), url, kind,
-                                 per_type[kind])
-        if part != "output":
-            candidates += [c for c in _candidates(folder, None, url, "", 0) if c not in candidates]
+        # the client saves an error file in error/ (a subfolder named after its list)
+        folders = [folder] if part == "output" else [folder / part, folder]
+        candidates = _candidates(folders, entry.get("destination"), url, kind, per_type[kind])
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
             names = " or ".join(str(c) for c in candidates)
@@ -126,15 +126,16 @@ def _output_files(manifest: Path) -> list[Path]:
     return files
 
 
-def _candidates(folder: Path, destination: object, url: str, kind: str, number: int) -> list[Path]:
-    """Where the SMART Bulk Data client saves an output file: its destination, the url's last segment,
-    ``<n>.<type>.ndjson``."""
+def _candidates(folders: list[Path], destination: object, url: str, kind: str, number: int) -> list[Path]:
+    """Where the SMART Bulk Data client saves a file of the export: its destination (relative to the manifest's
+    folder, the last of ``folders``), else in each folder the url's last segment, then ``<n>.<type>.ndjson``."""
     candidates = []
     if isinstance(destination, str) and destination:
-        candidates.append(folder / destination)  # an absolute destination stays as it is
+        candidates.append(folders[-1] / destination)  # an absolute destination stays as it is
     name = PurePosixPath(unquote(urlsplit(url).path)).name
-    if name not in ("", ".", ".."):
-        candidates.append(folder / name)
-    if kind:
-        candidates.append(folder / f"{number}.{kind}.ndjson")
+    for folder in folders:
+        if name not in ("", ".", ".."):
+            candidates.append(folder / name)
+        if kind:
+            candidates.append(folder / f"{number}.{kind}.ndjson")
     return list(dict.fromkeys(candidates))
