@@ -2,13 +2,14 @@
 read as the list of the export's files.
 
 A Bulk Data client saves the export's NDJSON files in a folder and, often, the manifest with them (the SMART client,
-``bulk-data-client --saveManifest``). ``iimkg validate export/manifest.json`` reads the files of its ``output``,
-and ``iimkg validate export/*`` reads each file once, the manifest adding none that is already named; before, the
-manifest was taken for a JSON-LD plan ("the file holds no triples") and stopped the run. Each ``output`` file is
-looked for beside the manifest as the SMART client saves it: at ``destination`` when the manifest gives one
-(``--addDestinationToManifest``), else under the last segment of its ``url``, else as ``<n>.<type>.ndjson``
-(``--forceStandardFileNames``, n counting the files of that type from 1). A file the manifest lists and the folder
-does not hold is an input error on the line of its entry: a partial export would give partial plans.
+``bulk-data-client --saveManifest``). ``iimkg validate export/manifest.json`` reads the files it lists, and
+``iimkg validate export/*.ndjson export/manifest.json`` reads each file once, the manifest adding none that is
+already named; before, the manifest was taken for a JSON-LD plan ("the file holds no triples") and stopped the run.
+Each ``output`` file is looked for beside the manifest as the SMART client saves it: at ``destination`` when the
+manifest gives one (``--addDestinationToManifest``), else under the last segment of its ``url``, else as
+``<n>.<type>.ndjson`` (``--forceStandardFileNames``, n counting the files of that type from 1). A file the manifest
+lists and the folder does not hold is an input error on the line of its entry: a partial export would give partial
+plans.
 
 The files are NDJSON whatever their names (:func:`iimkg.fhir.reading.is_ndjson` reads their first line). The
 ``error`` files (OperationOutcomes of what the server could not export; the SMART client saves them in ``error/``)
