@@ -343,6 +343,84 @@ def test_any_drug_under_the_statements_intervention_is_prophylaxis(tmp_path: Pat
     assert "pneumocystis_prophylaxis" not in {f.rule for f in validate_plans([plan], ontology=ontology).findings}
 
 
+HBSAG, ANTI_HBC, VZV_IMMUNITY = "IIM_0000525", "IIM_0000526", "IIM_0000527"
+HBSAG_POSITIVE, RESOLVED_HBV, VZV_NON_IMMUNE = "IIM_0000605", "IIM_0000606", "IIM_0000607"
+
+
+def _plan_with_results(tmp_path: Path, drug: str | None, results: dict[str, str],
+                       declared: str | None) -> Path:
+    """hepatitis_b_prophylaxis-fail.trig without its declared HBsAg-positive membership: instead the patient's test
+    results (test term -> PositiveResult or NegativeResult) and, if given, a declared population; with ``drug``
+    in place of azathioprine."""
+    graph = case_graph(CASES_DIR / "hepatitis_b_prophylaxis-fail.trig")
+    term = rdflib.Namespace(IIM)
+    patient = _node(graph, "patient")
+    graph.remove((patient, term.belongsToPopulation, None))
+    if declared:
+        graph.add((patient, term.belongsToPopulation, term[declared]))
+    if drug:
+        azathioprine = _node(graph, "azathioprine")
+        graph.set((azathioprine, term.prescribedDrug, term[drug]))
+    for test, interpretation in results.items():
+        result = rdflib.BNode()
+        graph.add((patient, term.testResult, result))
+        graph.add((result, RDF.type, term.TestResult))
+        graph.add((result, term.resultOf, term[test]))
+        graph.add((result, term.interpretation, term[interpretation]))
+        graph.add((result, term.resultDate, rdflib.Literal("2026-02-20", datatype=rdflib.XSD.date)))
+    plan = tmp_path / f"results-{len(list(tmp_path.iterdir()))}.ttl"
+    graph.serialize(plan, format="turtle")
+    return plan
+
+
+@pytest.mark.parametrize(("drug", "results", "population"), [
+    (None, {HBSAG: "PositiveResult"}, HBSAG_POSITIVE),
+    ("IIM_0000121", {HBSAG: "PositiveResult", ANTI_HBC: "PositiveResult"}, HBSAG_POSITIVE),
+    ("IIM_0000121", {HBSAG: "NegativeResult", ANTI_HBC: "PositiveResult"}, RESOLVED_HBV),
+    ("IIM_0000121", {ANTI_HBC: "PositiveResult"}, None),       # surface antigen not tested: neither population
+    ("IIM_0000121", {HBSAG: "NegativeResult", ANTI_HBC: "NegativeResult"}, None),
+    (None, {HBSAG: "NegativeResult"}, None),
+], ids=["hbsag+", "hbsag+ anti-hbc+ rituximab", "hbsag- anti-hbc+ rituximab", "anti-hbc+ alone rituximab",
+        "both negative rituximab", "hbsag-"])
+def test_screening_results_place_the_patient_as_declared_membership_would(
+        drug: str | None, results: dict[str, str], population: str | None, tmp_path: Path) -> None:
+    """A hepatitis B result recorded as a test result (as the FHIR converter writes an Observation) places the
+    patient in the population it defines (iim:definingTest, iim:definingNegativeTest), so hepatitis_b_prophylaxis
+    finds what it finds when the same population is declared: R066 for a positive surface antigen, R067 for
+    rituximab with a negative surface antigen and a positive core antibody, and nothing without such results."""
+    def prophylaxis(plan: Path) -> set[tuple[str, str | None, str]]:
+        return {(f.severity.value, f.statement, f.message) for f in validate_plans([plan]).findings
+                if f.rule == "hepatitis_b_prophylaxis"}
+
+    from_results = prophylaxis(_plan_with_results(tmp_path, drug, results, None))
+    declared = prophylaxis(_plan_with_results(tmp_path, drug, {}, population))
+    assert from_results == declared
+    assert bool(declared) is (population is not None), "the declared twin is a real case of the rule"
+
+
+def test_a_population_defined_by_a_negative_result_alone(tmp_path: Path) -> None:
+    """Varicella-zoster non-immune patients (IIM_0000607) are defined by a negative immunity test alone
+    (iim:definingNegativeTest, no positive test). No plan rule reads that population yet, so R066 is made to name it
+    in a copy of the ontology: then a negative result finds what declared membership finds, and a positive result
+    what no result finds."""
+    text = ontology_file().read_text(encoding="utf-8")
+    block = re.search(r"iim:statement-R066 a .*?\.\n\n", text, re.DOTALL)
+    assert block and f"iim:population iim:{HBSAG_POSITIVE}" in block.group(0)
+    ontology = tmp_path / "iim.ttl"
+    ontology.write_text(text.replace(block.group(0), block.group(0).replace(
+        f"iim:population iim:{HBSAG_POSITIVE}", f"iim:population iim:{VZV_NON_IMMUNE}")), encoding="utf-8")
+
+    def prophylaxis(results: dict[str, str], declared: str | None) -> set[tuple[str, str | None]]:
+        plan = _plan_with_results(tmp_path, None, results, declared)
+        return {(f.severity.value, f.statement) for f in validate_plans([plan], ontology=ontology).findings
+                if f.rule == "hepatitis_b_prophylaxis"}
+
+    declared = prophylaxis({}, VZV_NON_IMMUNE)
+    assert declared, "the changed R066 applies to declared non-immune patients"
+    assert prophylaxis({VZV_IMMUNITY: "NegativeResult"}, None) == declared
+    assert prophylaxis({VZV_IMMUNITY: "PositiveResult"}, None) == prophylaxis({}, None) == set()
+
+
 @pytest.mark.parametrize(("age", "adult"), [(4, False), (10, False), (17, False), (18, True), (45, True),
                                             (80, True)])
 def test_the_adult_vaccines_follow_from_the_patients_age(age: int, adult: bool, tmp_path: Path) -> None:
