@@ -181,6 +181,27 @@ def test_drugs_compatible_with_pregnancy_are_said_to_be_and_never_contraindicate
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("drug", ["methotrexate", "mycophenolate mofetil", "cyclophosphamide"])
+def test_every_statement_for_a_population_the_pregnancy_query_names_is_answered(
+        store: ox.Store, drug: str, engine: Engine) -> None:
+    """The query's description names people who can become pregnant (contraception, embryo-fetal warnings,
+    counselling) with the pregnant, breastfeeding and planning: each statement about the drug for one of them is a
+    row, with its contraception days where it gives them."""
+    term = {"methotrexate": METHOTREXATE, "mycophenolate mofetil": MYCOPHENOLATE,
+            "cyclophosphamide": IIM + "IIM_0000117"}[drug]
+    named = {PREGNANT, BREASTFEEDING, PLANNING, IIM + "IIM_0000608"}   # + people who can become pregnant
+    stated = {(r["s"], r["p"]) for r in select(store, f"""
+        SELECT ?s ?p WHERE {{ ?s iim:drug <{term}> ; iim:population ?p }}""") if r["p"] in named}
+    answered = {(value(r, "statement"), value(r, "population")) for r in query("pregnancy", drug=drug, engine=engine)}
+    assert {p for _, p in stated} >= {IIM + "IIM_0000608"}, "the drug has statements for people who can conceive"
+    assert stated <= answered
+    days = {r["s"] for r in select(store, f"""
+        SELECT ?s WHERE {{ ?s iim:drug <{term}> ; iim:contraceptionAfterStopDays ?d }}""")}
+    assert days and days <= {value(r, "statement") for r in query("pregnancy", drug=drug, engine=engine)
+                             if value(r, "contraceptionAfterStopDays")}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_mycophenolate_is_not_for_breastfeeding_but_rituximab_is_compatible(engine: Engine) -> None:
     assert CONTRAINDICATION in column(pregnancy_rows("mycophenolate mofetil", BREASTFEEDING, engine), "kind")
     assert COMPATIBILITY in column(pregnancy_rows("rituximab", BREASTFEEDING, engine), "kind")
