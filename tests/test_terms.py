@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from iimkg.core.errors import AmbiguousTermError, UnknownTermError
+from iimkg.core.errors import AmbiguousTermError, BroaderCodeError, UnknownTermError
 from iimkg.queries.run import query, term_index
 
 from conftest import IIM
@@ -54,11 +54,28 @@ def test_an_unknown_external_code_is_not_guessed() -> None:
 
 
 def test_a_shared_code_is_ambiguous_and_lists_the_candidates() -> None:
-    # MeSH D015444 "Exercise" is a broad match of two of our interventions
+    """The graph maps no code to two terms as the same thing (a close match each, here), so a small graph does."""
+    import pyoxigraph as ox
+
+    from iimkg.graph.terms import TermIndex
+
+    store = ox.Store()
+    store.load(f"""@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+        @prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+        <{IIM}IIM_0000901> rdfs:label "walking"@en ; skos:closeMatch <http://id.nlm.nih.gov/mesh/D015444> .
+        <{IIM}IIM_0000902> rdfs:label "running"@en ; skos:closeMatch <http://id.nlm.nih.gov/mesh/D015444> .""",
+               format=ox.RdfFormat.TURTLE)
     with pytest.raises(AmbiguousTermError) as error:
+        TermIndex.from_store(store).resolve("MESH:D015444", parameter="term")
+    assert error.value.candidates == ["running (iim:IIM_0000902)", "walking (iim:IIM_0000901)"]
+
+
+def test_a_code_broader_than_two_terms_names_both() -> None:
+    # MeSH D015444 "Exercise" is a broad match of two of our interventions
+    with pytest.raises(BroaderCodeError) as error:
         term_index().resolve("MESH:D015444", parameter="term")
-    assert len(error.value.candidates) >= 2
-    assert all("(iim:IIM_" in c for c in error.value.candidates)
+    assert len(error.value.suggestions) >= 2
+    assert all("(iim:IIM_" in c for c in error.value.suggestions)
 
 
 @pytest.mark.parametrize("hostile", [
@@ -121,3 +138,37 @@ def test_an_exact_match_wins_over_a_close_match_of_the_same_code() -> None:
     index = term_index()
     for code, (term,) in both.items():
         assert index.resolve(code) == term, code
+
+
+def test_a_code_broader_than_its_terms_is_not_read_as_one_and_the_error_names_them() -> None:
+    """A code we map only as broader than our term (skos:broadMatch: DOID:633 myositis for idiopathic
+    inflammatory myopathy, ATC H02 for glucocorticoid) would make an answer about our term look like one about
+    everything the code covers: the question is refused (exit 2 on the CLI), naming the narrower term to ask about.
+    A code narrower than our term (skos:narrowMatch: chronic hepatitis B for hepatitis B virus infection) names it,
+    since what holds for the term holds for what it covers."""
+    skos = "http://www.w3.org/2004/02/skos/core#"
+    broad = _mapped_codes(skos + "broadMatch")
+    naming = {**_mapped_codes(skos + "exactMatch"), **_mapped_codes(skos + "closeMatch")}
+    only_broad = {code: terms for code, terms in broad.items() if code not in naming}
+    assert {"DOID:633", "ATC:H02"} <= set(only_broad)
+    index = term_index()
+    for code, terms in only_broad.items():
+        with pytest.raises(BroaderCodeError) as error:
+            index.resolve(code)
+        assert all(index.display(term) in str(error.value) for term in terms), str(error.value)
+        assert isinstance(error.value, UnknownTermError)
+    narrow = {code: terms for code, terms in _mapped_codes(skos + "narrowMatch").items()
+              if code not in naming and code not in broad and len(terms) == 1}
+    assert narrow
+    for code, (term,) in narrow.items():
+        assert index.resolve(code) == term, code
+
+
+def test_a_broader_code_is_refused_by_the_cli_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from iimkg.cli.main import main
+
+    assert main(["query", "treatments", "--disease", "DOID:633"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert "'DOID:633' is broader than" in line and "idiopathic inflammatory myopathy (iim:IIM_0000001)" in line

@@ -7,6 +7,7 @@ from pathlib import Path
 
 __all__ = [
     "AmbiguousTermError",
+    "BroaderCodeError",
     "IimkgError",
     "InputError",
     "MissingParameterError",
@@ -69,6 +70,21 @@ class UnknownTermError(IimkgError):
         self.suggestions = list(suggestions)
         hint = ("; closest matches: " + "; ".join(suggestions)) if suggestions else ""
         super().__init__(f"{parameter} {value!r} matches no term of the graph{hint}")
+
+
+class BroaderCodeError(UnknownTermError):
+    """A parameter value is a code broader than the terms that map to it (``skos:broadMatch``): an answer about
+    them would not be an answer about everything the code covers, so it is not read as any of them."""
+
+    def __init__(self, value: str, parameter: str, narrower: Sequence[str]) -> None:
+        IimkgError.__init__(
+            self, f"{parameter} {value!r} is broader than "
+            + ("any term of the graph it maps to: " if len(narrower) > 1 else "the term of the graph it maps to, ")
+            + "; ".join(narrower) + ", so it is not read as "
+            + ("one of them" if len(narrower) > 1 else "it")
+            + "; to ask about " + ("one" if len(narrower) > 1 else "that term") + ", give its ID")
+        self.value = value
+        self.suggestions = list(narrower)
 
 
 class AmbiguousTermError(IimkgError):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from iimkg.core.errors import AmbiguousTermError, UnknownTermError
+from iimkg.core.errors import AmbiguousTermError, BroaderCodeError, UnknownTermError
 from iimkg.core.prefixes import compress, prefixes
 from iimkg.core.vocab import IIM
 from iimkg.graph.internal import select_internal
@@ -39,6 +39,8 @@ class TermIndex:
     names: dict[str, dict[str, set[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(set)))
     codes: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     exact_codes: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # codes broader than a term (skos:broadMatch): its xref, but not a name of it for a question (see resolve)
+    broader_codes: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     labels: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
     kinds: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     subjects: set[str] = field(default_factory=set)
@@ -55,6 +57,10 @@ class TermIndex:
                     index.labels[term].setdefault((name.language or "").lower(), name.value)
             elif kind == "xref":
                 index.codes[_code_key(name.value)].add(term)
+            elif kind == "broad":
+                curie = compress(name.value)
+                if curie:
+                    index.broader_codes[_code_key(curie)].add(term)
             elif kind in ("mapping", "close"):
                 # A code the graph maps with skos:closeMatch names the term too (MONDO:0600023, the IIM group), but
                 # where a code also has an exact match, the exact one wins (see resolve).
@@ -86,9 +92,19 @@ class TermIndex:
 
         :raises UnknownTermError: if nothing matches (the message lists the closest names).
         :raises AmbiguousTermError: if several terms match (the message lists them with their IDs).
+        :raises BroaderCodeError: if ``value`` is a code broader than the only terms it names (a ``skos:broadMatch``
+            of them): the message names them, so the user can ask about one of them, knowing it is narrower.
         """
         text = value.strip()
         candidates = self._candidates(text)
+        broader = self.broader_codes.get(_code_key(text), set()) if _CURIE.match(text) else set()
+        if broader & set(candidates):
+            # A code broader than the term (DOID:633 myositis for idiopathic inflammatory myopathy, ATC H02 for
+            # glucocorticoid) would answer a question about more than the graph says anything about: not read as it
+            narrower = [c for c in candidates if c in broader]
+            candidates = [c for c in candidates if c not in broader]
+            if not candidates:
+                raise BroaderCodeError(value, parameter, sorted(self.display(c) for c in narrower))
         fitting = [c for c in candidates if kind is None or kind in self.kinds.get(c, set())]
         if len(fitting) == 1:
             return fitting[0]
