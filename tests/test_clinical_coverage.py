@@ -253,6 +253,33 @@ def test_glucocorticoid_harms_beyond_bone_reach_every_glucocorticoid(drug: str, 
     assert {ADRENAL_INSUFFICIENCY, CATARACT, GLAUCOMA, DIABETES} <= effects
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("drug", ["rituximab", "prednisolone", "cyclophosphamide", "atorvastatin", "methotrexate",
+                                  "mycophenolate mofetil"])
+def test_a_drug_profile_gives_its_doses_contraindications_precautions_and_associations(
+        store: ox.Store, drug: str, engine: Engine) -> None:
+    """What do we know about this drug: every dose a therapy statement gives for the drug itself (R001, R017), and
+    every contraindication, precaution, compatibility and association stated for it or a class of it (statins:
+    R046a, R045), each with its population or condition."""
+    [term] = {r["t"] for r in select(store, f"""SELECT ?t WHERE {{ ?t rdfs:label "{drug}"@en }}""")}
+    expected = {("dose", r["s"], r["v"]) for r in select(store, f"""SELECT ?s ?v WHERE {{
+        ?s a iim:TherapyStatement ; iim:therapy <{term}> ; iim:doseText ?v }}""")}
+    for kind, aspect in (("ContraindicationStatement", "contraindication"), ("PrecautionStatement", "precaution"),
+                         ("CompatibilityStatement", "compatibility")):
+        expected |= {(aspect, r["s"], r["v"]) for r in select(store, f"""SELECT ?s ?v WHERE {{
+            <{term}> rdfs:subClassOf* ?c . ?s a iim:{kind} ; iim:drug ?c ; iim:population ?v }}""")}
+    expected |= {("association", r["s"], r["v"]) for r in select(store, f"""SELECT ?s ?v WHERE {{
+        <{term}> rdfs:subClassOf* ?c . ?s a iim:AssociationStatement ; iim:subjectTerm ?c ; iim:associatedWith ?v }}""")}
+    assert expected, "the drug has such statements"
+    aspects = {aspect for aspect, _, _ in expected}
+    answered = {(value(r, "aspect"), value(r, "statement"), value(r, "value"))
+                for r in query("drug-profile", drug=drug, engine=engine) if value(r, "aspect") in aspects}
+    assert expected <= answered
+    classes_doses = {r["s"] for r in select(store, f"""SELECT ?s WHERE {{ <{term}> rdfs:subClassOf+ ?c .
+        ?s a iim:TherapyStatement ; iim:therapy ?c ; iim:doseText [] }}""")}
+    assert not classes_doses & {s for aspect, s, _ in answered if aspect == "dose"}, "a class's dose is its own"
+
+
 # ── 4. pre-treatment tests and monitoring ──
 
 def timed_tests(drug: str, timing: str, engine: Engine) -> set[str | None]:
