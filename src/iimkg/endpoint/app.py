@@ -149,8 +149,10 @@ def create_app(config: ServeConfig, dataset: ServedDataset, *,
     ]
     middleware = [Middleware(AccessLog), Middleware(SecurityHeaders)]
     if config.cors:
+        # allow_private_network: Chrome's Private Network Access preflight, sent when a hosted page (YASGUI) calls
+        # this endpoint on 127.0.0.1 or the LAN, which is what --cors is for; only the allowed origin gets it
         middleware.append(Middleware(CORSMiddleware, allow_origins=[config.cors], allow_methods=["GET", "POST"],
-                                     allow_headers=["*"], max_age=600))
+                                     allow_headers=["*"], allow_private_network=True, max_age=600))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                      exception_handlers={Exception: _internal_error})
 
