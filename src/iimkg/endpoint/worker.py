@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -26,12 +28,13 @@ import pyoxigraph as ox
 
 from iimkg.core.errors import QuerySyntaxError
 from iimkg.core.rdfterms import Term, from_oxigraph
-from iimkg.core.sparql_guard import network_refusal, update_syntax_error, uses_keyword
+from iimkg.core.sparql_guard import keywords, network_refusal, parse_tree, update_syntax_error, uses_keyword
 from iimkg.endpoint.jobs import (
     BAD_REQUEST,
     NOT_ACCEPTABLE,
     NOT_FOUND,
     REFUSED,
+    Dataset,
     Failure,
     NamedJob,
     Ok,
@@ -68,6 +71,9 @@ _NAMED_MEDIA = {OutputFormat.JSON: ResultFormat.JSON, OutputFormat.CSV: ResultFo
                 OutputFormat.TSV: ResultFormat.TSV}
 _CHARSET = CHARSET_FORMATS
 _CLONE_NEWNET, _CLONE_NEWUSER, _PR_SET_PDEATHSIG = 0x40000000, 0x10000000, 1
+# How many merged default graphs (datasets of two or more default graphs) a worker keeps for the next query that
+# names the same graphs: each is a copy of the triples of the graphs it names.
+MERGED_DATASETS = 4
 
 
 class TooManyResults(Exception):
@@ -81,6 +87,9 @@ class State:
     store: ox.Store
     max_results: int
     _index: TermIndex | None = field(default=None, repr=False)
+    # a store per dataset of several default graphs, their merge as its default graph (see _dataset_store)
+    merged: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], ox.Store] = field(
+        default_factory=OrderedDict, repr=False)
 
     @property
     def index(self) -> TermIndex:
@@ -147,16 +156,83 @@ def _execute(text: str, state: State, dataset: Any = None) -> Any:
         return Failure(BAD_REQUEST, f"malformed query: {error}")
     if refusal is not None:
         return Failure(REFUSED, refusal)
+    store = state.store
     options: dict[str, Any] = {}
+    if dataset is None:
+        dataset = _query_dataset(text)
     if dataset is not None:
-        options["default_graph"] = [ox.NamedNode(g) for g in dataset.default_graphs]
-        options["named_graphs"] = [ox.NamedNode(g) for g in dataset.named_graphs]
+        store, options = _dataset_store(state, dataset)
     try:
-        return state.store.query(text, **options)
+        return store.query(text, **options)
     except SyntaxError as error:
         return Failure(BAD_REQUEST, f"malformed query: {error}")
     except (ValueError, OSError, RuntimeError) as error:
         return Failure(500, f"the query failed: {error}")
+
+
+def _dataset_store(state: State, dataset: Dataset) -> tuple[ox.Store, dict[str, Any]]:
+    """The store and ``query`` options that give a query the dataset the protocol (or its ``FROM``) names.
+
+    The default graph is the RDF merge of the graphs named, a set (SPARQL 1.1 Query §13.2), but pyoxigraph's
+    ``default_graph=[A, B]`` is their bag union: a triple in A and B would be seen twice, and A named twice
+    would double every row. So each IRI counts once, and two or more default graphs are copied into a store of
+    their own whose default graph holds each triple once, with the named graphs the dataset names; the last
+    :data:`MERGED_DATASETS` such stores are kept, the dataset being read-only.
+    """
+    default = tuple(dict.fromkeys(dataset.default_graphs))
+    named = tuple(dict.fromkeys(dataset.named_graphs))
+    named_graphs = [ox.NamedNode(g) for g in named]
+    if len(default) <= 1:
+        return state.store, {"default_graph": [ox.NamedNode(g) for g in default], "named_graphs": named_graphs}
+    key = (default, named)
+    store = state.merged.pop(key, None)
+    if store is None:
+        store = ox.Store()
+        for graph in default:
+            store.extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
+                         for q in state.store.quads_for_pattern(None, None, None, ox.NamedNode(graph)))
+        for graph in named:
+            store.extend(state.store.quads_for_pattern(None, None, None, ox.NamedNode(graph)))
+        while len(state.merged) >= MERGED_DATASETS:
+            state.merged.popitem(last=False)
+    state.merged[key] = store
+    return store, {"default_graph": [ox.DefaultGraph()], "named_graphs": named_graphs}
+
+
+def _query_dataset(text: str) -> Dataset | None:
+    """The dataset of a query's ``FROM``/``FROM NAMED`` clauses when it has two or more (else None: pyoxigraph
+    reads one clause of each kind as it should), so that they give the same set as ``default-graph-uri``.
+
+    The clauses are read from rdflib's parse tree (nothing is evaluated), prefixed names and relative IRIs
+    resolved by the query's prologue. A query rdflib does not read, or whose IRIs do not resolve to absolute ones,
+    is left to pyoxigraph, which reports its syntax error.
+    """
+    if text.lower().count("from") < 2 or sum(word == "FROM" for word in keywords(text)) < 2:
+        return None
+    from pyparsing import ParseBaseException
+    from rdflib import URIRef
+    from rdflib.plugins.sparql.algebra import translatePrologue
+
+    try:
+        tree = parse_tree(text)
+        prologue = translatePrologue(tree[0], None)
+        clauses = dict.get(tree[1], "datasetClause") or []
+        default: list[str] = []
+        named: list[str] = []
+        for clause in clauses:
+            kind = "default" if "default" in clause else "named"
+            iri = prologue.absolutize(dict.get(clause, kind))
+            if not isinstance(iri, URIRef) or not _ABSOLUTE.match(iri):
+                return None
+            (default if kind == "default" else named).append(str(iri))
+    except (ParseBaseException, QuerySyntaxError, RecursionError):
+        return None
+    except Exception:  # rdflib's prologue raises a bare Exception for an undeclared prefix
+        return None
+    return Dataset(tuple(default), tuple(named)) if len(clauses) >= 2 else None
+
+
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 def _query(job: QueryJob, state: State) -> Reply:
