@@ -341,6 +341,32 @@ def test_an_azole_with_tacrolimus_is_one_finding(drug: str, statements: set[str]
     assert not findings(drugs_plan(tmp_path, drug), "drug_interaction")
 
 
+def test_an_interaction_finding_tells_the_statement_that_qualifies_it(tmp_path: Path) -> None:
+    """Methotrexate with co-trimoxazole (R123: avoid) is tempered by R125 (no more cytopenia at prophylactic
+    doses), which qualifies it: the finding says so by R125's label, so a clinician told elsewhere to give
+    co-trimoxazole as Pneumocystis prophylaxis is not told only to avoid it. Each interaction statement that
+    qualifies another is tried on a plan giving its pair; an unqualified pair's finding says nothing of the kind."""
+    import pyoxigraph as ox
+
+    from iimkg.graph.loading import ontology_quads
+
+    store = ox.Store()
+    store.extend(ox.Quad(q.subject, q.predicate, q.object) for q in ontology_quads())
+    qualifiers = list(store.query(f"""SELECT ?drug ?other ?label ?id WHERE {{
+        ?s a <{IIM}InteractionStatement> ; <{IIM}qualifies> ?q ; <{IIM}drug> ?drug ; <{IIM}interactsWith> ?other ;
+           <http://www.w3.org/2000/01/rdf-schema#label> ?label ; <http://purl.org/dc/terms/identifier> ?id .
+        FILTER (LANG(?label) = "en") }}"""))
+    assert qualifiers, "the graph has a qualifying interaction statement (R125)"
+    for row in qualifiers:
+        drug, other = (row[v].value.removeprefix(IIM) for v in ("drug", "other"))
+        [finding] = findings(plan(tmp_path, statin(drug) + statin(other), name=f"{drug}-{other}"),
+                             "drug_interaction")
+        assert f"qualified by {row['label'].value}" in finding.message, finding.message
+        assert row["id"].value in finding.statements.split(", ")
+    [unqualified] = findings(drugs_plan(tmp_path, "IIM_0000134", TACROLIMUS), "drug_interaction")
+    assert "qualified by" not in unqualified.message
+
+
 def ended_last_year(drug: str) -> str:
     return (f"<#plan> iim:prescription [ a iim:Prescription ; iim:prescribedDrug iim:{drug} ; iim:dailyDoseMg 20 ; "
             "iim:startDate \"2025-01-06\"^^xsd:date ; iim:endDate \"2025-04-30\"^^xsd:date ] .\n")
