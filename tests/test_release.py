@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,11 @@ HTACCESS = ROOT / "w3id" / ".htaccess"
 FORMATS = {"iim.owl": "xml", "iim.ttl": "turtle", "iim.jsonld": "json-ld", "iim.nt": "nt",
            "iim-base.owl": "xml", "iim-full.owl": "xml"}
 NORMALISED_ONTOLOGY = rdflib.URIRef(IIM + "iim.owl")
+# A released version never changes, and the header of ontology/iim.ttl may still name the last release while the
+# ontology has moved on: the builds here are new releases, dated after the latest committed one.
+_LATEST = date.fromisoformat(release_history(RELEASES)[-1].version)
+NEXT_VERSION = (_LATEST + timedelta(days=1)).isoformat()
+LATER_VERSION = (_LATEST + timedelta(days=2)).isoformat()
 # rdflib's own JSON-LD parser still builds a ConjunctiveGraph internally; the warning is about rdflib, not us.
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
 
@@ -61,7 +67,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     if shutil.which("java") is None:
         pytest.skip("no `java` on PATH: a release classifies iim-full.owl with HermiT, which needs Java")
     folder = tmp_path_factory.mktemp("release") / "dist"
-    return Built(folder, build_release(folder))
+    return Built(folder, build_release(folder, version=NEXT_VERSION))
 
 
 def shipped_triples() -> list[ox.Triple]:
@@ -235,7 +241,8 @@ def test_two_builds_with_different_hash_seeds_give_byte_identical_files(built: B
     for seed in ("1", "4242"):
         out = tmp_path / f"seed-{seed}"
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        done = subprocess.run([sys.executable, "-m", "iimkg.cli.main", "release", "--out", str(out)], env=env,
+        done = subprocess.run([sys.executable, "-m", "iimkg.cli.main", "release", "--out", str(out),
+                               "--version", NEXT_VERSION], env=env,
                               capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         sums.append((out / CHECKSUMS).read_bytes())
@@ -302,7 +309,7 @@ def test_a_failure_while_moving_into_place_leaves_the_previous_release_and_no_te
 
     monkeypatch.setattr("iimkg.release.publish._swap_into_place", fail)
     with pytest.raises(OutputError, match="No space left on device; nothing was changed"):
-        build_release(out, version="2026-12-01")
+        build_release(out, version=LATER_VERSION)
     assert _snapshot(out) == before and not _leftovers(out)
 
 
@@ -311,9 +318,9 @@ def test_a_new_release_replaces_an_earlier_one_whole(built: Built, tmp_path: Pat
     out = tmp_path / "dist"
     shutil.copytree(built.folder, out)
     (out / "docs" / "stale.html").write_text("from an earlier release\n")
-    build_release(out, version="2026-12-01")
+    build_release(out, version=LATER_VERSION)
     assert not (out / "docs" / "stale.html").exists() and not _leftovers(out)
-    assert "releases/2026-12-01/iim.owl" in (out / "iim.owl").read_text(encoding="utf-8")
+    assert f"releases/{LATER_VERSION}/iim.owl" in (out / "iim.owl").read_text(encoding="utf-8")
 
 
 # A child process that builds a release and stops at one moment of putting it in place (``point``), so that the
@@ -336,14 +343,14 @@ elif point == "written":  # every file written in the temporary folder, nothing 
     write = publish._write
     publish._write = lambda files, folder: (write(files, folder), pause())
 from iimkg.cli.main import main
-sys.exit(main(["release", "--out", sys.argv[1], "--version", "2026-12-01"]))
+sys.exit(main(["release", "--out", sys.argv[1], "--version", sys.argv[3]]))
 """
 
 
 def _release_stopped_at(out: Path, point: str, stop: signal.Signals) -> int:
     """Run a release into ``out`` that pauses at ``point``, send it ``stop`` there, and return its exit status."""
-    child = subprocess.Popen([sys.executable, "-c", _PAUSING_RELEASE, str(out), point], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", _PAUSING_RELEASE, str(out), point, LATER_VERSION],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
         line = child.stdout.readline()
@@ -374,10 +381,10 @@ def test_a_release_killed_after_the_exchange_leaves_the_new_release_whole_and_th
     out = tmp_path / "dist"
     shutil.copytree(built.folder, out)
     assert _release_stopped_at(out, "after-exchange", signal.SIGKILL) == -signal.SIGKILL
-    assert _whole(out) == "2026-12-01", "dist/ is the new release, whole"
+    assert _whole(out) == LATER_VERSION, "dist/ is the new release, whole"
     assert _leftovers(out), "the old release was still to be deleted"
     recover(out)
-    assert not _leftovers(out) and _whole(out) == "2026-12-01"
+    assert not _leftovers(out) and _whole(out) == LATER_VERSION
 
 
 @pytest.mark.slow
@@ -394,8 +401,8 @@ def test_a_release_killed_between_the_two_renames_is_recovered_by_the_next_relea
     shutil.rmtree(out)
     shutil.copytree(built.folder, out)
     assert _release_stopped_at(out, "between-renames", signal.SIGKILL) == -signal.SIGKILL
-    assert main(["release", "--out", str(out), "--version", "2026-12-01"]) == 0
-    assert _whole(out) == "2026-12-01" and not _leftovers(out)
+    assert main(["release", "--out", str(out), "--version", LATER_VERSION]) == 0
+    assert _whole(out) == LATER_VERSION and not _leftovers(out)
 
 
 @pytest.mark.slow
@@ -452,7 +459,7 @@ def test_a_missing_parent_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureF
 def test_without_java_the_release_says_what_to_install_and_writes_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr("iimkg.graph.reason.shutil.which", lambda name: None)
-    assert main(["release", "--out", str(tmp_path / "dist")]) == 2
+    assert main(["release", "--out", str(tmp_path / "dist"), "--version", NEXT_VERSION]) == 2
     err = capsys.readouterr().err
     assert "Java" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
@@ -461,7 +468,7 @@ def test_without_java_the_release_says_what_to_install_and_writes_nothing(
 @pytest.mark.slow
 def test_progress_goes_to_stderr_only_on_a_terminal(built: Built, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["release", "--out", str(tmp_path / "dist")]) == 0
+    assert main(["release", "--out", str(tmp_path / "dist"), "--version", NEXT_VERSION]) == 0
     out, err = capsys.readouterr()
     assert "iim.owl" in out and "bytes" in out
     assert "iimkg release:" not in err  # pytest's captured stderr is not a terminal

@@ -22,11 +22,15 @@ def register(subparsers: Any) -> None:
                     "triplestore; iim.sssom.tsv, fhir/, docs/index.html, terms.tsv, diff.tsv and CHANGELOG.md "
                     "against the releases committed under releases/, and SHA256SUMS. Same sources, same bytes. The "
                     "folder is built beside DIR and exchanged with it only when every file was written, so a "
-                    "failure, Ctrl-C or SIGTERM leaves an earlier release in DIR as it was. Exit status: 0 built, "
-                    "2 nothing written, 130 Ctrl-C, 143 SIGTERM.")
+                    "failure, Ctrl-C or SIGTERM leaves an earlier release in DIR as it was. A released version never "
+                    "changes: a version committed under releases/ is built again only if its terms.tsv (and its "
+                    "SHA256SUMS, if committed) come out byte for byte the same, and a new version must be dated "
+                    "after the latest release. Exit status: 0 built, 2 nothing written (the message says why), "
+                    "130 Ctrl-C, 143 SIGTERM.")
     release.add_argument("--version", metavar="YYYY-MM-DD",
                          help="the release date in the artefacts' version IRIs and owl:versionInfo "
-                              "(default: the owl:versionInfo of ontology/iim.ttl, which is not changed)")
+                              "(default: the owl:versionInfo of ontology/iim.ttl, which is not changed); a date "
+                              "after the latest release under releases/, or a released one to rebuild it unchanged")
     release.add_argument("--out", required=True, type=Path, metavar="DIR",
                          help="the release folder: new, empty, or an earlier release to replace")
     release.set_defaults(handler=run)

@@ -41,11 +41,19 @@ class ReleaseFiles:
     inferred_axioms: int
 
 
-def release_files(*, version: str | None = None, progress: Progress | None = None) -> ReleaseFiles:
+def release_files(*, version: str | None = None, progress: Progress | None = None,
+                  releases: Path | None = None) -> ReleaseFiles:
     """Build every file of a release in memory; nothing is written.
 
-    :raises ReleaseError: if the sources cannot be released (a released IRI is gone, HermiT finds the
-        ontology inconsistent, a cross-reference has an unknown prefix, the version is not a date …).
+    A version is released once: building one that ``releases/`` already holds is a rebuild, and must give its
+    ``terms.tsv`` byte for byte (and every file, if its ``SHA256SUMS`` was committed too); a new version must be
+    dated after every committed release.
+
+    :param version: the release date (``YYYY-MM-DD``); default: the ``owl:versionInfo`` of the shipped ontology.
+    :param releases: the committed releases (default: ``releases/`` of the source checkout).
+    :raises ReleaseError: if the sources cannot be released (a released IRI is gone, the version is already
+        released with other content or is older than the latest release, HermiT finds the ontology inconsistent, a
+        cross-reference has an unknown prefix, the version is not a date …).
     :raises ReasonerUnavailableError: if Java is missing (HermiT classifies ``iim-full.owl``).
     """
     import pyoxigraph as ox
@@ -53,7 +61,17 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
     from iimkg.core.resources import data_dir, ontology_file
     from iimkg.core.vocab import DCTERMS
     from iimkg.release import babelon, serializers
-    from iimkg.release.changes import changelog, check_stability, diff_terms, diff_tsv, release_history, terms_tsv
+    from iimkg.release.changes import (
+        changelog,
+        check_checksums,
+        check_release_date,
+        check_stability,
+        diff_terms,
+        diff_tsv,
+        previous_release,
+        release_history,
+        terms_tsv,
+    )
     from iimkg.release.classify import inferred_subclass_axioms
     from iimkg.release.editions import shipped_editions, translated_edition
     from iimkg.release.fhir_terminology import fhir_terminology_files
@@ -71,22 +89,21 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
     step = progress or (lambda _: None)
     step("reading ontology/iim.ttl")
     # one label per term, in English: sources are labelled with their citation, translations go to Babelon tables
+    requested = version is not None
     editions, version = shipped_editions(version)
     source = editions.english
     graph = ReleaseGraph(with_header(source, name="iim.owl", version=version))
     terms = graph.terms
 
-    step("checking that every released IRI is still there")
-    history = release_history(data_dir() / "releases")
+    step("checking that every released IRI is still there, and that this version is new or a rebuild")
+    folder = releases if releases is not None else data_dir() / "releases"
+    shown = "releases" if releases is None else str(folder)
+    origin = "" if requested else " (the owl:versionInfo of ontology/iim.ttl)"
+    history = release_history(folder)
     check_stability(terms, history)
-    warnings = []
-    same_version = next((r for r in history if r.version == version), None)
-    changed = diff_terms(same_version.terms, terms) if same_version is not None else None
-    if changed is not None and not changed.empty:
-        warnings.append(f"the terms of this build differ from releases/{version}/terms.tsv ({len(changed.added)} "
-                        f"added, {len(changed.relabelled)} relabelled, {len(changed.deprecated)} deprecated), but a "
-                        "released version never changes: date a new release with --version, or in the header of "
-                        "ontology/iim.ttl")
+    # a published version never changes: refused before anything is classified or written
+    check_release_date(version, terms, history, folder, shown=shown, origin=origin)
+    warnings: list[str] = []
 
     files: dict[str, bytes] = {}
     title = graph.header_value(ox.NamedNode(DCTERMS + "title")) or "IIM treatment knowledge graph"
@@ -137,9 +154,10 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
     files.update(fhir_terminology_files(terms, rows, version=version, title=title))
 
     step("writing terms.tsv, diff.tsv, CHANGELOG.md")
-    earlier = [r for r in history if r.version < version]
+    # against the latest release dated before this one (a rebuild: the one its release was compared with)
+    previous = previous_release(version, history)
     files["terms.tsv"] = terms_tsv(terms).encode("utf-8")
-    files["diff.tsv"] = diff_tsv(diff_terms(earlier[-1].terms if earlier else (), terms)).encode("utf-8")
+    files["diff.tsv"] = diff_tsv(diff_terms(previous.terms if previous else (), terms)).encode("utf-8")
     files["CHANGELOG.md"] = changelog(version, terms, history).encode("utf-8")
 
     step("writing docs/index.html")
@@ -151,6 +169,7 @@ def release_files(*, version: str | None = None, progress: Progress | None = Non
 
     files[CHECKSUMS] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
                                for name, data in sorted(files.items())).encode("utf-8")
+    check_checksums(version, files[CHECKSUMS], history, folder, shown=shown, origin=origin)
     return ReleaseFiles(version, dict(sorted(files.items())), warnings, len(inferred))
 
 
@@ -163,7 +182,8 @@ def _downloads(languages: list[str]) -> tuple[str, ...]:
     return (*ARTEFACTS, *translated, NTRIPLES, NQUADS, *DOWNLOADS[len(ARTEFACTS):])
 
 
-def build_release(out: Path, *, version: str | None = None, progress: Progress | None = None) -> ReleaseSummary:
+def build_release(out: Path, *, version: str | None = None, progress: Progress | None = None,
+                  releases: Path | None = None) -> ReleaseSummary:
     """Build a release in ``out``: either every file is there, or ``out`` is as it was before.
 
     The files are written to a temporary folder beside ``out`` and exchanged with it at the end
@@ -171,7 +191,9 @@ def build_release(out: Path, *, version: str | None = None, progress: Progress |
     holds anything but an earlier release is refused.
 
     :param version: the release date (``YYYY-MM-DD``); default: the ``owl:versionInfo`` of the shipped ontology.
+        It must be new and after every committed release, or a byte-for-byte rebuild of a committed one.
     :param progress: called with the name of each step (the CLI prints them when standard error is a terminal).
+    :param releases: the committed releases (default: ``releases/`` of the source checkout).
     :raises OutputError: if ``out`` cannot be written (its folder is missing, it is a file, it holds other files,
         another release is writing there).
     :raises ReleaseError: if the sources cannot be released (see :func:`release_files`).
@@ -190,7 +212,7 @@ def build_release(out: Path, *, version: str | None = None, progress: Progress |
     with stopping_on_sigterm(), locked(out):
         recover(out)
         _check_target(out)
-        built = release_files(version=version, progress=progress)
+        built = release_files(version=version, progress=progress, releases=releases)
         if progress:
             progress(f"moving the release into {out}")
         publish(built.files, out)

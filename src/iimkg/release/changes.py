@@ -12,6 +12,7 @@ import io
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 from iimkg.core.prefixes import compress
@@ -21,16 +22,20 @@ __all__ = [
     "Release",
     "TermDiff",
     "changelog",
+    "check_checksums",
+    "check_release_date",
     "check_stability",
     "diff_terms",
     "diff_tsv",
     "plural",
+    "previous_release",
     "read_terms",
     "release_history",
     "terms_tsv",
 ]
 
 TERMS_FILE = "terms.tsv"
+CHECKSUMS_FILE = "SHA256SUMS"
 TERM_COLUMNS = ("iri", "kind", "label", "deprecated", "replaced_by")
 
 
@@ -161,6 +166,105 @@ def check_stability(terms: Sequence[Term], history: Sequence[Release]) -> None:
                            f"{', '.join(live[:10])}")
 
 
+def previous_release(version: str, history: Sequence[Release]) -> Release | None:
+    """The release a build of ``version`` is compared with: the latest committed release dated before it.
+
+    A rebuild of a committed release is compared with the release before it, as that release was when it was cut,
+    so the rebuild gives the same ``diff.tsv`` and ``CHANGELOG.md``.
+    """
+    earlier = [r for r in history if r.version < version]
+    return earlier[-1] if earlier else None
+
+
+def check_release_date(version: str, terms: Sequence[Term], history: Sequence[Release], folder: Path, *,
+                       shown: str = "releases", origin: str = "") -> None:
+    """Refuse to build ``version`` unless it is new and dated after every committed release, or a rebuild of the
+    release committed under that date (its ``terms.tsv`` byte for byte): a published version never changes.
+
+    :param folder: the committed releases (``releases/``); ``shown`` is how messages name it.
+    :param origin: where the version came from, for the message (`` (the owl:versionInfo of ontology/iim.ttl)``).
+    :raises ReleaseError: in one line: which committed file disagrees, what differs, and how to date a new release.
+    """
+    same = next((r for r in history if r.version == version), None)
+    if same is not None:
+        committed = folder / version / TERMS_FILE
+        try:
+            unchanged = committed.read_bytes() == terms_tsv(terms).encode("utf-8")
+        except OSError as error:
+            raise ReleaseError(f"{committed}: can't read the term list: {error.strerror or error}") from None
+        if not unchanged:
+            raise ReleaseError(f"can't release {version}{origin}: {shown}/{version}/{TERMS_FILE} published that "
+                               f"version with other terms (this build: {_differences(same.terms, terms)}), and a "
+                               f"released version never changes; {_redate(history)}")
+        return
+    latest = max((r.version for r in history), default="")
+    if version < latest:
+        raise ReleaseError(f"can't release {version}{origin}: it is older than the latest release {latest} "
+                           f"({shown}/{latest}/{TERMS_FILE}), and versions only go forward; {_redate(history)}")
+
+
+def check_checksums(version: str, checksums: bytes, history: Sequence[Release], folder: Path, *,
+                    shown: str = "releases", origin: str = "") -> None:
+    """Refuse a rebuild of ``version`` whose files are not byte for byte the ones whose ``SHA256SUMS`` was committed
+    with the release (``releases/YYYY-MM-DD/SHA256SUMS``); without that file there is nothing to compare.
+
+    :raises ReleaseError: naming the files that differ.
+    """
+    committed = folder / version / CHECKSUMS_FILE
+    if not committed.is_file():
+        return
+    try:
+        published = _sums(committed.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ReleaseError(f"{committed}: can't read the checksums: {getattr(error, 'strerror', None) or error}"
+                           ) from None
+    built = _sums(checksums.decode("utf-8"))
+    differ = sorted(name for name in published.keys() | built.keys() if published.get(name) != built.get(name))
+    if differ:
+        listed = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+        raise ReleaseError(f"can't release {version}{origin}: {shown}/{version}/{CHECKSUMS_FILE} published that "
+                           f"version with other bytes ({_files_differ(len(differ))}: {listed}), and a released version "
+                           f"never changes; {_redate(history)}")
+
+
+def _files_differ(count: int) -> str:
+    return "1 file differs" if count == 1 else f"{count} files differ"
+
+
+def _sums(text: str) -> dict[str, str]:
+    return {name: digest for digest, _, name in (line.partition("  ") for line in text.splitlines() if line)}
+
+
+def _differences(old: Sequence[Term], new: Sequence[Term]) -> str:
+    """What a term list changes in a committed one, counted, with the first IRI that changed."""
+    diff = diff_terms(old, new)
+    before = {t.iri: t for t in old}
+    named = {t.iri for t in diff.added} | {t.iri for t in diff.removed} | {n.iri for _, n in diff.relabelled} | {
+        t.iri for t in diff.deprecated}
+    other = sorted(t.iri for t in new if t.iri in before and t.iri not in named and before[t.iri] != t)
+    counts = [(len(diff.added), "added", diff.added[0].iri if diff.added else ""),
+              (len(diff.removed), "removed", diff.removed[0].iri if diff.removed else ""),
+              (len(diff.relabelled), "relabelled", diff.relabelled[0][1].iri if diff.relabelled else ""),
+              (len(diff.deprecated), "deprecated", diff.deprecated[0].iri if diff.deprecated else ""),
+              (len(other), "with another kind or replacement", other[0] if other else "")]
+    found = [(n, what, iri) for n, what, iri in counts if n]
+    if not found:
+        return "the same terms, written differently"
+    first = found[0]
+    return ", ".join(f"{n} {what}" for n, what, _ in found) + f"; first {first[1]}: {_curie(first[2])}"
+
+
+def _redate(history: Sequence[Release]) -> str:
+    """How to date a new release: after the latest committed one; today, if that is later."""
+    latest = max((r.version for r in history), default="")
+    suggested = date.today()
+    if latest and suggested.isoformat() <= latest:
+        suggested = date.fromisoformat(latest) + timedelta(days=1)
+    after = f" after {latest}" if latest else ""
+    return (f"date the new release{after} in the header of ontology/iim.ttl (owl:versionIRI and owl:versionInfo) or "
+            f"with --version {suggested.isoformat()}")
+
+
 def _curie(iri: str) -> str:
     return compress(iri) or iri
 
@@ -208,7 +312,16 @@ def _entry(version: str, terms: Sequence[Term], previous: Release | None) -> lis
 
 def changelog(version: str, terms: Sequence[Term], history: Sequence[Release]) -> str:
     """The changelog up to ``version``, newest first: this release against the last earlier one, then each
-    earlier committed release against the one before it."""
+    earlier committed release against the one before it.
+
+    ``history`` may hold ``version`` itself when this is a rebuild of it; its entry is then this release's.
+
+    :raises ReleaseError: if ``history`` holds ``version`` with other terms (a released version never changes).
+    """
+    same = next((r for r in history if r.version == version), None)
+    if same is not None and sorted(same.terms, key=lambda t: t.iri) != sorted(terms, key=lambda t: t.iri):
+        raise ReleaseError(f"can't write the changelog of {version}: release {version} was published with other "
+                           f"terms ({_differences(same.terms, terms)}), and a released version never changes")
     earlier = [r for r in history if r.version < version]
     lines = ["# Changelog", "", "Terms of the IIM treatment ontology (https://w3id.org/iimkg/) added, removed, "
              "relabelled and deprecated in each release. Generated by `iimkg release` from the term lists "
