@@ -269,7 +269,8 @@ def test_a_drug_profile_gives_its_doses_contraindications_precautions_and_associ
         expected |= {(aspect, r["s"], r["v"]) for r in select(store, f"""SELECT ?s ?v WHERE {{
             <{term}> rdfs:subClassOf* ?c . ?s a iim:{kind} ; iim:drug ?c ; iim:population ?v }}""")}
     expected |= {("association", r["s"], r["v"]) for r in select(store, f"""SELECT ?s ?v WHERE {{
-        <{term}> rdfs:subClassOf* ?c . ?s a iim:AssociationStatement ; iim:subjectTerm ?c ; iim:associatedWith ?v }}""")}
+        <{term}> rdfs:subClassOf* ?c .
+        ?s a iim:AssociationStatement ; iim:subjectTerm ?c ; iim:associatedWith ?v }}""")}
     assert expected, "the drug has such statements"
     aspects = {aspect for aspect, _, _ in expected}
     answered = {(value(r, "aspect"), value(r, "statement"), value(r, "value"))
