@@ -11,6 +11,7 @@ import csv
 import shutil
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -18,8 +19,9 @@ import pytest
 
 from iimkg.core.prefixes import expand
 from iimkg.release.build import CHECKSUMS, build_release
+from iimkg.release.changes import release_history
 
-from conftest import RESOURCES
+from conftest import RESOURCES, ROOT
 
 ROBOT = RESOURCES / "robot"
 SYNTAX = {".owl": ox.RdfFormat.RDF_XML, ".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES,
@@ -68,7 +70,9 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("java") is None:
         pytest.skip("no `java` on PATH: a release classifies iim-full.owl with HermiT, which needs Java")
     folder = tmp_path_factory.mktemp("robot") / "dist"
-    build_release(folder)
+    # a new release, dated after the latest committed one: the header of ontology/iim.ttl may name a released version
+    latest = release_history(ROOT / "releases")[-1].version
+    build_release(folder, version=(date.fromisoformat(latest) + timedelta(days=1)).isoformat())
     return folder
 
 
