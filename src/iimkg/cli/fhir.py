@@ -69,6 +69,7 @@ def run_convert(ns: argparse.Namespace) -> int:
     converted a batch of patients at a time and written as it goes, so that memory stays bounded however large the
     export (:mod:`iimkg.fhir.bulk`).
     What could not be read is listed for the first few of each kind, then counted (``--all-notes``: all)."""
+    from iimkg.core.atomic import refuse_output_over_input
     from iimkg.core.errors import IimkgError
     from iimkg.core.limits import configure
     from iimkg.fhir.bulk import BulkExport, is_bulk_export
@@ -80,6 +81,7 @@ def run_convert(ns: argparse.Namespace) -> int:
             raise IimkgError(f"{flag} takes a number from 1 up")
     configure(max_depth=ns.max_depth, max_input_bytes=ns.max_input_mb * 1_048_576 if ns.max_input_mb else None)
     files = expand_manifests(list(dict.fromkeys(Path(p) for p in ns.files)))
+    refuse_output_over_input(ns.output, [*ns.files, *files])
     progress = _Progress()
     conversions: Iterable[Conversion]
     if is_bulk_export(files):

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iimkg.core.errors import InputError
+from iimkg.core.errors import InputError, require_file
 
 if TYPE_CHECKING:
     import pyoxigraph as ox
@@ -100,9 +100,18 @@ def _read_query(argument: str) -> tuple[str, Path | None]:
             raise InputError(f"the query is not UTF-8: byte {error.start} can't be decoded", path=_STDIN_NAME) from None
     candidate = Path(argument)
     if "\n" not in argument and len(argument) < 4096 and candidate.suffix in {".rq", ".sparql"}:
-        if not candidate.is_file():
+        if not candidate.exists() and not candidate.is_symlink():
             raise InputError("no such query file", path=candidate)
-        return candidate.read_text(encoding="utf-8"), candidate
+        require_file(candidate)  # a folder, a device, a loop of links, no permission: said so, not parsed as text
+        limit = current().max_input_bytes
+        if candidate.stat().st_size > limit:
+            raise InputError(f"the query is larger than {limit // 1_048_576} MB", path=candidate)
+        try:
+            return candidate.read_bytes().decode("utf-8"), candidate
+        except UnicodeDecodeError as error:
+            raise InputError(f"the query is not UTF-8: byte {error.start} can't be decoded", path=candidate) from None
+        except OSError as error:
+            raise InputError(f"can't be read: {error.strerror or error}", path=candidate) from None
     return argument, None
 
 
@@ -193,7 +202,6 @@ def _data_quads(data: Sequence[tuple[Path, str | None]]) -> list[ox.Quad]:
     """
     import pyoxigraph as ox
 
-    from iimkg.core.errors import require_file
     from iimkg.graph.loading import parse_rdf_file, rdf_format_for
     from iimkg.plans.reading import load_plan_file
 

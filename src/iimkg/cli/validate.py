@@ -69,11 +69,12 @@ def register(subparsers: Any) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     """Validate, write the report, and say by the exit status whether anything reached ``--fail-on``."""
-    from iimkg.core.atomic import open_atomically
+    from iimkg.core.atomic import open_atomically, refuse_output_over_input
     from iimkg.shacl.reports import write_report
 
     if ns.plans and ns.qc is not None:
         raise IimkgError("give plan files or --qc ontology files, not both: they are checked against different shapes")
+    refuse_output_over_input(ns.output, [*ns.plans, *(ns.qc or []), *ns.shapes])
     if ns.workers is not None and ns.workers < 1:
         raise IimkgError("--workers takes a number of processes from 1 up")
     for flag, value in (("--max-input-mb", ns.max_input_mb), ("--max-depth", ns.max_depth)):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from iimkg.core.errors import OutputError
 
-__all__ = ["open_atomically", "write_text_atomically"]
+__all__ = ["open_atomically", "refuse_output_over_input", "write_text_atomically"]
 
 
 def _mode_for(path: Path) -> int:
@@ -36,6 +36,25 @@ def write_text_atomically(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def refuse_output_over_input(output: Path | None, inputs: Iterable[Path | str]) -> None:
+    """Stop before any work if ``output`` is one of the files the command reads (the same file by any name): the
+    report or the plans would replace the data they were made from.
+
+    :raises OutputError: naming both.
+    """
+    if output is None:
+        return
+    try:
+        if not Path(output).exists():
+            return
+        for given in inputs:
+            if Path(given).exists() and os.path.samefile(output, given):
+                same = "" if str(given) == str(output) else f" ({given})"
+                raise OutputError(f"can't write to {output}: it is one of the input files{same}; name another file")
+    except OSError:
+        return  # an input that can't be read is reported as such by the reading itself
+
+
 @contextmanager
 def open_atomically(path: Path) -> Iterator[IO[str]]:
     """A text file (UTF-8) to write bit by bit, that appears at ``path`` whole when the block ends without an
@@ -48,11 +67,15 @@ def open_atomically(path: Path) -> Iterator[IO[str]]:
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise OutputError(f"can't write the report to {path} because it is a folder; name a file")
-    if not folder.is_dir():
-        raise OutputError(f"can't write the report to {path} because the folder {folder} does not exist")
-    if path.is_symlink() or (path.exists() and not path.is_file()):
+    try:
+        if path.is_dir():
+            raise OutputError(f"can't write the report to {path} because it is a folder; name a file")
+        if not folder.is_dir():
+            raise OutputError(f"can't write the report to {path} because the folder {folder} does not exist")
+        in_place = path.is_symlink() or (path.exists() and not path.is_file())
+    except OSError as error:  # a name too long, a loop of links in the folder's path
+        raise OutputError(f"can't write the report to {path}: {error.strerror or error}") from None
+    if in_place:
         with _open_stream(path) as stream:
             yield stream
         return

@@ -122,10 +122,17 @@ def require_file(path: Path) -> None:
 
     :raises InputError: naming the path.
     """
-    if path.is_dir():
-        raise InputError(f"is a folder, not a file; name the files in it (for example {path}/*.ttl)", path=path)
-    if not path.exists():
-        raise InputError("no such file", path=path)
-    if not path.is_file():
-        raise InputError("is not a regular file (a device, a named pipe or a socket); save the data to a file and "
-                         "name that", path=path)
+    try:
+        if path.is_dir():
+            raise InputError(f"is a folder, not a file; name the files in it (for example {path}/*.ttl)", path=path)
+        if not path.exists():
+            if path.is_symlink():
+                raise InputError("is a symbolic link to nothing (a missing file, or a loop of links)", path=path)
+            raise InputError("no such file", path=path)
+        if not path.is_file():
+            raise InputError("is not a regular file (a device, a named pipe or a socket); save the data to a file "
+                             "and name that", path=path)
+        with path.open("rb"):  # permission denied, or a name the file system refuses, stop here, not mid-read
+            pass
+    except OSError as error:
+        raise InputError(f"can't be read: {error.strerror or error}", path=path) from None

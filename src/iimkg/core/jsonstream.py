@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from iimkg.core.errors import InputError
-from iimkg.core.limits import current, json_deepest, json_depth
+from iimkg.core.limits import current, json_deepest, json_depth, json_int
 
 __all__ = ["JsonText", "shifted"]
 
@@ -27,7 +27,7 @@ READ_BYTES = 1 << 20  # read at a time; doubled while one value does not fit
 _WHITESPACE = " \t\n\r"
 _CUT_OFF = 16  # a decoding error this close to the end of the text read may be a value cut off by it
 _SEPARATOR = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")  # after a member: the comma or the list's end
-_DECODER = json.JSONDecoder()
+_DECODER = json.JSONDecoder(parse_int=json_int)
 
 
 def shifted(start_line: int, start_column: int, line: int, column: int) -> tuple[int, int]:

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 
 from iimkg.core.errors import IimkgError, InputError, QuerySyntaxError
 
 __all__ = ["Limits", "RefusedError", "check_file_size", "check_json_depth", "check_no_xml_entities",
-           "check_query_depth", "configure", "current", "json_deepest", "json_depth", "nesting_depth"]
+           "check_query_depth", "configure", "current", "json_deepest", "json_depth", "json_int", "nesting_depth"]
 
 
 class RefusedError(IimkgError):
@@ -37,6 +39,19 @@ class Limits:
 
 
 _current = Limits()
+
+
+def json_int(text: str) -> int | Decimal:
+    """A JSON integer as Python's :mod:`json` would give it, except one longer than Python converts to ``int``
+    (``sys.get_int_max_str_digits()``, 4,300 digits: a ValueError with a traceback before), which is read as a
+    ``Decimal`` of the same value: the number is data (an out-of-range dose, an identifier), to be checked as such,
+    not a reason to stop. Give it as ``parse_int`` to every decoder of input JSON."""
+    if len(text) <= _INT_DIGITS:
+        return int(text)
+    return Decimal(text)
+
+
+_INT_DIGITS = min(sys.get_int_max_str_digits() or 4300, 4300) if hasattr(sys, "get_int_max_str_digits") else 4300
 
 
 def current() -> Limits:

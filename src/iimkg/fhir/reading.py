@@ -13,7 +13,7 @@ from typing import Any
 
 from iimkg.core.errors import InputError, require_file
 from iimkg.core.jsonstream import shifted
-from iimkg.core.limits import check_json_depth
+from iimkg.core.limits import check_json_depth, json_int
 from iimkg.graph.loading import RDF_SUFFIXES
 from iimkg.plans.model import Located
 
@@ -114,7 +114,7 @@ def _ndjson_head(head: str) -> bool:
     if len(first) == 1 and len(head) >= _SNIFF_CHARS:
         return True  # a first line longer than what is looked at
     try:
-        return isinstance(json.loads(first[0]), dict)
+        return isinstance(json.loads(first[0], parse_int=json_int), dict)
     except ValueError:
         return False
 
@@ -239,8 +239,8 @@ def _reject_constant(name: str) -> Any:
     raise _NotJson(name)
 
 
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
-_FAST_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=json_int, parse_constant=_reject_constant)
+_FAST_DECODER = json.JSONDecoder(parse_int=json_int, parse_constant=_reject_constant)
 
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from iimkg.core.errors import InputError
-from iimkg.core.limits import check_json_depth
+from iimkg.core.limits import check_json_depth, json_int
 from iimkg.core.resources import data_dir
 from iimkg.core.vocab import PLAN_CONTEXT_IRI
 
@@ -50,7 +50,7 @@ def jsonld_with_context(path: Path) -> bytes:
         raise InputError(f"the file is not UTF-8 text: {error.reason}", path=path) from None
     check_json_depth(text, path)  # json recurses: a document nested 100,000 deep is an error, not a traceback
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=json_int)
     except json.JSONDecodeError as error:
         raise InputError(f"not valid JSON: {error.msg}", path=path, line=error.lineno, column=error.colno) from None
     check_contexts(document, path)

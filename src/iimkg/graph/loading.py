@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import rdflib
 
 __all__ = ["RDF_SUFFIXES", "load", "ontology_quads", "open_rdf", "oxigraph_store", "parse_rdf_file", "rdf_format_for",
-           "shipped_quads", "syntax_message"]
+           "shipped_quads", "syntax_message", "too_long_message"]
 
 _EXTENSIONS = {
     ".ttl": ox.RdfFormat.TURTLE,
@@ -96,8 +96,20 @@ def parse_rdf_file(path: Path, *, input_format: str | None = None) -> list[ox.Qu
             return list(ox.parse(handle, format=fmt, base_iri=path.resolve().as_uri()))
     except SyntaxError as error:
         raise InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
+    except MemoryError as error:
+        raise InputError(too_long_message(error), path=path) from None
     except (OSError, ValueError) as error:
         raise InputError(f"can't read the file: {error}", path=path) from None
+
+
+def too_long_message(error: MemoryError) -> str:
+    """What pyoxigraph's parsers mean by a MemoryError: one token (a literal, an IRI, a line of N-Triples) above
+    their buffer (16 MB), not a machine out of memory."""
+    text = str(error)
+    if "buffer maximal size" in text:
+        return ("a single term (a literal, an IRI) or line is longer than the RDF parser's 16 MB buffer; shorten it "
+                "or keep such data out of the file")
+    return "the file needs more memory to read than this process may use"
 
 
 def open_rdf(path: Path) -> BinaryIO:
@@ -142,10 +154,11 @@ def ontology_quads(path: Path | None = None, *, input_format: str | None = None)
 
     :raises InputError: as :func:`parse_rdf_file`, or if the mapping set beside the file does not read.
     """
+    if path is not None:
+        require_file(Path(path))  # first: resolving a loop of symbolic links raises
     if path is None or (input_format is None and Path(path).resolve() == ontology_file().resolve()):
         return shipped_quads()
     path = Path(path)
-    require_file(path)
     stat = path.stat()
     table = mappings_beside(path)
     table_stat = table.stat() if table.is_file() else None

@@ -17,7 +17,7 @@ import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
 from iimkg.core.vocab import RDF_TYPE, SH
-from iimkg.graph.loading import ontology_quads, syntax_message
+from iimkg.graph.loading import ontology_quads, syntax_message, too_long_message
 from iimkg.plans.reading import file_graph, plan_store, plans_in
 from iimkg.plans.results import Outcome, attribute
 from iimkg.plans.splitting import PlanUnit
@@ -87,6 +87,9 @@ class UnitChecker:
                     store.update(f"ADD {graph} TO DEFAULT")
         except SyntaxError as error:
             outcome.error = (syntax_message(error), source, error.lineno, error.offset)
+            return outcome
+        except MemoryError as error:
+            outcome.error = (too_long_message(error), source, None, None)
             return outcome
         except (OSError, ValueError) as error:
             outcome.error = (f"can't read the file: {error}", source, None, None)

@@ -16,7 +16,7 @@ from iimkg.core.errors import InputError
 from iimkg.core.limits import check_file_size, check_no_xml_entities
 from iimkg.core.vocab import DCTERMS, IIM, ONTOLOGY_GRAPH_URN, PLAN_CONTEXT_IRI, RDFS_SUBCLASS_OF
 from iimkg.graph.jsonld import jsonld_with_context, plan_context, plan_context_file
-from iimkg.graph.loading import ontology_quads, open_rdf, rdf_format_for, syntax_message
+from iimkg.graph.loading import ontology_quads, open_rdf, rdf_format_for, syntax_message, too_long_message
 
 __all__ = ["ONTOLOGY_GRAPH", "PLAN_CONTEXT_IRI", "file_graph", "jsonld_with_context", "load_plan_file", "plan_context",
            "plan_context_file", "plan_store", "plans_in"]
@@ -56,6 +56,8 @@ def load_plan_file(store: ox.Store, path: Path, graph: ox.NamedNode, input_forma
                     store.load(handle, format=fmt, base_iri=base, to_graph=graph)
     except SyntaxError as error:
         raise InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
+    except MemoryError as error:
+        raise InputError(too_long_message(error), path=path) from None
     except (OSError, ValueError) as error:
         raise InputError(f"can't read the file: {error}", path=path) from None
 

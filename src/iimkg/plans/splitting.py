@@ -23,12 +23,12 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
-from iimkg.core.limits import check_file_size, check_no_xml_entities
+from iimkg.core.limits import check_file_size, check_no_xml_entities, json_int
 from iimkg.core.scratch import spill_dir
 from iimkg.core.vocab import IIM, OWL, RDF_TYPE, RDFS, RDFS_SUBCLASS_OF
 from iimkg.graph.jsonld import check_contexts
 from iimkg.graph.jsonld_pieces import Piece, jsonld_pieces
-from iimkg.graph.loading import ontology_quads, open_rdf, rdf_format_for, syntax_message
+from iimkg.graph.loading import ontology_quads, open_rdf, rdf_format_for, syntax_message, too_long_message
 from iimkg.plans import grouping
 from iimkg.plans.grouping import Group, Grouper, Line
 
@@ -207,6 +207,8 @@ def _odd_line(line: bytes, number: int, fmt: ox.RdfFormat, path: Path) -> list[L
         quads = list(ox.parse(line, format=fmt))
     except SyntaxError as error:
         raise InputError(syntax_message(error), path=path, line=number, column=error.offset) from None
+    except MemoryError as error:
+        raise InputError(too_long_message(error), path=path, line=number) from None
     lines = []
     for quad in quads:
         obj = b"" if isinstance(quad.object, ox.Literal) else str(quad.object).encode()
@@ -223,6 +225,8 @@ def _parsed_blocks(path: Path, fmt: ox.RdfFormat) -> Iterator[bytes]:
             yield from _lines(ox.parse(handle, format=fmt, base_iri=path.resolve().as_uri()))
     except SyntaxError as error:
         raise InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset) from None
+    except MemoryError as error:
+        raise InputError(too_long_message(error), path=path) from None
     except (OSError, ValueError) as error:
         raise InputError(f"can't read the file: {error}", path=path) from None
 
@@ -240,8 +244,11 @@ def _jsonld_blocks(path: Path) -> Iterator[bytes]:
             if member is not None:  # a JSON-LD error (not of JSON syntax) comes without a place: its node's
                 line, column = member.line, member.column
                 # a context key written with escapes ("\u0040context") gets past the pieces' check: name it now
-                check_contexts(json.loads(member.data), path, line, column)
+                check_contexts(json.loads(member.data, parse_int=json_int), path, line, column)
             raise InputError(syntax_message(error), path=path, line=line, column=column) from None
+        except MemoryError as error:
+            line, column = piece.place(1, 1)
+            raise InputError(too_long_message(error), path=path, line=line, column=column) from None
 
 
 def _failing_member(path: Path, base: str) -> Piece | None:
@@ -283,6 +290,8 @@ def locate_syntax_error(path: Path, fmt: ox.RdfFormat) -> InputError | None:
                 pass
     except SyntaxError as error:
         return InputError(syntax_message(error), path=path, line=error.lineno, column=error.offset)
+    except MemoryError as error:
+        return InputError(too_long_message(error), path=path)
     except (OSError, ValueError) as error:
         return InputError(f"can't read the file: {error}", path=path)
     return None
