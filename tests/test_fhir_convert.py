@@ -726,3 +726,39 @@ def test_an_operation_outcome_is_a_note_per_issue_a_warning_for_an_error(tmp_pat
     assert all(n.plan is None and n.resource == "OperationOutcome/export-errors" for n in conversion.notes
                if n.kind is NoteKind.REPORTED)
     assert len(conversion.plans) == len(convert_files(BULK).plans), "the plans are those of the export"
+
+
+def _tacrolimus_request(concept: dict[str, object], route: str | None = None) -> dict[str, object]:
+    dosage: dict[str, object] = {"timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}}}
+    if route is not None:
+        dosage["route"] = {"text": route}
+    return {"resourceType": "MedicationRequest", "id": "rx-1", "status": "active", "intent": "order",
+            "subject": {"reference": "urn:uuid:p-1"}, "authoredOn": "2026-03-02",
+            "medicationCodeableConcept": concept, "dosageInstruction": [dosage]}
+
+
+@pytest.mark.parametrize(("concept", "route", "local"), [
+    ({"text": "tacrolimus 0.1 % Topical Ointment"}, None, True),
+    ({"coding": [{"system": "http://www.whocc.no/atc", "code": "D11AH01"}]}, None, True),
+    ({"coding": [{"system": RXNORM, "code": "42316"}]}, "Topical route", True),
+    ({"text": "prednisolone acetate 1 % eye drops"}, None, True),
+    ({"text": "prednisolone 5 MG Oral Tablet"}, "Inhalation", True),
+    ({"coding": [{"system": RXNORM, "code": "42316"}]}, "Oral route", False),
+    ({"coding": [{"system": "http://www.whocc.no/atc", "code": "L04AD02"}]}, None, False),
+    ({"text": "tacrolimus 1 MG Oral Capsule"}, None, False),
+], ids=["topical-name", "atc-dermatological", "topical-route", "eye-drops", "inhaled-route", "oral-route",
+        "atc-systemic", "oral-name"])
+def test_a_drug_for_local_use_is_left_out_with_a_note(concept: dict[str, object], route: str | None, local: bool,
+                                                      tmp_path: Path) -> None:
+    """Tacrolimus ointment or prednisolone eye drops are not the systemic immunosuppression the rules are about
+    (reference row 75: topical and inhaled glucocorticoids are no contraindication to live vaccines): read by
+    route, name or a dermatological / eye and ear ATC code, such a drug is left out of the plan with a note that
+    says why; the same drug by mouth is a prescription."""
+    path = _bundle(tmp_path, _tacrolimus_request(concept, route))
+    conversion = convert(list(read_fhir_text(path.read_text(encoding="utf-8"), path)))
+    [plan] = conversion.plans
+    excluded = {n.message for n in conversion.notes if n.kind is NoteKind.EXCLUDED and "local use" in n.message}
+    assert bool(excluded) is local, excluded
+    assert (not plan.prescriptions) is local
+    if local:
+        assert all("not systemic treatment" in text for text in excluded)

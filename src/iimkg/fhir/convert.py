@@ -48,6 +48,7 @@ from iimkg.plans.codes import (
     TEST_KINDS,
     CodeMapper,
     Resolution,
+    phrase,
 )
 from iimkg.plans.model import CoIntervention, Conversion, Located, PatientRecord, Plan, Prescription, TestResult
 from iimkg.plans.notes import Note, NoteKind
@@ -328,6 +329,11 @@ class _Builder:
             return
         if not resolution:
             self._unrecognised(located, plan, resolution, "drug", "warning")
+            return
+        local = _local_use(resource, concept, resolution)
+        if local is not None:
+            self._excluded(located, plan, resolution, f"{local}, not systemic treatment, which is what the rules "
+                                                      "about these drugs are for")
             return
         self._approximation(located, plan, resolution)
         start, end, duration = self._medication_dates(located)
@@ -658,6 +664,43 @@ def _coded_interpretation(concept: dict[str, Any]) -> str | None:
             if found:
                 return found
     return None
+
+
+# Routes and dose forms of local use, as FHIR route and form texts and RxNorm names write them ("tacrolimus 0.1 %
+# Topical Ointment", route "Ophthalmic route"): the drug acts where it is put, not through the body, so it is not the
+# systemic treatment the statements are about (reference row 75: topical, inhaled and intra-articular glucocorticoids
+# are no contraindication to live vaccines). Transdermal and rectal are not here: they can act systemically.
+_LOCAL_WORDS = (("topical",), ("cutaneous",), ("ointment",), ("cream",), ("lotion",), ("shampoo",),
+                ("ophthalmic",), ("eye", "drops"), ("eye", "drop"), ("otic",), ("ear", "drops"), ("nasal",),
+                ("inhalation",), ("inhaled",), ("inhaler",), ("intra", "articular"), ("intraarticular",))
+# WHO ATC anatomical main groups of local use: D dermatologicals, S sensory organs (eye and ear preparations).
+_LOCAL_ATC_GROUPS = ("D", "S")
+
+
+def _local_use(resource: dict[str, Any], concept: dict[str, Any], resolution: Resolution) -> str | None:
+    """How the medication says it is for local use (its dosage's route, its name or form, or a dermatological or
+    eye and ear ATC code), as a phrase for the note; None for systemic or unsaid use."""
+    texts: list[tuple[str, str]] = []
+    for dosage in _dosages(resource):
+        route = dosage.get("route")
+        if isinstance(route, dict):
+            texts += [("route", t) for t in _concept_texts(route)]
+    texts += [("named", t) for t in _concept_texts(concept)]
+    for where, text in texts:
+        words = phrase(text)
+        for local in _LOCAL_WORDS:
+            if any(words[i:i + len(local)] == local for i in range(len(words))):
+                return f"{'its route is' if where == 'route' else 'it is named'} {text.strip()!r}: local use"
+    for code in resolution.codes or (resolution.via,):
+        if code.upper().startswith("ATC:") and code[4:5].upper() in _LOCAL_ATC_GROUPS:
+            return f"its code {code} is a dermatological or eye and ear preparation: local use"
+    return None
+
+
+def _concept_texts(concept: dict[str, Any]) -> list[str]:
+    """A CodeableConcept's text and its codings' displays."""
+    return [t for t in [concept.get("text"), *(c.get("display") for c in _dicts(concept.get("coding")))]
+            if isinstance(t, str)]
 
 
 def _dosages(resource: dict[str, Any]) -> list[dict[str, Any]]:
