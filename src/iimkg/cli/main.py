@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import enum
+import signal
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from contextlib import suppress as _suppress
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 from iimkg.core.errors import IimkgError
 
@@ -20,9 +22,20 @@ COMMAND_MODULES: tuple[str, ...] = ("iimkg.cli.sparql", "iimkg.cli.validate", "i
                                     "iimkg.cli.fhir", "iimkg.cli.completion")
 
 
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt; a subclass of it, so that every
+    path that cleans up after Ctrl-C (temporary outputs removed, spill folders removed, the query process and the
+    pool's workers stopped) cleans up after SIGTERM too. Left unhandled, SIGTERM ended the process at once and left
+    a half-written ``.NAME.XXXX.tmp`` beside the output and the spill folder in the temporary folder."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _quiet_library_warnings()
+    previous = _sigterm_as_interrupt()
     try:
         if args and args[0] == "query":
             return _query_command(args[1:])
@@ -31,14 +44,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(ns, "handler", None):
             parser.print_help()
             return EXIT_ERROR
+        if getattr(ns, "own_sigterm", False) and previous is not None:
+            signal.signal(signal.SIGTERM, previous)  # iimkg serve: uvicorn's graceful shutdown
         return int(ns.handler(ns))
     except IimkgError as error:
         print(_clip(f"iimkg: error: {error}"), file=sys.stderr)
         return error.exit_code
+    except Terminated:
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_as_interrupt() -> Any:
+    """Make SIGTERM raise :class:`Terminated` in this process; the handler it replaces (None: nothing replaced,
+    outside the main thread, or SIGTERM ignored, as a process started with it ignored should keep it)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        return None
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    return signal.SIG_DFL if previous is None else previous  # None: set outside Python, i.e. the default
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 MAX_ERROR_CHARS = 1000
@@ -176,12 +213,11 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
     its address space at ``memory_mb`` (a CONSTRUCT that multiplies triples grows by ~90 MB/s otherwise).
 
     A query runs inside Rust (pyoxigraph) or deep in rdflib, where neither a timer nor Ctrl-C can stop it; a
-    child process can always be killed. The child ignores Ctrl-C (the terminal sends it to both): the parent
-    kills it and exits 130. Its errors come back as one line and an exit code, never a traceback; no output is
-    written until the whole result is there.
+    child process can always be killed. The child ignores Ctrl-C (the terminal sends it to both) and SIGTERM
+    (``timeout`` sends it to both): the parent kills it and exits 130 (SIGTERM: 143). Its errors come back as one
+    line and an exit code, never a traceback; no output is written until the whole result is there.
     """
     import multiprocessing
-    import signal
 
     if sys.platform == "win32" or "fork" not in multiprocessing.get_all_start_methods():
         sys.stdout.write(work())
@@ -190,8 +226,9 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
     receiver, sender = context.Pipe(duplex=False)
 
     def child() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent around the fork
+        for stop in _STOP_SIGNALS:
+            signal.signal(stop, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked by the parent around the fork
         if memory_mb is not None:
             _cap_address_space(memory_mb * 1_048_576)
         try:
@@ -207,16 +244,16 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
         sender.send(reply)
 
     process = context.Process(target=child, name="iimkg-query", daemon=True)
-    # Ctrl-C is held back while the child starts: arriving between the fork and the child's SIG_IGN it would stop
-    # the child half-started, and arriving in the parent inside start() it left a running child no one kills (the
-    # command had exited 130 but the child kept the terminal's pipes open until its query ended). Unblocked, a
-    # pending Ctrl-C is raised in the parent inside the try below, which kills the child.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    # Ctrl-C (and SIGTERM) is held back while the child starts: arriving between the fork and the child's SIG_IGN
+    # it would stop the child half-started, and arriving in the parent inside start() it left a running child no one
+    # kills (the command had exited 130 but the child kept the terminal's pipes open until its query ended).
+    # Unblocked, a pending Ctrl-C is raised in the parent inside the try below, which kills the child.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         try:
             process.start()
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         sender.close()
         if not receiver.poll(timeout):
             print(f"iimkg: error: the query ran longer than {timeout:g} s and was stopped "
@@ -239,6 +276,9 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
     else:
         print(text, file=sys.stderr)
     return int(code)
+
+
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 def _cap_address_space(limit: int) -> None:

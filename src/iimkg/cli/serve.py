@@ -75,7 +75,8 @@ def register(subparsers: Any) -> None:
                       help="origin allowed to call the endpoint from a browser page (default: *, any)")
     cors.add_argument("--no-cors", dest="cors", action="store_const", const=None,
                       help="send no CORS headers (only same-origin pages may call the endpoint)")
-    parser.set_defaults(handler=_serve)
+    # SIGTERM stays uvicorn's (a graceful shutdown, then the signal raised again), not the other commands' exit 143
+    parser.set_defaults(handler=_serve, own_sigterm=True)
 
 
 def _serve(ns: argparse.Namespace) -> int:

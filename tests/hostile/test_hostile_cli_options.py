@@ -1,0 +1,100 @@
+"""The command's edges: SIGTERM cleans up as Ctrl-C does, option values out of range are refused when parsed, error
+messages stay one line whatever the input holds, and messages name the real problem.
+
+Each run is a child process with a memory cap and a time limit (:func:`hostile.run_cli`), or a process group that
+the test signals as ``timeout`` does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from test_hostile_bulk import write_export
+from test_hostile_validate import _cloned_cohort
+
+CARTESIAN = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # the graph's size cubed: hours
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found.append(int(name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _terminated_when(ready: Callable[[], bool], *args: str, env: dict[str, str] | None = None,
+                     ) -> tuple[subprocess.CompletedProcess[str], list[int]]:
+    """``iimkg ARGS`` in a process group of its own, sent SIGTERM as ``timeout`` sends it (to the whole group) once
+    ``ready()``; the finished run and the processes it had started."""
+    child = subprocess.Popen([sys.executable, "-m", "iimkg.cli.main", *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        assert ready(), "the run never got to the point where the test stops it"
+        assert child.poll() is None, "the run ended before SIGTERM: make the input larger"
+        started = _children_of(child.pid)
+        os.killpg(child.pid, signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err), started
+
+
+def test_sigterm_in_a_streamed_conversion_is_143_and_leaves_no_temporary_output(tmp_path: Path) -> None:
+    files = write_export(tmp_path, 3_000)
+    out = tmp_path / "out"
+    out.mkdir()
+    done, _ = _terminated_when(lambda: any(out.iterdir()), "fhir", "convert", *map(str, files),
+                               "-o", str(out / "plans.ttl"))
+    assert done.returncode == 143 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert list(out.iterdir()) == []
+
+
+def test_sigterm_in_a_large_validation_is_143_and_leaves_no_report_no_spill_files_and_no_workers(
+        tmp_path: Path) -> None:
+    cohort = _cloned_cohort(tmp_path, 8_000)
+    spill, report = tmp_path / "spill", tmp_path / "report.json"
+    spill.mkdir()
+    started = time.monotonic()
+
+    def into_the_run() -> bool:
+        return any(spill.iterdir()) and time.monotonic() - started > 4
+
+    done, workers = _terminated_when(into_the_run, "validate", str(cohort), "--workers", "2", "--format", "json",
+                                     "--output", str(report), env={**os.environ, "IIMKG_TMPDIR": str(spill)})
+    assert done.returncode == 143 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert not report.exists()
+    assert not list(spill.rglob("*")), list(spill.rglob("*"))
+    assert workers and not [pid for pid in workers if _alive(pid)]
+
+
+def test_sigterm_stops_a_runaway_query_and_its_process_with_143(tmp_path: Path) -> None:
+    started = time.monotonic()
+    done, query = _terminated_when(lambda: time.monotonic() - started > 3, "sparql", CARTESIAN, "--timeout", "120")
+    assert done.returncode == 143 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert query and not [pid for pid in query if _alive(pid)]
