@@ -15,8 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from test_hostile_bulk import write_export
 from test_hostile_validate import _cloned_cohort
+
+from hostile import assert_one_line_error, run_cli
 
 CARTESIAN = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # the graph's size cubed: hours
 
@@ -98,3 +101,60 @@ def test_sigterm_stops_a_runaway_query_and_its_process_with_143(tmp_path: Path) 
     done, query = _terminated_when(lambda: time.monotonic() - started > 3, "sparql", CARTESIAN, "--timeout", "120")
     assert done.returncode == 143 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert query and not [pid for pid in query if _alive(pid)]
+
+
+# ── option values out of range: refused when parsed, one line with the range ──
+
+@pytest.mark.parametrize("value", ["inf", "1e308", "99999999999999999999", "1e10", "nan", "-inf", "0"])
+@pytest.mark.parametrize("command", [["sparql", "ASK {}"], ["query", "subtypes"]])
+def test_a_timeout_that_is_not_a_finite_number_of_seconds_in_range_is_one_line(command: list[str], value: str) -> None:
+    line = assert_one_line_error(run_cli(*command, f"--timeout={value}"))
+    assert "--timeout" in line and "above 0 and at most 86400" in line
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "1", "50", "0", "1e3"])
+def test_a_memory_cap_out_of_range_is_one_line_with_the_floor(value: str) -> None:
+    line = assert_one_line_error(run_cli("sparql", "ASK {}", "--max-memory-mb", value))
+    assert "--max-memory-mb" in line and "from 128" in line
+
+
+def test_the_memory_floor_lets_a_query_run() -> None:
+    for engine in ("oxigraph", "rdflib"):
+        done = run_cli("query", "adverse-effects", "--drug", "prednisone", "--engine", engine,
+                       "--max-memory-mb", "128")
+        assert done.returncode == 0 and done.stderr == "", (engine, done.stderr[-2000:])
+
+
+@pytest.mark.parametrize("option", [["--timeout", "nan"], ["--timeout", "inf"], ["--request-timeout", "1e400"],
+                                    ["--worker-memory", "1"], ["--worker-memory", "50"]])
+def test_serve_refuses_an_option_out_of_range_before_it_starts(option: list[str]) -> None:
+    line = assert_one_line_error(run_cli("serve", "--port", "0", *option, timeout=30))
+    assert option[0] in line
+
+
+# ── error messages: one line, whatever the input holds ──
+
+def test_a_message_that_quotes_a_file_shows_its_newlines_and_escapes_escaped(tmp_path: Path) -> None:
+    injected = tmp_path / "inj.rdf"
+    injected.write_text("line1\nline2\nline3\n\x1b[31mRED\n", encoding="utf-8")
+    done = run_cli("validate", str(injected))
+    line = assert_one_line_error(done)
+    assert "\x1b" not in done.stderr and "\\x1b[31mRED" in line and "line1\\nline2" in line
+
+
+def test_a_large_file_quoted_in_a_message_is_one_line_cut_at_the_limit(tmp_path: Path) -> None:
+    text = tmp_path / "big.rdf"
+    text.write_text("A\n" * 100_000, encoding="utf-8")
+    line = assert_one_line_error(run_cli("validate", str(text)))
+    assert len(line) <= 1000 and line.endswith("…")
+
+
+def test_a_query_past_its_memory_cap_is_one_line_without_the_runtime_s_own_messages() -> None:
+    done = run_cli("sparql", "CONSTRUCT { ?a ?b ?c . ?d ?e ?f } { ?a ?b ?c . ?d ?e ?f }", "--max-memory-mb", "128")
+    assert "memory" in assert_one_line_error(done)
+
+
+@pytest.mark.parametrize("args", [["sparql"], ["validate", "--format", "nope"], ["query", "subtypes", "--nope"],
+                                  ["fhir", "convert"], ["nope"]])
+def test_a_usage_error_is_one_line(args: list[str]) -> None:
+    assert " --help)" in assert_one_line_error(run_cli(*args))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import enum
+import math
+import re
 import signal
 import sys
 import textwrap
@@ -11,7 +13,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress as _suppress
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from iimkg.core.errors import IimkgError
 
@@ -96,13 +98,38 @@ def _quiet_library_warnings() -> None:
 
 
 def _clip(message: str, limit: int = MAX_ERROR_CHARS) -> str:
-    """An error message cut to ``limit`` characters (with an ellipsis): messages quote what the user gave, and a
-    100 kB parameter must not come back whole."""
-    return message if len(message) <= limit else message[: limit - 1] + "…"
+    """An error message made one line and cut to ``limit`` characters (with an ellipsis): messages quote what the
+    user gave, and a 100 kB parameter must not come back whole, nor a file's lines (a non-XML .rdf file's message
+    held 477 of them), nor its escape sequences, which the terminal would obey: newlines and other control
+    characters (and line separators, bidirectional overrides, lone surrogates) are shown escaped, as ``\\n`` or
+    ``\\x1b``, before the cut.
+
+    >>> _clip("bad\\nline\\x1b[31mRED")
+    'bad\\\\nline\\\\x1b[31mRED'
+    """
+    escaped = _UNSAFE.sub(_escape, message[: limit + 1])
+    return escaped if len(escaped) <= limit and len(message) <= limit else escaped[: limit - 1] + "…"
+
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED_ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, ``iimkg: error: …``, exit 2, like every other error (argparse
+    printed its usage synopsis first, seven lines for ``iimkg sparql``); ``--help`` still shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, _clip(f"iimkg: error: {self.prog}: {message} (see {self.prog} --help)") + "\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="iimkg",
         description="The IIM treatment knowledge graph: ask treatment questions, check its quality, reason over it. "
                     "Not medical advice.")
@@ -168,19 +195,41 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MEMORY_MB = 4096
 
 
+MAX_SECONDS = 86_400  # a day: past it a timer overflowed (OverflowError from 1e10, inf, 1e308)
+MIN_MEMORY_MB = 128  # the smallest measured to run a named query was 90 MB (rdflib), a serve worker 75 MB
+MAX_MEMORY_MB = 1_048_576  # 1 TiB of address space; past 2**63 bytes setrlimit overflowed
+MAX_INPUT_MB = 1_048_576
+
+
 def _seconds(text: str) -> float:
+    """A time limit: finite, above 0, at most :data:`MAX_SECONDS` (NaN and infinity made a server whose every
+    query failed, and a timer that overflowed)."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 and at most {MAX_SECONDS}")
     return value
 
 
-def _count(text: str) -> int:
-    if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+def _count(text: str, most: int | None = None) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) == 0 or (most is not None and int(text) > most):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0"
+                                         + (f" and at most {most}" if most is not None else ""))
+    return int(text)
+
+
+def _input_mb(text: str) -> int:
+    return _count(text, MAX_INPUT_MB)
+
+
+def _memory_mb(text: str) -> int:
+    """An address-space cap in MB, from :data:`MIN_MEMORY_MB` (below it the process can't load its libraries: a
+    failed ImportError, a Rust allocation failure) to :data:`MAX_MEMORY_MB`."""
+    if not (text.isascii() and text.isdigit()) or not MIN_MEMORY_MB <= int(text) <= MAX_MEMORY_MB:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of MB from {MIN_MEMORY_MB} (the least a query "
+                                         f"process needs to start) to {MAX_MEMORY_MB}")
     return int(text)
 
 
@@ -191,13 +240,13 @@ def _limit_options(parser: argparse.ArgumentParser, *, inputs: bool = True) -> N
     defaults = Limits()
     parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"stop the query after this long, exit 2 (default: {DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--max-memory-mb", type=_count, default=DEFAULT_MEMORY_MB, metavar="MB",
+    parser.add_argument("--max-memory-mb", type=_memory_mb, default=DEFAULT_MEMORY_MB, metavar="MB",
                         help=f"address space the query may use; past it the query is stopped, exit 2 "
                              f"(default: {DEFAULT_MEMORY_MB})")
     parser.add_argument("--max-depth", type=_count, default=None, metavar="N",
                         help=f"deepest bracket nesting of a query (default: {defaults.max_depth})")
     if inputs:
-        parser.add_argument("--max-input-mb", type=_count, default=None, metavar="MB",
+        parser.add_argument("--max-input-mb", type=_input_mb, default=None, metavar="MB",
                             help=f"largest --data file (default: {defaults.max_input_bytes // 1_048_576})")
 
 
@@ -229,6 +278,7 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
         for stop in _STOP_SIGNALS:
             signal.signal(stop, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked by the parent around the fork
+        _silence_stderr()  # the child answers through the pipe; what a runtime prints as it fails goes nowhere
         if memory_mb is not None:
             _cap_address_space(memory_mb * 1_048_576)
         try:
@@ -240,7 +290,7 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
         except RecursionError:
             reply = (EXIT_ERROR, "iimkg: error: the query is nested too deeply to evaluate (see --max-depth)")
         except Exception as error:  # a bug: one line, not a traceback
-            reply = (EXIT_ERROR, f"iimkg: error: internal error: {type(error).__name__}: {str(error)[:300]}")
+            reply = (EXIT_ERROR, _clip(f"iimkg: error: internal error: {type(error).__name__}: {str(error)[:300]}"))
         sender.send(reply)
 
     process = context.Process(target=child, name="iimkg-query", daemon=True)
@@ -279,6 +329,18 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
 
 
 _STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+def _silence_stderr() -> None:
+    """Point this process's file descriptor 2 at the null device. A query process past its memory cap died in the
+    Rust runtime, which wrote ``memory allocation of 320 bytes failed`` and ``stack backtrace:`` to stderr before
+    the parent's one line; the parent says what happened."""
+    import os
+
+    with _suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
 
 
 def _cap_address_space(limit: int) -> None:
@@ -341,7 +403,7 @@ def _query_command(args: list[str]) -> int:
         _print_query_list(list_queries())
         return EXIT_OK
     named = named_query(args[0])
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog=f"iimkg query {named.name}",
         description=f"{named.question}\n\n" + textwrap.fill(named.description, 88),
         epilog=f"answers seed statements: {named.answers}" if named.answers else None,

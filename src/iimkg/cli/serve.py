@@ -34,6 +34,7 @@ def _port(text: str) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``serve`` to the ``iimkg`` command."""
+    from iimkg.cli.main import MIN_MEMORY_MB, _memory_mb, _seconds
     from iimkg.core.limits import Limits
 
     parser = subparsers.add_parser(
@@ -55,9 +56,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-depth", type=_positive(int), default=None, metavar="N",
                         help=f"deepest bracket nesting of a query the workers parse (default: {Limits().max_depth}; "
                              "see docs/security.md)")
-    parser.add_argument("--timeout", type=_positive(float), default=10.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=_seconds, default=10.0, metavar="SECONDS",
                         help="longest a query may run; then its worker is stopped (default: 10)")
-    parser.add_argument("--request-timeout", type=_positive(float), default=10.0, metavar="SECONDS",
+    parser.add_argument("--request-timeout", type=_seconds, default=10.0, metavar="SECONDS",
                         help="longest a client may take to send a request's head, and then its body; then the "
                              "connection is closed (default: 10)")
     parser.add_argument("--max-results", type=_positive(int), default=100_000, metavar="N",
@@ -67,9 +68,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--workers", type=_positive(int), default=None, metavar="N",
                         help="query worker processes, i.e. queries run at once (default: the number of CPUs, "
                              "at most 8)")
-    parser.add_argument("--worker-memory", type=_positive(int), default=2048, metavar="MB",
+    parser.add_argument("--worker-memory", type=_memory_mb, default=2048, metavar="MB",
                         help="address space each query worker may use; a query that needs more is stopped "
-                             "(default: 2048)")
+                             f"(default: 2048; from {MIN_MEMORY_MB}, which lets a worker start)")
     cors = parser.add_mutually_exclusive_group()
     cors.add_argument("--cors", default="*", metavar="ORIGIN",
                       help="origin allowed to call the endpoint from a browser page (default: *, any)")
