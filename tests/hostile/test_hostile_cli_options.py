@@ -158,3 +158,36 @@ def test_a_query_past_its_memory_cap_is_one_line_without_the_runtime_s_own_messa
                                   ["fhir", "convert"], ["nope"]])
 def test_a_usage_error_is_one_line(args: list[str]) -> None:
     assert " --help)" in assert_one_line_error(run_cli(*args))
+
+
+# ── messages that name the real problem ──
+
+@pytest.mark.parametrize("update", ["INSERT DATA { <urn:a> <urn:b> <urn:c> }", "DELETE WHERE { ?s ?p ?o }",
+                                    "LOAD <http://127.0.0.1:9/x>", "CLEAR ALL"])
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_an_update_is_refused_as_an_update(update: str, engine: str) -> None:
+    line = assert_one_line_error(run_cli("sparql", update, "--engine", engine))
+    assert "runs queries only" in line and "does not run updates" in line
+
+
+def test_a_query_whose_prefix_is_an_update_word_still_runs() -> None:
+    done = run_cli("sparql", "PREFIX add: <urn:x:> SELECT * { ?s add:p ?o }")
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_query_argument_that_is_not_utf8_is_one_line_saying_so() -> None:
+    done = subprocess.run([sys.executable, "-m", "iimkg.cli.main", "sparql", b'SELECT * { ?s ?p "\xff" }'],
+                          capture_output=True, text=True, check=False, timeout=60)
+    line = assert_one_line_error(done)
+    assert "not UTF-8" in line and "0xff" in line and "internal error" not in line
+
+
+def test_graph_with_the_rdflib_engine_says_to_use_oxigraph() -> None:
+    line = assert_one_line_error(run_cli("sparql", "SELECT * { GRAPH <urn:g> { ?s ?p ?o } }", "--engine", "rdflib"))
+    assert "--engine oxigraph" in line and "internal error" not in line
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/", "http://127.0.0.1:0/", "http://127.0.0.1:x/"])
+def test_an_endpoint_port_that_cannot_exist_is_said_so(url: str) -> None:
+    line = assert_one_line_error(run_cli("sparql", "ASK {}", "--endpoint", url))
+    assert "from 1 to 65535" in line and "refused" not in line

@@ -174,9 +174,17 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _endpoint_url(text: str) -> str:
+    import urllib.parse
+
     from iimkg.core.errors import IimkgError
     from iimkg.queries.remote import check_endpoint_url
 
+    try:
+        port = urllib.parse.urlsplit(text).port
+    except ValueError:  # said "connection refused" for a port that cannot exist
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError("the URL's port is not a port: a number from 1 to 65535")
     try:
         return check_endpoint_url(text)
     except IimkgError as error:

@@ -112,6 +112,11 @@ def _read_query(argument: str) -> tuple[str, Path | None]:
             raise InputError(f"the query is not UTF-8: byte {error.start} can't be decoded", path=candidate) from None
         except OSError as error:
             raise InputError(f"can't be read: {error.strerror or error}", path=candidate) from None
+    surrogate = next((i for i, char in enumerate(argument) if "\udc80" <= char <= "\udcff"), None)
+    if surrogate is not None:  # the shell passed bytes that are not UTF-8; Python kept them as lone surrogates
+        byte = ord(argument[surrogate]) - 0xDC00
+        raise InputError(f"the query is not UTF-8: byte 0x{byte:02x} at character {surrogate + 1} can't be decoded",
+                         path="<query>")
     return argument, None
 
 
@@ -161,6 +166,7 @@ def _run(text: str, ns: argparse.Namespace, data: Sequence[tuple[Path, str | Non
     from iimkg.queries.run import run_sparql
 
     check_query_depth(text)
+    _refuse_update(text)
     if not ns.allow_service:
         import rdflib.plugins.sparql
 
@@ -191,7 +197,28 @@ def _run(text: str, ns: argparse.Namespace, data: Sequence[tuple[Path, str | Non
 
         graph = load()
         graph.addN((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object), graph) for q in quads)
-    return render(run_sparql(text, engine=engine, graph=graph), ns.format)
+    try:
+        return render(run_sparql(text, engine=engine, graph=graph), ns.format)
+    except Exception as error:
+        if "requiring a dataset" not in str(error):  # rdflib raises a bare Exception for GRAPH on one graph
+            raise
+        raise InputError("the query names graphs (GRAPH, FROM NAMED), which the rdflib engine can't answer: it "
+                         "holds the graph and the --data files as one default graph; run it with --engine oxigraph "
+                         "(the default)", path="<query>") from None
+
+
+_UPDATE_WORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH")
+
+
+def _refuse_update(text: str) -> None:
+    """An update (INSERT, DELETE, LOAD, CLEAR…) is refused for what it is; the query parsers said ``expected
+    CONSTRUCT`` at its first keyword. Only a text with an update keyword is parsed as an update; nothing is run."""
+    from iimkg.core.sparql_guard import update_syntax_error, uses_keyword
+
+    if uses_keyword(text, *_UPDATE_WORDS) and update_syntax_error(text) is None:
+        raise InputError("this is a SPARQL update (INSERT, DELETE, LOAD, CLEAR…): iimkg sparql runs queries only "
+                         "(SELECT, ASK, CONSTRUCT, DESCRIBE) and does not run updates; nothing was changed",
+                         path="<query>")
 
 
 def _data_quads(data: Sequence[tuple[Path, str | None]]) -> list[ox.Quad]:
