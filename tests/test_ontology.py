@@ -136,6 +136,25 @@ def test_every_mapped_subject_is_an_iimkg_term_under_the_label_the_table_gives(s
             if labels.get(expand(r["subject_id"]) or "") != r["subject_label"]] == []
 
 
+def test_an_object_label_is_the_targets_own_label_and_a_qualifier_goes_in_the_comment() -> None:
+    """SSSOM's object_label is the object's label, which label-consistency checks compare with the target: ATC
+    names "tacrolimus" both L04AD02 and D11AH01, ChEBI names CHEBI:35705 "immunosuppressive agent". What tells
+    them apart (systemic, topical, a role) is a note in the comment. Compared with the shared reference where it
+    gives a plain label (no provenance in brackets, no alternatives)."""
+    from conftest import SHARED
+
+    table = SHARED / "reference" / "xrefs.tsv"
+    if not table.is_file():
+        pytest.skip(f"{table} is not there: the label check needs ../shared beside the checkout")
+    reference = {row[2]: row[3] for row in csv.reader(table.read_text(encoding="utf-8").splitlines()[1:],
+                                                      delimiter="\t") if len(row) > 3}
+    plain = {curie: label for curie, label in reference.items() if not re.search(r"[(;]", label)}
+    compared = [r for r in mapping_rows() if r["object_id"] in plain]
+    assert compared
+    assert [(r["object_id"], r["object_label"]) for r in compared
+            if r["object_label"].casefold() != plain[r["object_id"]].casefold()] == []
+
+
 def test_the_loaded_graph_holds_exactly_the_mappings_of_the_table(graph: rdflib.Graph) -> None:
     """Each row is one skos match; a numbered term (IIM_0000002) also has the object's CURIE as hasDbXref."""
     rows = mapping_rows()
