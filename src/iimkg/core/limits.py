@@ -22,8 +22,9 @@ from pathlib import Path
 
 from iimkg.core.errors import IimkgError, InputError, QuerySyntaxError
 
-__all__ = ["Limits", "RefusedError", "check_file_size", "check_json_depth", "check_no_xml_entities",
-           "check_query_depth", "configure", "current", "json_deepest", "json_depth", "json_int", "nesting_depth"]
+__all__ = ["CHAIN_FACTOR", "Limits", "RefusedError", "chain_depth", "check_file_size", "check_json_depth",
+           "check_no_xml_entities", "check_query_depth", "configure", "current", "json_deepest", "json_depth",
+           "json_int", "nesting_depth"]
 
 
 class RefusedError(IimkgError):
@@ -154,6 +155,86 @@ def check_query_depth(text: str, limits: Limits | None = None) -> None:
     if deepest > limit:
         raise QuerySyntaxError(f"the query nests brackets deeper than the limit of {limit} "
                                "(raise it with --max-depth)", path="<query>", line=line, column=column)
+    chain_limit = CHAIN_FACTOR * limit
+    longest, line, column = chain_depth(text, chain_limit)
+    if longest > chain_limit:
+        raise QuerySyntaxError(f"the query chains more than {chain_limit} operators (UNION, MINUS, OPTIONAL, "
+                               "FILTER, !, &&, ||, |, /, *, +, -) in one group or expression, the limit of "
+                               f"{CHAIN_FACTOR} x --max-depth (raise it with --max-depth)",
+                               path="<query>", line=line, column=column)
+
+
+# How many chained operators a query may hold along one path of its groups, per level of --max-depth (512 at the
+# default 128). The parsers and engines build one tree level per operator of a chain (as per bracket) and walk it
+# recursively, so a long flat chain crashes them as deep brackets do. Measured with pyoxigraph 0.4 (8 MB stack, a
+# query run on an empty store): a segfault past 2,600 MINUS groups, 6,900 `*`, 9,300 `!`, `&&`, `||` or FILTERs,
+# 10,800 `|`; seconds past 6,200 UNIONs or `+`. rdflib 7 (prepareQuery, Python's default recursion limit): a
+# RecursionError past 980 UNIONs, seconds past 600 MINUS or 670 `&&`. The project's own queries and shapes chain
+# far fewer (tests/hostile/test_hostile_query_shapes.py).
+CHAIN_FACTOR = 4
+
+# What the chain count reads: comments, strings and variables (skipped), IRIs (see chain_depth), prefixed names
+# (whole: `-` and `.` in a name are no operators), words, two-character operators, brackets.
+_CHAIN_TOKENS = re.compile(
+    r"""
+    (?P<skip>\#[^\n\r]*
+      | \"\"\"(?:[^"\\]|\\.|"(?!""))*(?:\"\"\")?
+      | '''(?:[^'\\]|\\.|'(?!''))*(?:''')?
+      | "(?:[^"\\\n\r]|\\.)*"?
+      | '(?:[^'\\\n\r]|\\.)*'?
+      | [?$][\w\u00B7\u00C0-\uFFFF]*)
+    | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+    | (?P<name>[A-Za-z_0-9\u00C0-\uFFFF][\w.\-\u00B7\u00C0-\uFFFF]*:(?:[\w\-.:%\u00B7\u00C0-\uFFFF]|\\.)*
+      | :(?:[\w\-.:%\u00B7\u00C0-\uFFFF]|\\.)*)
+    | (?P<word>[A-Za-z]+)
+    | (?P<op>&&|\|\||[!|/*+\-])
+    | (?P<open>[({\[])
+    | (?P<close>[)}\]])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_CHAIN_WORDS = frozenset({"UNION", "MINUS", "OPTIONAL", "FILTER"})
+_IRI_OPERATORS = re.compile(r"&&|[!*+]")
+_IRI_SLACK = 16  # the `/` and the `-` an IRI may hold before they count (a real IRI has a few)
+
+
+def chain_depth(text: str, stop_above: int | None = None) -> tuple[int, int, int]:
+    """The longest run of chained operators along one path of a query's groups, and the line and column where it
+    is first reached (with ``stop_above``: the first count past it, and the scan stops there).
+
+    Each operator adds one to the count of its group, each bracket one level, and a group starts from the count
+    of the group around it. Operators are what makes a parser or an engine recurse once each: the keywords UNION,
+    MINUS, OPTIONAL and FILTER, ``!``, ``&&``, ``||``, ``|``, ``/``, ``*``, ``+`` and ``-``, outside strings,
+    comments, variables and prefixed names. An IRI-looking ``<…>`` may be a less-than and a greater-than around
+    operators (``?a<!!!true&&true>?b``), so its ``!``, ``&&``, ``*`` and ``+`` count, and its ``/`` and ``-``
+    past the first 16 of each. Like :func:`nesting_depth` the count overstates rather than understates; one pass,
+    no recursion.
+    """
+    weight = longest = where = 0
+    stack: list[int] = []
+    for match in _CHAIN_TOKENS.finditer(text):
+        kind = match.lastgroup
+        step = 0
+        if kind == "open":
+            stack.append(weight)
+            step = 1
+        elif kind == "close":
+            weight = stack.pop() if stack else 0
+        elif kind == "op":
+            step = 1
+        elif kind == "word":
+            step = match.group().upper() in _CHAIN_WORDS
+        elif kind == "iri":
+            iri = match.group()
+            step = (len(_IRI_OPERATORS.findall(iri)) + max(0, iri.count("/") - _IRI_SLACK)
+                    + max(0, iri.count("-") - _IRI_SLACK))
+        if step:
+            weight += step
+            if weight > longest:
+                longest, where = weight, match.start()
+                if stop_above is not None and weight > stop_above:
+                    break
+    return longest, text.count("\n", 0, where) + 1, where - text.rfind("\n", 0, where)
 
 
 def json_depth(text: str, stop_above: int | None = None) -> tuple[int, int, int]:

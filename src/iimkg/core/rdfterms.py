@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyoxigraph as ox
 
+from iimkg.core.errors import InputError
 from iimkg.core.vocab import RDF, XSD
 
 if TYPE_CHECKING:
     import rdflib
 
-__all__ = ["Term", "from_oxigraph", "from_rdflib", "to_oxigraph", "to_rdflib", "to_rdflib_term"]
+__all__ = ["QuotedTripleError", "Term", "first_quoted_triple", "from_oxigraph", "from_rdflib", "quoted_triple_place",
+           "to_oxigraph", "to_rdflib", "to_rdflib_term"]
 
 RDF_LANGSTRING = RDF + "langString"
 
@@ -87,8 +90,49 @@ def from_rdflib(term: Any) -> Term:
     raise TypeError(f"unsupported RDF term {term!r}")
 
 
+class QuotedTripleError(InputError):
+    """An RDF-star quoted triple (``<< s p o >>``) where rdflib (or pyshacl) would read it: rdflib 7 has no such
+    term. pyoxigraph reads them; a caller that knows the file gives it (:meth:`in_file`)."""
+
+    def __init__(self, triple: Any, *, reader: str = "the rdflib engine", path: Path | str | None = None,
+                 line: int | None = None, column: int | None = None) -> None:
+        self.triple = triple
+        self.reader = reader
+        shown = str(triple)
+        shown = shown if len(shown) <= 200 else shown[:199] + "…"
+        super().__init__(f"RDF-star quoted triples (<< … >>) are not supported by {reader}: << {shown} >>",
+                         path=path, line=line, column=column)
+
+    def in_file(self, path: Path | str, *, reader: str | None = None) -> QuotedTripleError:
+        """The same error naming ``path``, and the place of its first ``<<`` if the file shows one."""
+        line, column = quoted_triple_place(path)
+        return QuotedTripleError(self.triple, reader=reader or self.reader, path=path, line=line, column=column)
+
+
+def first_quoted_triple(quads: Any) -> ox.Quad | None:
+    """The first quad whose subject or object is a quoted triple, or None."""
+    return next((q for q in quads if isinstance(q.subject, ox.Triple) or isinstance(q.object, ox.Triple)), None)
+
+
+def quoted_triple_place(path: Path | str) -> tuple[int | None, int | None]:
+    """The line and column of the first ``<<`` in a file (Turtle, TriG, N-Triples, N-Quads write a quoted triple
+    so), or (None, None) if there is none or the file can't be read; a line at a time, so bounded in memory."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, start=1):
+                at = line.find("<<")
+                if at >= 0:
+                    return number, at + 1
+    except OSError:
+        pass
+    return None, None
+
+
 def to_rdflib(term: Any) -> rdflib.term.Identifier:
-    """Convert a pyoxigraph term to rdflib, keeping the lexical form of literals."""
+    """Convert a pyoxigraph term to rdflib, keeping the lexical form of literals.
+
+    :raises QuotedTripleError: for an RDF-star quoted triple, which rdflib has no term for.
+    """
     import rdflib
 
     if isinstance(term, ox.NamedNode):
@@ -99,6 +143,8 @@ def to_rdflib(term: Any) -> rdflib.term.Identifier:
         if term.language:
             return rdflib.Literal(term.value, lang=term.language)
         return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
+    if isinstance(term, ox.Triple):
+        raise QuotedTripleError(term)
     raise TypeError(f"unsupported RDF term {term!r}")
 
 

@@ -128,7 +128,7 @@ def check_with_pyshacl(files: list[Path], shapes_text: str, input_format: str | 
     """Plain pyshacl on an rdflib graph of the ontology and the plans: the reference the fast path is held to."""
     from rdflib import Graph, URIRef
 
-    from iimkg.core.rdfterms import from_rdflib, to_oxigraph, to_rdflib
+    from iimkg.core.rdfterms import QuotedTripleError, first_quoted_triple, from_rdflib, to_oxigraph, to_rdflib
     from iimkg.shacl.fast import RawResult
 
     outcome = Outcome()
@@ -136,6 +136,16 @@ def check_with_pyshacl(files: list[Path], shapes_text: str, input_format: str | 
         store, graphs = plan_store(files, input_format, ontology, converted, outcome.plans, outcome.names)
     except InputError as error:
         outcome.error = (error.detail, str(error.path) if error.path else None, error.line, error.column)
+        return outcome
+    quoted = first_quoted_triple(store)
+    if quoted is not None:  # rdflib has no quoted triple: one line naming the file (and its first `<<`)
+        files_of: dict[object, Path] = {graph: path for path, graph in zip(files, graphs, strict=True)}
+        triple = quoted.subject if isinstance(quoted.subject, ox.Triple) else quoted.object
+        refused = QuotedTripleError(triple, reader="the rdflib engine (--engine oxigraph reads them)")
+        where = files_of.get(quoted.graph_name)
+        if where is not None:
+            refused = refused.in_file(where)
+        outcome.error = (refused.detail, str(refused.path) if refused.path else None, refused.line, refused.column)
         return outcome
     data = Graph()
     data.addN((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object), data) for q in store)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
-from iimkg.core.errors import InputError, ShapesError
+from iimkg.core.errors import InputError, QuerySyntaxError, ShapesError
+from iimkg.core.rdfterms import QuotedTripleError, first_quoted_triple
 from iimkg.core.sparql_guard import network_refusal
 from iimkg.core.vocab import RDF_TYPE, SH
 from iimkg.graph.loading import parse_rdf_file
@@ -35,20 +36,50 @@ def user_shapes_quads(path: Path) -> list[ox.Quad]:
     no other host: both engines run ``SERVICE <http://…>`` by calling that host, and rdflib loads a
     ``FROM <http://…>`` graph; a shape's query reads the plans and the graph only.
 
-    :raises InputError: if the file is missing, empty or does not parse (with line and column), or a query of it
-        would reach the network (naming the shape and the property).
+    :raises InputError: if the file is missing, empty or does not parse (with line and column), holds an RDF-star
+        quoted triple (which the rdflib graph of the shapes can't hold), or a query of it would reach the network,
+        nests or chains too deep or (mentioning SERVICE or FROM) does not parse: naming the shape and the property,
+        and the place in the file when the query is written there as it reads.
     """
     quads = parse_rdf_file(path)
     if not quads:
         raise InputError("the shapes file holds no triples", path=path)
+    quoted = first_quoted_triple(quads)
+    if quoted is not None:
+        triple = quoted.subject if isinstance(quoted.subject, ox.Triple) else quoted.object
+        raise QuotedTripleError(triple, reader="the shapes reader").in_file(path)
     owners = {q.object: q.subject for q in quads if isinstance(q.object, ox.BlankNode)}
     for quad in quads:
         if quad.predicate.value in _QUERY_PROPERTIES and isinstance(quad.object, ox.Literal):
-            refusal = network_refusal(quad.object.value, remote_from=True)
+            what = f"the sh:{quad.predicate.value.removeprefix(SH)} query of {_named_owner(quad.subject, owners)}"
+            try:
+                refusal = network_refusal(quad.object.value, remote_from=True)
+            except QuerySyntaxError as error:  # too deep or too long a chain, or malformed: the place in the file
+                line, column = _place_in_file(path, quad.object.value, error.line, error.column)
+                raise InputError(f"{what}: {error.detail}", path=path, line=line, column=column) from None
             if refusal is not None:
-                raise InputError(f"the sh:{quad.predicate.value.removeprefix(SH)} query of "
-                                 f"{_named_owner(quad.subject, owners)}: {refusal}", path=path)
+                raise InputError(f"{what}: {refusal}", path=path)
     return quads
+
+
+def _place_in_file(path: Path, query: str, line: int | None, column: int | None) -> tuple[int | None, int | None]:
+    """The line and column in the shapes file of a place (line, column) of one of its queries: found where the
+    query is written as it reads (a long string without escapes, the usual way), else the place in the query is
+    lost rather than misplaced (None, None)."""
+    if line is None:
+        return None, None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        return None, None
+    start = text.find(query)
+    if start < 0 or text.find(query, start + 1) >= 0:
+        return None, None
+    before = text[:start]
+    file_line = before.count("\n") + line
+    if line == 1:
+        return file_line, start - (before.rfind("\n") + 1) + (column or 1)
+    return file_line, column
 
 
 def _named_owner(node: ox.NamedNode | ox.BlankNode | ox.Triple, owners: Mapping[Any, Any]) -> str:
