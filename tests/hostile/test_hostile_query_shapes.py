@@ -121,10 +121,12 @@ def test_an_ontology_or_data_with_a_quoted_triple_is_one_line_with_rdflib(tmp_pa
     onto.write_text("@prefix owl: <http://www.w3.org/2002/07/owl#> .\n<https://w3id.org/iimkg/x> a owl:Ontology .\n"
                     "<https://w3id.org/iimkg/IIM_9> a owl:Class .\n" + STAR, encoding="utf-8")
     line = assert_one_line_error(run_cli("validate", "--qc", str(onto), "--engine", "rdflib"))
-    assert "RDF-star" in line
-    data = tmp_path / "star.ttl"
+    assert "RDF-star" in line and f"{onto}:4:" in line, line
+    data, plain = tmp_path / "star.ttl", tmp_path / "plain.ttl"
     data.write_text(STAR, encoding="utf-8")
-    line = assert_one_line_error(run_cli("sparql", "--engine", "rdflib", "ASK {}", "--data", str(data)))
-    assert "RDF-star" in line and "internal error" not in line
+    plain.write_text("<https://example.org/a> <https://example.org/b> <https://example.org/c> .\n", encoding="utf-8")
+    line = assert_one_line_error(run_cli("sparql", "--engine", "rdflib", "ASK {}", "--data", str(plain),
+                                         "--data", str(data)))
+    assert "RDF-star" in line and "internal error" not in line and f"{data}:1:" in line, line
     done = run_cli("sparql", "ASK {}", "--data", str(data))
     assert done.returncode == 0 and done.stdout.strip() == "true"

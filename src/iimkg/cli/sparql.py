@@ -192,11 +192,17 @@ def _run(text: str, ns: argparse.Namespace, data: Sequence[tuple[Path, str | Non
         return render(run_sparql(text, engine=engine, store=store), ns.format)
     graph = None
     if quads:
-        from iimkg.core.rdfterms import to_rdflib
+        from iimkg.core.rdfterms import QuotedTripleError, to_rdflib
         from iimkg.graph.loading import load
 
         graph = load()
-        graph.addN((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object), graph) for q in quads)
+        try:
+            graph.addN((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object), graph) for q in quads)
+        except QuotedTripleError as error:  # name the data file that holds it
+            from iimkg.core.rdfterms import first_quoted_triple
+
+            holding = next((p for p, s in data if first_quoted_triple(_data_quads([(p, s)])) is not None), None)
+            raise (error.in_file(holding) if holding is not None else error) from None
     try:
         return render(run_sparql(text, engine=engine, graph=graph), ns.format)
     except Exception as error:

@@ -12,6 +12,7 @@ import pyoxigraph as ox
 from iimkg.core.errors import InputError
 from iimkg.core.kinds import Engine
 from iimkg.core.prefixes import prefixes
+from iimkg.core.rdfterms import QuotedTripleError
 from iimkg.core.resources import ontology_file, shapes_dir
 from iimkg.core.vocab import DCTERMS, IIM, IIMQC, OWL, RDF_TYPE, SH, STANDARD_PREFIXES
 from iimkg.graph.loading import ontology_quads, parse_rdf_file
@@ -94,7 +95,10 @@ def validate_ontology(
     findings: list[Finding] = []
     for path, quads in parsed:
         shown = display_path(path)
-        report = _run_pyshacl(quads, shapes_graph, fail_on=fail_on, engine=engine)
+        try:
+            report = _run_pyshacl(quads, shapes_graph, fail_on=fail_on, engine=engine)
+        except QuotedTripleError as error:
+            raise error.in_file(path) from None
         findings.extend(report_findings(report, rules, shown))
         _label_reports(report, path)
         for triple in report:
