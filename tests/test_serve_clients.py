@@ -266,3 +266,19 @@ def test_32_clients_50_queries_each_all_correct(server: Server) -> None:
     print(f"{clients * per_client} queries from {clients} clients in {took:.1f} s "
           f"({clients * per_client / took:.0f} queries/s)")
     assert threading.active_count() < 100
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("return_format", ["json", "xml"])
+def test_rdflib_sparqlstore_constructs_in_the_json_and_xml_results_formats(server: Server, return_format: str,
+                                                                          method: str) -> None:
+    """rdflib's SPARQLStore sends only its result-set type, also for a CONSTRUCT: the graph comes back in the RDF
+    syntax ?format= gives for that name (JSON-LD for json, RDF/XML for xml), not a 406, so a SPARQLStore set up
+    for SELECT can CONSTRUCT too, as against Fuseki. CSV and TSV name no RDF syntax (406, as ?format=csv)."""
+    from rdflib.plugins.stores.sparqlstore import SPARQLStore
+
+    graph = rdflib.Graph(store=SPARQLStore(f"{server.url}/sparql", returnFormat=return_format, method=method))
+    result = graph.query(f"CONSTRUCT WHERE {{ <{PREDNISONE}> <http://www.w3.org/2000/01/rdf-schema#label> ?o }}")
+    assert result.graph is not None
+    assert {(str(o), o.language) for o in result.graph.objects() if isinstance(o, rdflib.Literal)} == set(
+        _labels_here())

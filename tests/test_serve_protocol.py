@@ -338,12 +338,23 @@ def test_construct_in_every_rdf_format(server: Server, accept: str, media: str) 
 @pytest.mark.parametrize(("text", "accept"), [
     ("SELECT * { ?s ?p ?o } LIMIT 1", "text/turtle"),
     ("ASK { ?s ?p ?o }", "text/csv"),
-    ("CONSTRUCT WHERE { ?s ?p ?o } ", RESULTS_JSON),
+    ("CONSTRUCT WHERE { ?s ?p ?o } ", "image/png"),
+    ("CONSTRUCT WHERE { ?s ?p ?o } ", "text/csv"),
     ("SELECT * { ?s ?p ?o } LIMIT 1", "image/png"),
 ])
 def test_a_format_the_query_cannot_take_is_406(server: Server, text: str, accept: str) -> None:
     reply = _get(server, [("query", text)], accept)
     assert reply.status == 406 and "can't answer" in reply.text
+
+
+@pytest.mark.parametrize(("accept", "syntax"), [(RESULTS_JSON, ox.RdfFormat.JSON_LD),
+                                                (RESULTS_XML, ox.RdfFormat.RDF_XML)])
+def test_a_graph_asked_for_as_a_result_set_comes_in_the_matching_rdf_syntax(server: Server, accept: str,
+                                                                           syntax: ox.RdfFormat) -> None:
+    """What format= gives for the same name (rdflib's SPARQLStore sends only its result-set type): not a 406."""
+    reply = _get(server, [("query", "CONSTRUCT WHERE { ?s ?p ?o } LIMIT 3")], accept)
+    assert reply.status == 200 and reply.media_type == syntax.media_type
+    assert len(list(ox.parse(reply.body, format=syntax))) == 3
 
 
 def test_format_parameter_overrides_accept(server: Server) -> None:

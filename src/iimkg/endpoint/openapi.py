@@ -15,6 +15,7 @@ from iimkg.endpoint.protocol import (
     CHARSET_FORMATS,
     FORMAT_NAMES,
     GRAPH_FORMATS,
+    GRAPHS_FOR_RESULT_TYPES,
     NAMED_FORMATS,
     SELECT_FORMATS,
     ResultFormat,
@@ -184,7 +185,7 @@ def _sparql_responses() -> dict[str, Any]:
     return {
         "200": {
             "description": "Query results (SELECT, ASK) or an RDF graph (CONSTRUCT, DESCRIBE), by Accept.",
-            "content": _content(SELECT_FORMATS + ASK_FORMATS + GRAPH_FORMATS),
+            "content": _content(SELECT_FORMATS + ASK_FORMATS + GRAPH_FORMATS + GRAPHS_FOR_RESULT_TYPES),
         },
         "400": {"description": "Malformed query or request (the parser's message)."},
         "406": {"description": "The query's results can't be given in a format Accept allows."},

@@ -32,6 +32,7 @@ __all__ = [
     "CHARSET_FORMATS",
     "FORMAT_NAMES",
     "FORMAT_PARAMETERS",
+    "GRAPHS_FOR_RESULT_TYPES",
     "GRAPH_FORMATS",
     "NAMED_FORMATS",
     "SELECT_FORMATS",
@@ -109,6 +110,11 @@ GRAPH_FORMATS: tuple[tuple[str, ResultFormat], ...] = (
     ("application/xml", ResultFormat.RDFXML),
     ("text/xml", ResultFormat.RDFXML),
 )
+# A CONSTRUCT or DESCRIBE asked for by a result-set type only: the RDF syntax ?format= gives for the same name.
+# (JSON-LD for JSON, RDF/XML for XML; CSV and TSV have none, as for ?format=csv.)
+_GRAPH_FOR = {ResultFormat.JSON: ResultFormat.JSONLD, ResultFormat.XML: ResultFormat.RDFXML}
+GRAPHS_FOR_RESULT_TYPES: tuple[tuple[str, ResultFormat], ...] = tuple(
+    (media, _GRAPH_FOR[fmt]) for media, fmt in SELECT_FORMATS if fmt in _GRAPH_FOR)
 # ?format= values (SPARQLWrapper sends its return format this way too): per query form, what each means.
 FORMAT_NAMES: dict[str, tuple[ResultFormat | None, ResultFormat | None]] = {
     # name: (for SELECT/ASK, for CONSTRUCT/DESCRIBE)
@@ -378,4 +384,10 @@ def choose(form: Literal["select", "ask", "graph"], accept: str | None, fmt: str
             return None
         return chosen
     offers = {"select": SELECT_FORMATS, "ask": ASK_FORMATS, "graph": GRAPH_FORMATS}[form]
-    return negotiate(accept, offers)
+    chosen = negotiate(accept, offers)
+    if chosen is None and form == "graph":
+        # A client that asks for a result set whatever the query (rdflib's SPARQLStore with returnFormat="json"
+        # sends only that type for a CONSTRUCT too) gets the graph in the RDF syntax ?format= gives for the same
+        # name, as Fuseki answers it, rather than a 406 (RFC 9110 §12.5.1 lets a server answer in another format).
+        chosen = negotiate(accept, GRAPHS_FOR_RESULT_TYPES)
+    return chosen
