@@ -813,6 +813,25 @@ def test_the_oxigraph_load_script_loads_a_store_that_answers_in_every_language(b
     assert wrong.returncode == 2 and "usage" in wrong.stderr
 
 
+def test_the_oxigraph_load_script_refuses_a_store_that_holds_an_earlier_release(tmp_path: Path) -> None:
+    """Each release's graphs are named by its version: loaded over an earlier release, both would be served as one
+    union. The script stops before oxigraph runs (no oxigraph needed here), and the store is left as it was."""
+    from iimkg.release.store import shipped_store_files
+
+    folder = tmp_path / "release"
+    for name, content in shipped_store_files().items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(content)
+    location = tmp_path / "store"
+    location.mkdir()
+    (location / "000001.sst").write_bytes(b"an earlier release")
+    done = subprocess.run(["sh", str(folder / "store" / "load-oxigraph.sh"), str(location)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 2 and "is not empty" in done.stderr, done.stderr
+    assert [p.name for p in location.iterdir()] == ["000001.sst"]
+    assert "A new release goes into a new store" in (folder / "store" / "README.md").read_text(encoding="utf-8")
+
+
 # ── Languages ──
 
 

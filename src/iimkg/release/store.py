@@ -72,6 +72,11 @@ if [ "$#" -ne 1 ]; then
     echo "usage: sh load-oxigraph.sh STORE_DIR" >&2
     exit 2
 fi
+if [ -d "$1" ] && [ -n "$(ls -A "$1")" ]; then
+    echo "load-oxigraph.sh: $1 is not empty: an earlier release's graphs would stay beside this one's and be served" >&2
+    echo "  with it; load into a new folder, then point oxigraph serve-read-only at it" >&2
+    exit 2
+fi
 here=$(dirname "$0")
 oxigraph load --location "$1" --file "$here/iimkg.nq"
 echo "loaded $here/iimkg.nq into $1; serve it with:" >&2
@@ -124,6 +129,12 @@ included.
 
 The endpoint is then `http://localhost:7878/query`: `iimkg query treatments --disease dermatomyositis --endpoint
 http://localhost:7878/query`.
+
+**A new release goes into a new store.** Each release's graphs are named by its version, so loading it into a store
+that holds an earlier one keeps both, and the union the server answers from mixes them (what the newer release
+removed would still be there). The script refuses a folder that is not empty: load into a new one and point the
+server at it. In Virtuoso, clear the earlier release's graphs first (`SPARQL CLEAR GRAPH <…>` for each graph its
+README lists).
 
 ## Virtuoso
 
