@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from iimkg.core.errors import IimkgError
+from iimkg.core.signals import STOP_SIGNALS
 
 __all__ = ["main"]
 
@@ -283,9 +284,9 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
     receiver, sender = context.Pipe(duplex=False)
 
     def child() -> None:
-        for stop in _STOP_SIGNALS:
+        for stop in STOP_SIGNALS:
             signal.signal(stop, signal.SIG_IGN)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked by the parent around the fork
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the parent around the fork
         _silence_stderr()  # the child answers through the pipe; what a runtime prints as it fails goes nowhere
         if memory_mb is not None:
             _cap_address_space(memory_mb * 1_048_576)
@@ -306,12 +307,12 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
     # it would stop the child half-started, and arriving in the parent inside start() it left a running child no one
     # kills (the command had exited 130 but the child kept the terminal's pipes open until its query ended).
     # Unblocked, a pending Ctrl-C is raised in the parent inside the try below, which kills the child.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         try:
             process.start()
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         sender.close()
         if not receiver.poll(timeout):
             print(f"iimkg: error: the query ran longer than {timeout:g} s and was stopped "
@@ -334,9 +335,6 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
     else:
         print(text, file=sys.stderr)
     return int(code)
-
-
-_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 def _silence_stderr() -> None:

@@ -11,16 +11,15 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 from iimkg.core.errors import IimkgError
+from iimkg.core.signals import STOP_SIGNALS, stops_held
 from iimkg.plans.engines import UnitChecker
 from iimkg.plans.results import Outcome
 from iimkg.plans.splitting import PlanUnit, Restart
@@ -54,7 +53,7 @@ def check_chunks(chunks: Iterable[list[PlanUnit] | Restart], shapes_text: str, o
                     marker.set_result(Outcome(restart=chunk.source))
                     pending.append(marker)
                 else:
-                    with _stops_held():  # the first submit forks the workers: see _start
+                    with stops_held():  # the first submit forks the workers: see _start
                         pending.append(pool.submit(_check, chunk))
                 while len(pending) > 2 * count or (pending and pending[0].done()):
                     yield _result(pending.popleft())
@@ -75,33 +74,16 @@ def _result(future: Future[Outcome]) -> Outcome:
                          ) from None
 
 
-_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
-
-
-@contextmanager
-def _stops_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM held back in this thread while it may fork workers; they arrive when it is done. A
-    worker forked with them open could take one before :func:`_start` ignores it, and die with a traceback."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-
-
 def _start(shapes_text: str, ontology: Path) -> None:
     """A worker's start: its engine, and Ctrl-C and SIGTERM left to the parent. The terminal sends Ctrl-C to every
     process of the group (``timeout`` sends SIGTERM so too); a worker that took it died mid-chunk, and the parent
     then met a broken pool (a traceback, exit 1) before its own KeyboardInterrupt (exit 130; SIGTERM, which the
     command turns into one, 143). The parent stops the pool."""
     global _checker
-    for stop in _STOP_SIGNALS:
+    for stop in STOP_SIGNALS:
         signal.signal(stop, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # forked while the parent held them back
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # forked while the parent held them back
     _checker = UnitChecker(shapes_text, ontology)
 
 

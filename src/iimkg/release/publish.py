@@ -27,12 +27,12 @@ from pathlib import Path
 from types import FrameType
 
 from iimkg.core.errors import OutputError
+from iimkg.core.signals import stops_held
 
 __all__ = ["ReleaseTerminated", "locked", "publish", "recover", "stopping_on_sigterm"]
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
-_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 class ReleaseTerminated(BaseException):
@@ -98,7 +98,7 @@ def publish(files: Mapping[str, bytes], out: Path) -> None:
         raise OutputError(f"can't write the release beside {out}: {error.strerror or error}") from None
     try:
         _write(files, temporary)
-        with _signals_held():
+        with stops_held():
             _swap_into_place(temporary, out)
     except OSError as error:
         raise OutputError(f"can't write the release to {out}: {error.strerror or error}; nothing was changed "
@@ -197,14 +197,3 @@ def stopping_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGTERM and SIGINT back while the folders are exchanged; they arrive when it is done."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
