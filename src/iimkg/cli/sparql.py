@@ -89,35 +89,41 @@ def _read_query(argument: str) -> tuple[str, Path | None]:
     """The query's text, and the file it came from (for messages); ``-`` is standard input, read up to the limit."""
     from iimkg.core.limits import current
 
+    limit = current().max_input_bytes
     if argument == STDIN:
-        limit = current().max_input_bytes
         raw = sys.stdin.buffer.read(limit + 1)
-        if len(raw) > limit:
-            raise InputError(f"the query is larger than {limit // 1_048_576} MB", path=_STDIN_NAME)
-        try:
-            return raw.decode("utf-8"), Path(_STDIN_NAME)
-        except UnicodeDecodeError as error:
-            raise InputError(f"the query is not UTF-8: byte {error.start} can't be decoded", path=_STDIN_NAME) from None
+        _within_limit(len(raw), limit, _STDIN_NAME)
+        return _decoded(raw, _STDIN_NAME), Path(_STDIN_NAME)
     candidate = Path(argument)
     if "\n" not in argument and len(argument) < 4096 and candidate.suffix in {".rq", ".sparql"}:
         if not candidate.exists() and not candidate.is_symlink():
             raise InputError("no such query file", path=candidate)
         require_file(candidate)  # a folder, a device, a loop of links, no permission: said so, not parsed as text
-        limit = current().max_input_bytes
-        if candidate.stat().st_size > limit:
-            raise InputError(f"the query is larger than {limit // 1_048_576} MB", path=candidate)
+        _within_limit(candidate.stat().st_size, limit, candidate)
         try:
-            return candidate.read_bytes().decode("utf-8"), candidate
-        except UnicodeDecodeError as error:
-            raise InputError(f"the query is not UTF-8: byte {error.start} can't be decoded", path=candidate) from None
+            raw = candidate.read_bytes()
         except OSError as error:
             raise InputError(f"can't be read: {error.strerror or error}", path=candidate) from None
+        return _decoded(raw, candidate), candidate
     surrogate = next((i for i, char in enumerate(argument) if "\udc80" <= char <= "\udcff"), None)
     if surrogate is not None:  # the shell passed bytes that are not UTF-8; Python kept them as lone surrogates
         byte = ord(argument[surrogate]) - 0xDC00
         raise InputError(f"the query is not UTF-8: byte 0x{byte:02x} at character {surrogate + 1} can't be decoded",
                          path="<query>")
     return argument, None
+
+
+def _within_limit(size: int, limit: int, path: Path | str) -> None:
+    """A query (from standard input or a file) is held to the input policy's size, as a data file is."""
+    if size > limit:
+        raise InputError(f"the query is larger than {limit // 1_048_576} MB", path=path)
+
+
+def _decoded(raw: bytes, path: Path | str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"the query is not UTF-8: byte {error.start} can't be decoded", path=path) from None
 
 
 @contextmanager
@@ -181,28 +187,27 @@ def _run(text: str, ns: argparse.Namespace, data: Sequence[tuple[Path, str | Non
 
         return render(run_remote(text, ns.endpoint, timeout=ns.timeout), ns.format)
     engine: Engine = ns.engine or Engine.OXIGRAPH
-    quads = _data_quads(data)
+    per_file = [(path, _data_quads([(path, syntax)])) for path, syntax in data]  # every file read before any query
     if engine is Engine.OXIGRAPH:
         store = None
-        if quads:
+        if any(quads for _, quads in per_file):
             from iimkg.graph.loading import oxigraph_store
 
             store = oxigraph_store()
-            store.extend(quads)
+            for _, quads in per_file:
+                store.extend(quads)
         return render(run_sparql(text, engine=engine, store=store), ns.format)
     graph = None
-    if quads:
+    if any(quads for _, quads in per_file):
         from iimkg.core.rdfterms import QuotedTripleError, to_rdflib
         from iimkg.graph.loading import load
 
         graph = load()
-        try:
-            graph.addN((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object), graph) for q in quads)
-        except QuotedTripleError as error:  # name the data file that holds it
-            from iimkg.core.rdfterms import first_quoted_triple
-
-            holding = next((p for p, s in data if first_quoted_triple(_data_quads([(p, s)])) is not None), None)
-            raise (error.in_file(holding) if holding is not None else error) from None
+        for path, quads in per_file:
+            try:
+                graph.addN((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object), graph) for q in quads)
+            except QuotedTripleError as error:  # rdflib has no quoted triple: the file that holds one, and where
+                raise error.in_file(path) from None
     try:
         return render(run_sparql(text, engine=engine, graph=graph), ns.format)
     except Exception as error:

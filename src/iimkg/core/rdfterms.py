@@ -103,6 +103,11 @@ class QuotedTripleError(InputError):
         super().__init__(f"RDF-star quoted triples (<< … >>) are not supported by {reader}: << {shown} >>",
                          path=path, line=line, column=column)
 
+    @classmethod
+    def of_quad(cls, quad: ox.Quad, *, reader: str = "the rdflib engine") -> QuotedTripleError:
+        """The error for a quad whose subject or object is a quoted triple (:func:`first_quoted_triple`)."""
+        return cls(quad.subject if isinstance(quad.subject, ox.Triple) else quad.object, reader=reader)
+
     def in_file(self, path: Path | str, *, reader: str | None = None) -> QuotedTripleError:
         """The same error naming ``path``, and the place of its first ``<<`` if the file shows one."""
         line, column = quoted_triple_place(path)

@@ -140,8 +140,7 @@ def check_with_pyshacl(files: list[Path], shapes_text: str, input_format: str | 
     quoted = first_quoted_triple(store)
     if quoted is not None:  # rdflib has no quoted triple: one line naming the file (and its first `<<`)
         files_of: dict[object, Path] = {graph: path for path, graph in zip(files, graphs, strict=True)}
-        triple = quoted.subject if isinstance(quoted.subject, ox.Triple) else quoted.object
-        refused = QuotedTripleError(triple, reader="the rdflib engine (--engine oxigraph reads them)")
+        refused = QuotedTripleError.of_quad(quoted, reader="the rdflib engine (--engine oxigraph reads them)")
         where = files_of.get(quoted.graph_name)
         if where is not None:
             refused = refused.in_file(where)

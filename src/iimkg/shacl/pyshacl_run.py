@@ -46,8 +46,7 @@ def user_shapes_quads(path: Path) -> list[ox.Quad]:
         raise InputError("the shapes file holds no triples", path=path)
     quoted = first_quoted_triple(quads)
     if quoted is not None:
-        triple = quoted.subject if isinstance(quoted.subject, ox.Triple) else quoted.object
-        raise QuotedTripleError(triple, reader="the shapes reader").in_file(path)
+        raise QuotedTripleError.of_quad(quoted, reader="the shapes reader").in_file(path)
     owners = {q.object: q.subject for q in quads if isinstance(q.object, ox.BlankNode)}
     for quad in quads:
         if quad.predicate.value in _QUERY_PROPERTIES and isinstance(quad.object, ox.Literal):
