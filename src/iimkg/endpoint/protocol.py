@@ -110,11 +110,6 @@ GRAPH_FORMATS: tuple[tuple[str, ResultFormat], ...] = (
     ("application/xml", ResultFormat.RDFXML),
     ("text/xml", ResultFormat.RDFXML),
 )
-# A CONSTRUCT or DESCRIBE asked for by a result-set type only: the RDF syntax ?format= gives for the same name.
-# (JSON-LD for JSON, RDF/XML for XML; CSV and TSV have none, as for ?format=csv.)
-_GRAPH_FOR = {ResultFormat.JSON: ResultFormat.JSONLD, ResultFormat.XML: ResultFormat.RDFXML}
-GRAPHS_FOR_RESULT_TYPES: tuple[tuple[str, ResultFormat], ...] = tuple(
-    (media, _GRAPH_FOR[fmt]) for media, fmt in SELECT_FORMATS if fmt in _GRAPH_FOR)
 # ?format= values (SPARQLWrapper sends its return format this way too): per query form, what each means.
 FORMAT_NAMES: dict[str, tuple[ResultFormat | None, ResultFormat | None]] = {
     # name: (for SELECT/ASK, for CONSTRUCT/DESCRIBE)
@@ -134,6 +129,11 @@ FORMAT_NAMES: dict[str, tuple[ResultFormat | None, ResultFormat | None]] = {
     "json-ld": (None, ResultFormat.JSONLD),
     "jsonld": (None, ResultFormat.JSONLD),
 }
+# A CONSTRUCT or DESCRIBE asked for by a result-set type only: the RDF syntax ?format= gives for the same name
+# (JSON-LD for JSON, RDF/XML for XML; CSV and TSV name none), read from FORMAT_NAMES, not written again.
+_GRAPH_FOR = {results: graphs for results, graphs in FORMAT_NAMES.values() if results and graphs}
+GRAPHS_FOR_RESULT_TYPES: tuple[tuple[str, ResultFormat], ...] = tuple(
+    (media, _GRAPH_FOR[fmt]) for media, fmt in SELECT_FORMATS if fmt in _GRAPH_FOR)
 
 
 @dataclass(frozen=True)
