@@ -291,6 +291,84 @@ def test_an_open_ended_prescription_is_assumed_ongoing_by_the_long_term_rules(tm
         assert "On prednisone 40 mg/day open-ended, assumed ongoing (from " in findings[rule], findings[rule]
 
 
+# ── courses: prescriptions of one drug class that reach a threshold together (iimplan:Course) ──
+
+Step = tuple[object, str | None, int]  # daily dose in mg, start date (or None), planned duration in days
+
+
+def _course_plan(tmp_path: Path, case: str, drug: str, steps: list[Step]) -> Path:
+    """A case's plan whose prescription of ``drug`` (a fragment of base.ttl) is replaced by one prescription of the
+    same drug per step; the steps are blank nodes, as an export writes them."""
+    graph = case_graph(CASES_DIR / case)
+    term = rdflib.Namespace(IIM)
+    node = _node(graph, drug)
+    code = graph.value(node, term.prescribedDrug)
+    [plan] = graph.subjects(term.prescription, node)
+    graph.remove((plan, term.prescription, node))
+    graph.remove((node, None, None))
+    for dose, start, days in steps:
+        step = rdflib.BNode()
+        graph.add((plan, term.prescription, step))
+        graph.add((step, RDF.type, term.Prescription))
+        graph.add((step, term.prescribedDrug, code))
+        graph.add((step, term.dailyDoseMg, rdflib.Literal(dose)))
+        graph.add((step, term.plannedDurationDays, rdflib.Literal(days)))
+        if start is not None:
+            graph.add((step, term.startDate, rdflib.Literal(start, datatype=rdflib.XSD.date)))
+    plan_file = tmp_path / f"{case}-course-{len(list(tmp_path.iterdir()))}.ttl"
+    graph.serialize(plan_file, format="turtle")
+    return plan_file
+
+
+def _messages(plan: Path, rule: str) -> list[str]:
+    return sorted(f.message for f in validate_plans([plan]).findings if f.rule == rule)
+
+
+# R080a/R080b: 2.5 mg/day of a glucocorticoid for 90 days; the plan date of base.ttl is 2026-03-02
+@pytest.mark.parametrize(("steps", "fires"), [
+    ([(60, "2026-03-02", 56), (30, "2026-04-27", 56), (15, "2026-06-22", 56)], 3),   # a taper: 168 days
+    ([(40, "2026-03-02", 45), (20, "2026-04-16", 45)], 2),                           # 90 days exactly
+    ([(40, "2026-03-02", 45), (20, "2026-04-16", 44)], 0),                           # 89 days
+    ([(10, "2026-03-02", 60), (5, "2026-03-02", 60)], 0),        # taken together (morning, evening): 60 days
+    ([(10, "2026-03-02", 60), (5, "2026-04-01", 60)], 2),        # overlapping by 30 days: 90 days from first to last
+    ([(60, "2026-03-02", 56), (2, "2026-04-27", 56)], 0),        # the second step is below 2.5 mg/day
+    ([(60, "2026-03-02", 50), (30, "2026-07-01", 40)], 2),       # a gap between them: 90 days taken
+    ([(60, "2025-10-01", 56), (30, "2026-03-02", 56)], 0),       # the first step ended before the plan date
+], ids=["taper", "90-days", "89-days", "together", "overlapping", "below-dose", "gap", "first-step-past"])
+def test_a_course_of_prescriptions_reaches_a_duration_threshold_that_no_step_reaches(
+        tmp_path: Path, steps: list[Step], fires: int) -> None:
+    plan = _course_plan(tmp_path, "osteoporosis_prevention-fail.trig", "prednisone", steps)
+    messages = _messages(plan, "osteoporosis_prevention")
+    assert len(messages) == fires, messages
+    for message in messages:
+        assert re.search(r" \d+ days in a course of \d+ prescriptions at or above the threshold's dose \(from 2\.5 ",
+                         message), message
+        assert "if they follow one another" not in message
+
+
+def test_a_course_says_how_long_it_lasts_and_what_it_assumed_without_dates(tmp_path: Path) -> None:
+    """Steps with no start date are assumed to follow one another, and the finding says so."""
+    plan = _course_plan(tmp_path, "osteoporosis_prevention-fail.trig", "prednisone", [(60, None, 56), (30, None, 56)])
+    messages = _messages(plan, "osteoporosis_prevention")
+    assert messages == [
+        f"On prednisone {dose} mg/day for 56 days, 112 days in a course of 2 prescriptions at or above the threshold's "
+        "dose if they follow one another (from 2.5 mg/day for 90 days, R080a), nothing against glucocorticoid-induced "
+        "osteoporosis is done or planned, such as bisphosphonate or weight-bearing exercise (R080a, S31)."
+        for dose in (30, 60)]
+
+
+@pytest.mark.parametrize(("second_dose", "fires"), [(20, True), (15, False)])
+def test_a_course_above_the_dose_of_r055_calls_for_pneumocystis_prophylaxis(
+        tmp_path: Path, second_dose: int, fires: bool) -> None:
+    """R055: more than 15 mg/day for 14 days. 30 mg/day then the second dose, a week each: a course of 14 days only
+    if the second dose is above 15 mg/day too; the prednisone course then also counts as immunosuppression."""
+    plan = _course_plan(tmp_path, "pneumocystis_prophylaxis-fail.trig", "prednisone",
+                        [(30, "2026-03-02", 7), (second_dose, "2026-03-09", 7)])
+    messages = _messages(plan, "pneumocystis_prophylaxis")
+    assert bool(messages) is fires, messages
+    assert all("14 days in a course of 2 prescriptions" in message for message in messages)
+
+
 def _ontology_with_r055(tmp_path: Path, dose_line: str, extra: str = "") -> Path:
     """A copy of the ontology whose R055 states its dose threshold as ``dose_line`` (and with ``extra`` Turtle)."""
     text = ontology_file().read_text(encoding="utf-8")
