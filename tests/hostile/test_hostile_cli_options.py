@@ -126,7 +126,9 @@ def test_the_memory_floor_lets_a_query_run() -> None:
 
 
 @pytest.mark.parametrize("option", [["--timeout", "nan"], ["--timeout", "inf"], ["--request-timeout", "1e400"],
-                                    ["--worker-memory", "1"], ["--worker-memory", "50"]])
+                                    ["--worker-memory", "1"], ["--worker-memory", "50"], ["--workers", "100000"],
+                                    ["--max-results", "99999999999999999999"], ["--max-request-bytes", "1e3"],
+                                    ["--max-request-bytes", str(2**40)]])
 def test_serve_refuses_an_option_out_of_range_before_it_starts(option: list[str]) -> None:
     line = assert_one_line_error(run_cli("serve", "--port", "0", *option, timeout=30))
     assert option[0] in line

@@ -13,7 +13,14 @@ from typing import Any
 __all__ = ["register"]
 
 
-def _positive(kind: type[int] | type[float]) -> Any:
+# The most each count option takes: beyond these a typo starts thousands of processes (each with its own
+# --worker-memory), or lets one request or result take all the machine's memory before the limit is checked.
+MAX_WORKERS = 64
+MAX_RESULTS = 10_000_000
+MAX_REQUEST_BYTES = 256 * 1_048_576
+
+
+def _positive(kind: type[int] | type[float], most: int | None = None) -> Any:
     def parse(text: str) -> int | float:
         try:
             value = kind(text)
@@ -21,6 +28,8 @@ def _positive(kind: type[int] | type[float]) -> Any:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
         if value <= 0:
             raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"{text!r} is more than {most:,}, the most this option takes")
         return value
 
     return parse
@@ -61,13 +70,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--request-timeout", type=_seconds, default=10.0, metavar="SECONDS",
                         help="longest a client may take to send a request's head, and then its body; then the "
                              "connection is closed (default: 10)")
-    parser.add_argument("--max-results", type=_positive(int), default=100_000, metavar="N",
-                        help="most rows (or triples) a query may return; more is refused (default: 100000)")
-    parser.add_argument("--max-request-bytes", type=_positive(int), default=1_048_576, metavar="N",
-                        help="largest request body or URL query string read (default: 1048576)")
-    parser.add_argument("--workers", type=_positive(int), default=None, metavar="N",
-                        help="query worker processes, i.e. queries run at once (default: the number of CPUs, "
-                             "at most 8)")
+    parser.add_argument("--max-results", type=_positive(int, MAX_RESULTS), default=100_000, metavar="N",
+                        help="most rows (or triples) a query may return; more is refused (default: 100000; at most "
+                             f"{MAX_RESULTS:,})")
+    parser.add_argument("--max-request-bytes", type=_positive(int, MAX_REQUEST_BYTES), default=1_048_576, metavar="N",
+                        help="largest request body or URL query string read (default: 1048576; at most "
+                             f"{MAX_REQUEST_BYTES:,})")
+    parser.add_argument("--workers", type=_positive(int, MAX_WORKERS), default=None, metavar="N",
+                        help=f"query worker processes, i.e. queries run at once (1 to {MAX_WORKERS}; default: the "
+                             "number of CPUs, at most 8)")
     parser.add_argument("--worker-memory", type=_memory_mb, default=2048, metavar="MB",
                         help="address space each query worker may use; a query that needs more is stopped "
                              f"(default: 2048; from {MIN_MEMORY_MB}, which lets a worker start)")
