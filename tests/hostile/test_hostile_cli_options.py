@@ -172,6 +172,15 @@ def test_an_update_is_refused_as_an_update(update: str, engine: str) -> None:
     assert "runs queries only" in line and "does not run updates" in line
 
 
+@pytest.mark.parametrize("update", ["INSERT DATA { <urn:a> <urn:b> }", "BASE <urn:b:> LOAD",
+                                    "PREFIX x: <urn:x:> # a comment\ndelete where { ?s"])
+def test_a_malformed_update_is_refused_as_an_update_with_the_update_parsers_place(update: str) -> None:
+    """Not the query parser's "expected CONSTRUCT" at the first keyword."""
+    line = assert_one_line_error(run_cli("sparql", update))
+    assert "does not run updates" in line and "does not parse as one either (line " in line, line
+    assert "CONSTRUCT" not in line.split("does not run updates")[1], line
+
+
 def test_a_query_whose_prefix_is_an_update_word_still_runs() -> None:
     done = run_cli("sparql", "PREFIX add: <urn:x:> SELECT * { ?s add:p ?o }")
     assert done.returncode == 0, done.stderr

@@ -9,6 +9,7 @@ that is stopped at ``--timeout`` (see :func:`iimkg.cli.main._bounded`).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -221,14 +222,26 @@ def _run(text: str, ns: argparse.Namespace, data: Sequence[tuple[Path, str | Non
 _UPDATE_WORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH")
 
 
+# The prologue (comments, PREFIX and BASE declarations) before a request's first keyword
+_PROLOGUE = re.compile(r"(?:\s+|#[^\n]*|(?i:PREFIX)\s+[^\s:]*:\s*<[^>]*>|(?i:BASE)\s*<[^>]*>)*")
+
+
 def _refuse_update(text: str) -> None:
     """An update (INSERT, DELETE, LOAD, CLEAR…) is refused for what it is; the query parsers said ``expected
-    CONSTRUCT`` at its first keyword. Only a text with an update keyword is parsed as an update; nothing is run."""
+    CONSTRUCT`` at its first keyword. Only a text with an update keyword is parsed as an update; nothing is run.
+    A text whose first keyword is an update's is refused as an update even when it does not parse as one, with the
+    update parser's message (the query parser's would be ``expected CONSTRUCT`` there too)."""
     from iimkg.core.sparql_guard import update_syntax_error, uses_keyword
 
-    if uses_keyword(text, *_UPDATE_WORDS) and update_syntax_error(text) is None:
+    if not uses_keyword(text, *_UPDATE_WORDS):
+        return
+    problem = update_syntax_error(text)
+    first = re.match(r"[A-Za-z]+", text[_PROLOGUE.match(text).end():])  # type: ignore[union-attr]
+    starts_update = first is not None and first.group(0).upper() in _UPDATE_WORDS
+    if problem is None or starts_update:
+        broken = f"; it does not parse as one either ({problem})" if problem is not None else ""
         raise InputError("this is a SPARQL update (INSERT, DELETE, LOAD, CLEAR…): iimkg sparql runs queries only "
-                         "(SELECT, ASK, CONSTRUCT, DESCRIBE) and does not run updates; nothing was changed",
+                         "(SELECT, ASK, CONSTRUCT, DESCRIBE) and does not run updates; nothing was changed" + broken,
                          path="<query>")
 
 
