@@ -236,7 +236,8 @@ def _refuse_update(text: str) -> None:
     if not uses_keyword(text, *_UPDATE_WORDS):
         return
     problem = update_syntax_error(text)
-    first = re.match(r"[A-Za-z]+", text[_PROLOGUE.match(text).end():])  # type: ignore[union-attr]
+    prologue = _PROLOGUE.match(text)
+    first = re.match(r"[A-Za-z]+", text[prologue.end():] if prologue else text)
     starts_update = first is not None and first.group(0).upper() in _UPDATE_WORDS
     if problem is None or starts_update:
         broken = f"; it does not parse as one either ({problem})" if problem is not None else ""
