@@ -248,6 +248,26 @@ def test_no_statement_label_merely_copies_its_identifier(store: ox.Store) -> Non
     assert bare == []
 
 
+def test_a_dose_text_that_names_a_drug_is_on_a_statement_about_that_drug_alone(store: ox.Store) -> None:
+    """The queries show a statement's iim:doseText beside each of its drugs: a dose text that names some of a
+    statement's drugs but not all would be read as the others' dose too (R213 once gave "hydroxychloroquine up to
+    400 mg/day" as azathioprine's). Such a statement is split by drug (R213, R213a)."""
+    rows = select(store, """
+        PREFIX iim: <https://w3id.org/iimkg/>
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT ?s ?dose ?drug ?label WHERE {
+          ?s iim:doseText ?dose ; iim:drug ?drug .
+          ?drug rdfs:label ?label . FILTER (LANG(?label) = "en")
+        }""")
+    assert rows, "the graph has dose texts"
+    drugs: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        drugs.setdefault((row["s"], row["dose"]), {})[row["drug"]] = row["label"].lower()
+    partial = {statement: dose for (statement, dose), labels in drugs.items()
+               if 0 < sum(label in dose.lower() for label in labels.values()) < len(labels)}
+    assert partial == {}
+
+
 def test_obsolete_or_wrong_identifiers_are_never_used(store: ox.Store) -> None:
     # xrefs-notes.md: obsolete MONDO classes, meprednisone's ATC code, outdated rituximab/tofacitinib ATC,
     # salt or hydrate ChEBI forms, the MeSH "Tuberculoma" that DOID gives tuberculosis
