@@ -134,6 +134,20 @@ def test_serve_refuses_an_option_out_of_range_before_it_starts(option: list[str]
     assert option[0] in line
 
 
+@pytest.mark.parametrize("command", [["validate", "plan.ttl"], ["fhir", "convert", "bundle.json"], ["serve"],
+                                     ["sparql", "ASK {}"]])
+@pytest.mark.parametrize("option", [["--max-input-mb", "99999999999999999999"], ["--max-depth", "0"]])
+def test_every_command_refuses_a_limit_out_of_range_when_it_parses_it(command: list[str], option: list[str]) -> None:
+    """One parser per kind of limit (cli/options.py): validate and fhir convert took any --max-input-mb."""
+    line = assert_one_line_error(run_cli(*command, *option, timeout=30))
+    assert option[0] in line and "is not a whole number above 0" in line, line
+
+
+def test_validate_refuses_more_workers_than_serve_would_start() -> None:
+    line = assert_one_line_error(run_cli("validate", "--workers", "1000", "plan.ttl", timeout=30))
+    assert "--workers" in line and "at most 64" in line, line
+
+
 # ── error messages: one line, whatever the input holds ──
 
 def test_a_message_that_quotes_a_file_shows_its_newlines_and_escapes_escaped(tmp_path: Path) -> None:

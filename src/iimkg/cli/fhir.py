@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from iimkg.cli import options
+
 __all__ = ["register"]
 
 EXIT_OK, EXIT_UNMAPPED = 0, 1
@@ -44,10 +46,10 @@ def register(subparsers: Any) -> None:
     convert.add_argument("--all-notes", action="store_true",
                          help="list every resource that could not be read, not the first "
                               "few of each kind and a count")
-    convert.add_argument("--max-input-mb", type=int, metavar="MB",
+    convert.add_argument("--max-input-mb", type=options.input_mb, metavar="MB",
                          help="largest input file (an NDJSON line, for Bulk Data) read, in MB "
                               "(default: the input policy's, docs/security.md)")
-    convert.add_argument("--max-depth", type=int, metavar="N",
+    convert.add_argument("--max-depth", type=options.count, metavar="N",
                          help="deepest nesting of JSON read (default: the input policy's)")
     convert.set_defaults(handler=run_convert)
     fhir.set_defaults(handler=lambda ns: _usage(fhir))
@@ -70,15 +72,11 @@ def run_convert(ns: argparse.Namespace) -> int:
     export (:mod:`iimkg.fhir.bulk`).
     What could not be read is listed for the first few of each kind, then counted (``--all-notes``: all)."""
     from iimkg.core.atomic import refuse_output_over_input
-    from iimkg.core.errors import IimkgError
     from iimkg.core.limits import configure
     from iimkg.fhir.bulk import BulkExport, is_bulk_export
     from iimkg.fhir.manifest import expand_manifests
     from iimkg.plans.model import Conversion
 
-    for flag, value in (("--max-input-mb", ns.max_input_mb), ("--max-depth", ns.max_depth)):
-        if value is not None and value < 1:
-            raise IimkgError(f"{flag} takes a number from 1 up")
     configure(max_depth=ns.max_depth, max_input_bytes=ns.max_input_mb * 1_048_576 if ns.max_input_mb else None)
     files = expand_manifests(list(dict.fromkeys(Path(p) for p in ns.files)))
     refuse_output_over_input(ns.output, [*ns.files, *files])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import enum
-import math
 import re
 import signal
 import sys
@@ -15,6 +14,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, NoReturn
 
+from iimkg.cli.options import count, input_mb, memory_mb, seconds
 from iimkg.core.errors import IimkgError
 from iimkg.core.signals import STOP_SIGNALS
 
@@ -204,58 +204,20 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MEMORY_MB = 4096
 
 
-MAX_SECONDS = 86_400  # a day: past it a timer overflowed (OverflowError from 1e10, inf, 1e308)
-MIN_MEMORY_MB = 128  # the smallest measured to run a named query was 90 MB (rdflib), a serve worker 75 MB
-MAX_MEMORY_MB = 1_048_576  # 1 TiB of address space; past 2**63 bytes setrlimit overflowed
-MAX_INPUT_MB = 1_048_576
-
-
-def _seconds(text: str) -> float:
-    """A time limit: finite, above 0, at most :data:`MAX_SECONDS` (NaN and infinity made a server whose every
-    query failed, and a timer that overflowed)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 and at most {MAX_SECONDS}")
-    return value
-
-
-def _count(text: str, most: int | None = None) -> int:
-    if not (text.isascii() and text.isdigit()) or int(text) == 0 or (most is not None and int(text) > most):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0"
-                                         + (f" and at most {most}" if most is not None else ""))
-    return int(text)
-
-
-def _input_mb(text: str) -> int:
-    return _count(text, MAX_INPUT_MB)
-
-
-def _memory_mb(text: str) -> int:
-    """An address-space cap in MB, from :data:`MIN_MEMORY_MB` (below it the process can't load its libraries: a
-    failed ImportError, a Rust allocation failure) to :data:`MAX_MEMORY_MB`."""
-    if not (text.isascii() and text.isdigit()) or not MIN_MEMORY_MB <= int(text) <= MAX_MEMORY_MB:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of MB from {MIN_MEMORY_MB} (the least a query "
-                                         f"process needs to start) to {MAX_MEMORY_MB}")
-    return int(text)
-
-
 def _limit_options(parser: argparse.ArgumentParser, *, inputs: bool = True) -> None:
     """``--timeout`` and the input policy's flags (:mod:`iimkg.core.limits`), which raise its defaults."""
     from iimkg.core.limits import Limits
 
     defaults = Limits()
-    parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    parser.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"stop the query after this long, exit 2 (default: {DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--max-memory-mb", type=_memory_mb, default=DEFAULT_MEMORY_MB, metavar="MB",
+    parser.add_argument("--max-memory-mb", type=memory_mb, default=DEFAULT_MEMORY_MB, metavar="MB",
                         help=f"address space the query may use; past it the query is stopped, exit 2 "
                              f"(default: {DEFAULT_MEMORY_MB})")
-    parser.add_argument("--max-depth", type=_count, default=None, metavar="N",
+    parser.add_argument("--max-depth", type=count, default=None, metavar="N",
                         help=f"deepest bracket nesting of a query (default: {defaults.max_depth})")
     if inputs:
-        parser.add_argument("--max-input-mb", type=_input_mb, default=None, metavar="MB",
+        parser.add_argument("--max-input-mb", type=input_mb, default=None, metavar="MB",
                             help=f"largest --data file (default: {defaults.max_input_bytes // 1_048_576})")
 
 

@@ -13,37 +13,15 @@ from typing import Any
 __all__ = ["register"]
 
 
-# The most each count option takes: beyond these a typo starts thousands of processes (each with its own
-# --worker-memory), or lets one request or result take all the machine's memory before the limit is checked.
-MAX_WORKERS = 64
+# The most the size options take: beyond these one request or result could take all the machine's memory before
+# the limit is checked (the number of workers is bounded by iimkg.cli.options.MAX_WORKERS).
 MAX_RESULTS = 10_000_000
 MAX_REQUEST_BYTES = 256 * 1_048_576
 
 
-def _positive(kind: type[int] | type[float], most: int | None = None) -> Any:
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
-        if most is not None and value > most:
-            raise argparse.ArgumentTypeError(f"{text!r} is more than {most:,}, the most this option takes")
-        return value
-
-    return parse
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 takes a free one)")
-    return int(text)
-
-
 def register(subparsers: Any) -> None:
     """Add ``serve`` to the ``iimkg`` command."""
-    from iimkg.cli.main import MIN_MEMORY_MB, _memory_mb, _seconds
+    from iimkg.cli import options
     from iimkg.core.limits import Limits
 
     parser = subparsers.add_parser(
@@ -55,33 +33,34 @@ def register(subparsers: Any) -> None:
                     "Stop with Ctrl-C.")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1, this machine only)")
-    parser.add_argument("--port", type=_port, default=7878, help="port (default: 7878; 0 takes a free one)")
+    parser.add_argument("--port", type=options.port, default=7878, help="port (default: 7878; 0 takes a free one)")
     parser.add_argument("--data", nargs="+", type=Path, default=[], metavar="FILE",
                         help="RDF files to serve with the graph (Turtle, N-Triples, N-Quads, TriG, JSON-LD, RDF/XML)")
     parser.add_argument("--input-format", metavar="FORMAT",
                         help="RDF syntax of the --data files when the extension does not tell")
-    parser.add_argument("--max-input-mb", type=_positive(int), default=None, metavar="MB",
+    parser.add_argument("--max-input-mb", type=options.input_mb, default=None, metavar="MB",
                         help="largest --data file read (default: 512; see docs/security.md)")
-    parser.add_argument("--max-depth", type=_positive(int), default=None, metavar="N",
+    parser.add_argument("--max-depth", type=options.count, default=None, metavar="N",
                         help=f"deepest bracket nesting of a query the workers parse (default: {Limits().max_depth}; "
                              "see docs/security.md)")
-    parser.add_argument("--timeout", type=_seconds, default=10.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=options.seconds, default=10.0, metavar="SECONDS",
                         help="longest a query may run; then its worker is stopped (default: 10)")
-    parser.add_argument("--request-timeout", type=_seconds, default=10.0, metavar="SECONDS",
+    parser.add_argument("--request-timeout", type=options.seconds, default=10.0, metavar="SECONDS",
                         help="longest a client may take to send a request's head, and then its body; then the "
                              "connection is closed (default: 10)")
-    parser.add_argument("--max-results", type=_positive(int, MAX_RESULTS), default=100_000, metavar="N",
+    parser.add_argument("--max-results", type=options.counts_to(MAX_RESULTS), default=100_000, metavar="N",
                         help="most rows (or triples) a query may return; more is refused (default: 100000; at most "
                              f"{MAX_RESULTS:,})")
-    parser.add_argument("--max-request-bytes", type=_positive(int, MAX_REQUEST_BYTES), default=1_048_576, metavar="N",
+    parser.add_argument("--max-request-bytes", type=options.counts_to(MAX_REQUEST_BYTES), default=1_048_576,
+                        metavar="N",
                         help="largest request body or URL query string read (default: 1048576; at most "
                              f"{MAX_REQUEST_BYTES:,})")
-    parser.add_argument("--workers", type=_positive(int, MAX_WORKERS), default=None, metavar="N",
-                        help=f"query worker processes, i.e. queries run at once (1 to {MAX_WORKERS}; default: the "
-                             "number of CPUs, at most 8)")
-    parser.add_argument("--worker-memory", type=_memory_mb, default=2048, metavar="MB",
+    parser.add_argument("--workers", type=options.workers, default=None, metavar="N",
+                        help=f"query worker processes, i.e. queries run at once (1 to {options.MAX_WORKERS}; "
+                             "default: the number of CPUs, at most 8)")
+    parser.add_argument("--worker-memory", type=options.memory_mb, default=2048, metavar="MB",
                         help="address space each query worker may use; a query that needs more is stopped "
-                             f"(default: 2048; from {MIN_MEMORY_MB}, which lets a worker start)")
+                             f"(default: 2048; from {options.MIN_MEMORY_MB}, which lets a worker start)")
     cors = parser.add_mutually_exclusive_group()
     cors.add_argument("--cors", default="*", metavar="ORIGIN",
                       help="origin allowed to call the endpoint from a browser page (default: *, any)")

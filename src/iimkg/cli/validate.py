@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from iimkg.cli import options
 from iimkg.core.errors import IimkgError
 from iimkg.core.kinds import Engine, InputFormat
 from iimkg.shacl.findings import Severity
@@ -50,13 +51,13 @@ def register(subparsers: Any) -> None:
     validate.add_argument("--engine", choices=[e.value for e in Engine], default=Engine.OXIGRAPH.value,
                           help="oxigraph (default: plans checked with one query per rule for all plans) or rdflib "
                                "(plain pyshacl; same findings, far slower)")
-    validate.add_argument("--workers", type=int, metavar="N",
+    validate.add_argument("--workers", type=options.workers, metavar="N",
                           help="processes for checking many plan files (default: one per CPU for large inputs)")
     validate.add_argument("--strict", action="store_true",
                           help="FHIR input: report resources the converter could not map as violations, not warnings")
-    validate.add_argument("--max-input-mb", type=int, metavar="MB",
+    validate.add_argument("--max-input-mb", type=options.input_mb, metavar="MB",
                           help="largest input file read, in MB (default: the input policy's, docs/security.md)")
-    validate.add_argument("--max-depth", type=int, metavar="N",
+    validate.add_argument("--max-depth", type=options.count, metavar="N",
                           help="deepest nesting of JSON (FHIR) or brackets read (default: the input policy's)")
     validate.add_argument("--output", type=Path, metavar="FILE",
                           help="write the report to FILE (complete or not at all) instead of standard output")
@@ -75,11 +76,6 @@ def run(ns: argparse.Namespace) -> int:
     if ns.plans and ns.qc is not None:
         raise IimkgError("give plan files or --qc ontology files, not both: they are checked against different shapes")
     refuse_output_over_input(ns.output, [*ns.plans, *(ns.qc or []), *ns.shapes])
-    if ns.workers is not None and ns.workers < 1:
-        raise IimkgError("--workers takes a number of processes from 1 up")
-    for flag, value in (("--max-input-mb", ns.max_input_mb), ("--max-depth", ns.max_depth)):
-        if value is not None and value < 1:
-            raise IimkgError(f"{flag} takes a number from 1 up")
     from iimkg.core.limits import configure
 
     configure(max_depth=ns.max_depth, max_input_bytes=ns.max_input_mb * 1_048_576 if ns.max_input_mb else None)
