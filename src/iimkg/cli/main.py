@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import enum
-import re
 import signal
 import sys
 import textwrap
@@ -16,6 +15,7 @@ from typing import Any, NoReturn
 
 from iimkg.cli.options import count, input_mb, memory_mb, seconds
 from iimkg.core.errors import IimkgError
+from iimkg.core.messages import one_line
 from iimkg.core.signals import STOP_SIGNALS
 
 __all__ = ["main"]
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)  # iimkg serve: uvicorn's graceful shutdown
         return int(ns.handler(ns))
     except IimkgError as error:
-        print(_clip(f"iimkg: error: {error}"), file=sys.stderr)
+        print(one_line(f"iimkg: error: {error}"), file=sys.stderr)
         return error.exit_code
     except Terminated:
         return EXIT_TERMINATED
@@ -81,7 +81,6 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated
 
 
-MAX_ERROR_CHARS = 1000
 LIBRARY_LOGGERS = ("rdflib", "pyshacl")
 
 
@@ -98,35 +97,12 @@ def _quiet_library_warnings() -> None:
             logger.setLevel(logging.ERROR)
 
 
-def _clip(message: str, limit: int = MAX_ERROR_CHARS) -> str:
-    """An error message made one line and cut to ``limit`` characters (with an ellipsis): messages quote what the
-    user gave, and a 100 kB parameter must not come back whole, nor a file's lines (a non-XML .rdf file's message
-    held 477 of them), nor its escape sequences, which the terminal would obey: newlines and other control
-    characters (and line separators, bidirectional overrides, lone surrogates) are shown escaped, as ``\\n`` or
-    ``\\x1b``, before the cut.
-
-    >>> _clip("bad\\nline\\x1b[31mRED")
-    'bad\\\\nline\\\\x1b[31mRED'
-    """
-    escaped = _UNSAFE.sub(_escape, message[: limit + 1])
-    return escaped if len(escaped) <= limit and len(message) <= limit else escaped[: limit - 1] + "…"
-
-
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return _NAMED_ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-
-
 class _OneLineParser(argparse.ArgumentParser):
     """argparse whose usage errors are one line, ``iimkg: error: …``, exit 2, like every other error (argparse
     printed its usage synopsis first, seven lines for ``iimkg sparql``); ``--help`` still shows the usage."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_ERROR, _clip(f"iimkg: error: {self.prog}: {message} (see {self.prog} --help)") + "\n")
+        self.exit(EXIT_ERROR, one_line(f"iimkg: error: {self.prog}: {message} (see {self.prog} --help)") + "\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -255,13 +231,13 @@ def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = No
         try:
             reply: tuple[int, str] = (EXIT_OK, work())
         except IimkgError as error:
-            reply = (error.exit_code, _clip(f"iimkg: error: {error}"))
+            reply = (error.exit_code, one_line(f"iimkg: error: {error}"))
         except MemoryError:
             reply = (EXIT_ERROR, "iimkg: error: the query needs more memory than --max-memory-mb allows")
         except RecursionError:
             reply = (EXIT_ERROR, "iimkg: error: the query is nested too deeply to evaluate (see --max-depth)")
         except Exception as error:  # a bug: one line, not a traceback
-            reply = (EXIT_ERROR, _clip(f"iimkg: error: internal error: {type(error).__name__}: {str(error)[:300]}"))
+            reply = (EXIT_ERROR, one_line(f"iimkg: error: internal error: {type(error).__name__}: {str(error)[:300]}"))
         sender.send(reply)
 
     process = context.Process(target=child, name="iimkg-query", daemon=True)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
+from iimkg.core.messages import clip
 from iimkg.core.vocab import RDF, XSD
 
 if TYPE_CHECKING:
@@ -98,9 +99,8 @@ class QuotedTripleError(InputError):
                  line: int | None = None, column: int | None = None) -> None:
         self.triple = triple
         self.reader = reader
-        shown = str(triple)
-        shown = shown if len(shown) <= 200 else shown[:199] + "…"
-        super().__init__(f"RDF-star quoted triples (<< … >>) are not supported by {reader}: << {shown} >>",
+        super().__init__(f"RDF-star quoted triples (<< … >>) are not supported by {reader}: "
+                         f"<< {clip(str(triple), 200)} >>",
                          path=path, line=line, column=column)
 
     @classmethod

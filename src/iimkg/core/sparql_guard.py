@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from iimkg.core.errors import QuerySyntaxError
 from iimkg.core.limits import check_query_depth
+from iimkg.core.messages import clip
 
 __all__ = ["decode_escapes", "keywords", "network_refusal", "parse_tree", "update_syntax_error", "uses_keyword",
            "uses_service"]
@@ -206,13 +207,13 @@ def network_refusal(text: str, *, remote_from: bool = False) -> str | None:
         if not isinstance(node, CompValue):
             continue
         if node.name == "ServiceGraphPattern":
-            return (f"refused: SERVICE {_clip(str(node.get('term')), 200)} (federated query) is not allowed here; "
+            return (f"refused: SERVICE {clip(str(node.get('term')), 200)} (federated query) is not allowed here; "
                     "this calls no other service. Run the query against the graph alone.")
         if node.name == "DatasetClause" and remote_from:
             # CompValue.get answers the key itself for a missing key, so ask the dict which clause this is
             iri = dict.get(node, "default") if "default" in node else dict.get(node, "named")
             if iri is not None and _fetchable(iri):
-                return (f"refused: FROM {_clip(str(iri), 200)} would be fetched from the network (or a file); "
+                return (f"refused: FROM {clip(str(iri), 200)} would be fetched from the network (or a file); "
                         "load data with --data FILE instead")
     return _oxigraph_service_refusal(text) if service else None
 
@@ -310,7 +311,7 @@ def _mapped_syntax_error(message: str, read: str, origin: list[int], text: str) 
     """pyoxigraph's "error at L:C: …" on ``read``, as a :class:`QuerySyntaxError` at the same place of ``text``."""
     found = _OX_POSITION.search(message)
     detail = (message[found.end():].lstrip(": ") if found else message).strip()
-    detail = _clip(_CHARACTER_CLASS.sub("", detail) or detail, 500)  # not pyoxigraph's lines of Unicode ranges
+    detail = clip(_CHARACTER_CLASS.sub("", detail) or detail, 500)  # not pyoxigraph's lines of Unicode ranges
     if found is None:
         return QuerySyntaxError(detail, path="<query>")
     line, column = int(found.group(1)), int(found.group(2))
@@ -332,11 +333,6 @@ def _fetchable(iri: Any) -> bool:
 
 
 _SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*:")
-
-
-def _clip(text: str, limit: int) -> str:
-    """At most ``limit`` characters of a text a client sent, so an error never echoes a huge input."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def update_syntax_error(text: str) -> str | None:

@@ -41,6 +41,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from iimkg.core.errors import IimkgError
+from iimkg.core.messages import clip
 from iimkg.core.vocab import IIM, OWL, SD, VOID
 from iimkg.endpoint.dataset import ServedDataset, build_dataset
 from iimkg.endpoint.description import service_description
@@ -358,18 +359,6 @@ class _Handlers:
 
 def _has_host(request: Request) -> bool:
     return bool(request.headers.get("host"))
-
-
-MAX_ERROR_CHARS = 1000
-
-
-def clip(message: str, limit: int = MAX_ERROR_CHARS) -> str:
-    """At most ``limit`` characters of an error message, ending in an ellipsis when cut.
-
-    Messages quote what the client sent (a parameter's value, the parser's view of the query); a 100 kB
-    parameter must not come back whole, nor fill the log.
-    """
-    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
