@@ -15,6 +15,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import pyoxigraph as ox
 import pyshacl
 import pytest
 import rdflib
@@ -148,6 +149,31 @@ def test_the_fast_engine_compiles_every_plan_shape(shapes: rdflib.Graph) -> None
     assert compiled.fallback is None
     assert len(compiled.rules) == len(set(shapes.objects(None, SH.rule)))
     assert {check.shape for check in compiled.checks} == {r.iri for r in rules_of(shapes)}
+
+
+def test_timing_each_step_names_every_rule_and_check_and_changes_no_result(shapes: rdflib.Graph) -> None:
+    """bench/rules.py reads where evaluation goes from ``run(store, timings)``: one entry per step, named after
+    its shape, and the same results as a run without timings."""
+    compiled = compile_shapes(shapes)
+    names = compiled.step_names()
+    assert len(names) == len(set(names)) == len(compiled.rules) + len(compiled.checks)
+    for shape in {check.shape for check in compiled.checks} | {rule.shape for rule in compiled.rules}:
+        local = shape.rsplit("/", 1)[-1]
+        assert any(name.startswith(f"{local} ") for name in names), local
+
+    quads = [*ox.parse(path=ontology_file(), format=ox.RdfFormat.TURTLE),
+             *ox.parse(path=RESOURCES / "plan-samples" / "every-rule.ttl", format=ox.RdfFormat.TURTLE)]
+
+    def run(timings: dict[str, float] | None) -> list[str]:
+        store = ox.Store()
+        store.extend(quads)  # the same blank nodes in both runs
+        return sorted(map(repr, compiled.run(store, timings)))
+
+    timings: dict[str, float] = {}
+    untimed = run(None)
+    assert untimed and run(timings) == untimed
+    assert set(timings) == set(names)
+    assert all(seconds >= 0 for seconds in timings.values())
 
 
 # ── the rules read the graph ──
@@ -896,7 +922,6 @@ ex:x2 ex:q ex:y2 .
 def test_the_fast_engine_derives_what_pyshacl_derives_wherever_a_rule_binds_this(body: str) -> None:
     """The compiled engine joins a rule's targets after its leading plain patterns when those bind $this (faster
     on pyoxigraph); a rule that binds $this only in an OPTIONAL or one branch of a UNION must keep them first."""
-    import pyoxigraph as ox
 
     shapes_text = f"""@prefix sh: <http://www.w3.org/ns/shacl#> .
 @prefix ex: <https://example.org/> .

@@ -42,7 +42,8 @@ class UnitChecker:
     """The compiled engine in one process: the shapes compiled and the ontology parsed once, then any number of
     chunks of plan units checked, each in a store of its own (what a worker process, or a Spark task, holds).
 
-    ``timings`` adds up the seconds spent loading units, evaluating the rules and tracing results to plans.
+    ``timings`` adds up the seconds spent loading units, evaluating the rules and tracing results to plans; set
+    ``step_timings`` to a dict to add up each rule's and check's CPU seconds too (``bench/rules.py``).
     """
 
     def __init__(self, shapes_text: str, ontology: Path) -> None:
@@ -53,6 +54,7 @@ class UnitChecker:
         self.ontology = [ox.Quad(q.subject, q.predicate, q.object) for q in ontology_quads(ontology)]
         self.ontology_subjects = frozenset(q.subject for q in self.ontology)
         self.timings: dict[str, float] = {}
+        self.step_timings: dict[str, float] | None = None
 
     def check(self, units: Sequence[PlanUnit]) -> Outcome:
         """Check ``units`` together (one store: a unit's plans are checked with the ontology only, never with
@@ -98,7 +100,7 @@ class UnitChecker:
             outcome.error = (error.detail, str(error.path) if error.path else None, error.line, error.column)
             return outcome
         loaded = time.perf_counter()
-        raw = self.compiled.run(store)
+        raw = self.compiled.run(store, self.step_timings)
         evaluated = time.perf_counter()
         outcome.results = attribute(store, raw, plans, graphs, self.ontology_subjects if one_file else frozenset())
         outcome.plans = plans
