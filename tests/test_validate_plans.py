@@ -704,6 +704,21 @@ def test_a_folder_given_as_a_plan_file_exits_2_saying_so(tmp_path: Path, capsys:
     assert "is a folder, not a file" in capsys.readouterr().err and not (tmp_path / "plans.ttl").exists()
 
 
+def test_a_folder_given_as_a_plan_file_is_answered_with_what_it_holds(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A Bulk Data export saved as a folder: the message names its files by their extension, and its manifest."""
+    export = ROOT / "examples" / "fhir" / "bulk-export"
+    for part in export.iterdir():
+        (tmp_path / part.name).write_bytes(part.read_bytes())
+    (tmp_path / ".hidden.ttl").write_text("", encoding="utf-8")
+    assert main(["validate", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.endswith(f"name the files in it (for example {tmp_path}/*.ndjson)\n")
+    (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
+    assert main(["validate", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.endswith(f"name its Bulk Data manifest ({tmp_path}/manifest.json) or the files in "
+                                            f"it (for example {tmp_path}/*.ndjson)\n")
+
+
 def test_a_plan_in_two_files_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = (ROOT / "examples" / "plans" / "osteoporosis-prevention.ttl").read_text(encoding="utf-8")
     first, second = tmp_path / "a.ttl", tmp_path / "b.ttl"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -124,7 +127,7 @@ def require_file(path: Path) -> None:
     """
     try:
         if path.is_dir():
-            raise InputError(f"is a folder, not a file; name the files in it (for example {path}/*.ttl)", path=path)
+            raise InputError(f"is a folder, not a file; {_folder_hint(path)}", path=path)
         if not path.exists():
             if path.is_symlink():
                 raise InputError("is a symbolic link to nothing (a missing file, or a loop of links)", path=path)
@@ -136,3 +139,27 @@ def require_file(path: Path) -> None:
             pass
     except OSError as error:
         raise InputError(f"can't be read: {error.strerror or error}", path=path) from None
+
+
+def _folder_hint(folder: Path, look_at: int = 10_000) -> str:
+    """What to name instead of a folder, from what it holds: a Bulk Data export's manifest where there is one, else
+    its files by their most common extension (``export/*.ndjson``), else ``*.ttl``. Looks at ``look_at`` entries at
+    most (a folder of millions of files answers as fast as a small one)."""
+    suffixes: Counter[str] = Counter()
+    manifest = False
+    try:
+        with os.scandir(folder) as entries:
+            for entry in itertools.islice(entries, look_at):
+                if entry.name.startswith(".") or not entry.is_file():
+                    continue
+                manifest = manifest or entry.name == "manifest.json"
+                suffix = Path(entry.name).suffix
+                if suffix and entry.name != "manifest.json":
+                    suffixes[suffix] += 1
+    except OSError:
+        pass
+    common = min(suffixes, key=lambda s: (-suffixes[s], s)) if suffixes else ".ttl"
+    files = f"name the files in it (for example {folder / ('*' + common)})"
+    if manifest:
+        return f"name its Bulk Data manifest ({folder / 'manifest.json'}) or {files.removeprefix('name ')}"
+    return files
