@@ -122,19 +122,20 @@ class CompiledShapes:
         return results
 
     def step_names(self) -> list[str]:
-        """A name for each rule (in the order they run) and each check: the shape's local name, what kind of step
-        it is, and a number where a shape has several of that kind (``Given rule 2``, ``patient_age check 3``)."""
+        """A name for each rule (in the order they run) and each check, different for each: the shape's local name,
+        what kind of step it is, and a number where a name would repeat (``Given rule 2``, ``patient_age python
+        check 3``)."""
         def local(shape: str) -> str:
             return re.split(r"[/#]", shape)[-1] or shape
 
-        steps = [(r.shape, "rule") for r in self._ordered_rules()] + [(c.shape, f"{c.kind} check")
-                                                                      for c in self.checks]
+        steps = [(local(r.shape), "rule") for r in self._ordered_rules()] + [
+            (local(c.shape), f"{c.kind} check") for c in self.checks]
         counts, seen = Counter(steps), Counter[tuple[str, str]]()
         names: list[str] = []
         for step in steps:
             seen[step] += 1
             number = f" {seen[step]}" if counts[step] > 1 else ""
-            names.append(f"{local(step[0])} {step[1]}{number}")
+            names.append(f"{step[0]} {step[1]}{number}")
         return names
 
     def _ordered_rules(self) -> list[_Rule]:
