@@ -3,6 +3,7 @@
     python bench/rules.py                   # 4,000 generated plans (bench/validate.py's), chunked as validate does
     python bench/rules.py --plans 8000 --chunk-plans 1500 --top 15
     python bench/rules.py --input plans.nt         # your own plan file (any RDF syntax validate reads)
+    python bench/rules.py --fhir-patients 2000     # a Bulk Data export (bench/fhir.py's), converted
 
 The chunks are checked one after another in this process, as a worker process checks them (`UnitChecker`, each
 chunk in a fresh store), with each step's CPU seconds added up (`CompiledShapes.run(store, timings)`). Then every
@@ -14,8 +15,11 @@ So each step's time splits into a fixed cost per chunk and a cost per plan:
 
 Each figure is the smallest of --repeat runs (default 3): on a shared machine the smallest is the least disturbed.
 The last lines give the whole evaluation as fixed cost per chunk + cost per plan, and what that means at other chunk
-sizes. `iimkg validate` with IIMKG_PROFILE=1 gives the split between reading, loading, evaluation and reports;
-this bench opens the evaluation part of it (docs/scale.md).
+sizes if every step is linear. --growth checks that: chunks four times larger, and the steps whose cost per plan
+grows by half or more named (a query that joins rows of different plans: its time grows with the square of the
+plans in a store). Such a step may show only on data that has many of the rows it joins: plans with test results
+(--fhir-patients) do, the generated plans have none. `iimkg validate` with IIMKG_PROFILE=1 gives the split
+between reading, loading, evaluation and reports; this bench opens the evaluation part of it (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -69,14 +73,45 @@ def store_timings(checker: UnitChecker, ontology: bool, repeat: int) -> dict[str
     return best
 
 
+def plan_units(ns: argparse.Namespace, folder: Path) -> list[PlanUnit]:
+    """The units to time: a plan file's, a Bulk Data export's as validate converts it, or generated plans'."""
+    if ns.input is not None:
+        return list(split_plans(ns.input))
+    if ns.fhir_patients:
+        from fhir import write_export
+        from iimkg.fhir.intake import BulkPlans
+
+        turtle = ox.RdfFormat.TURTLE.media_type
+        stream = BulkPlans(write_export(folder, ns.fhir_patients), strict=False)
+        return [PlanUnit(str(path), part, turtle, plans) for path, part, plans in stream]
+    return list(itertools.islice(split_plans(generate(ns.plans, folder, "one-nt")[0]), ns.plans))
+
+
+def split_steps(checker: UnitChecker, chunks: list[list[PlanUnit]], fixed: dict[str, float],
+                repeat: int) -> tuple[dict[str, float], dict[str, float], int]:
+    """Each step's seconds over the chunks and its cost per plan once the fixed cost of each chunk is taken off;
+    and the plans."""
+    plans = sum(max(unit.plans, 1) for chunk in chunks for unit in chunk)
+    over_chunks = chunk_timings(checker, chunks, repeat)
+    per_plan = {name: max(seconds - len(chunks) * fixed.get(name, 0.0), 0.0) / plans
+                for name, seconds in over_chunks.items()}
+    return over_chunks, per_plan, plans
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--plans", type=int, default=4_000, help="generated plans (default 4,000)")
-    parser.add_argument("--input", type=Path, help="a plan file to read instead of generated plans")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--plans", type=int, default=4_000, help="generated plans (default 4,000)")
+    source.add_argument("--input", type=Path, help="a plan file to read instead of generated plans")
+    source.add_argument("--fhir-patients", type=int, default=0,
+                        help="a Bulk Data export of this many patients (bench/fhir.py's), converted as validate does")
     parser.add_argument("--chunk-plans", type=int, default=CHUNK_PLANS,
                         help=f"plans in a chunk, at most (default {CHUNK_PLANS:,}, as validate)")
     parser.add_argument("--chunk-mb", type=float, default=CHUNK_BYTES / 1e6,
                         help=f"MB of RDF in a chunk, at most (default {CHUNK_BYTES / 1e6:g}, as validate)")
+    parser.add_argument("--growth", type=int, default=4,
+                        help="also time chunks this many times larger, and name the steps whose cost per plan grows "
+                             "with the plans of a store (default 4; 0: don't)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measure; the smallest is kept")
     parser.add_argument("--top", type=int, default=0, help="show only the N costliest steps (default: all)")
     ns = parser.parse_args()
@@ -84,28 +119,23 @@ def main() -> int:
     shapes_text, _rules, _ids = prepared_shapes((), graph_file)
     checker = UnitChecker(shapes_text, graph_file)
     with tempfile.TemporaryDirectory(prefix="iimkg-bench-rules-") as tmp:
-        path = ns.input or generate(ns.plans, Path(tmp), "one-nt")[0]
-        units = split_plans(path)
-        if ns.input is None:
-            units = itertools.islice(units, ns.plans)
-        chunks = [c for c in chunked(units, ns.chunk_plans, int(ns.chunk_mb * 1e6)) if isinstance(c, list)]
+        units = plan_units(ns, Path(tmp))
+    chunks = [c for c in chunked(units, ns.chunk_plans, int(ns.chunk_mb * 1e6)) if isinstance(c, list)]
     plans = sum(max(unit.plans, 1) for chunk in chunks for unit in chunk)
     print(f"# {plans:,} plans in {len(chunks):,} chunks (at most {ns.chunk_plans:,} plans or {ns.chunk_mb:g} MB), "
           f"smallest of {ns.repeat} runs, CPU time of this process", flush=True)
-    over_chunks = chunk_timings(checker, chunks, ns.repeat)
     fixed = store_timings(checker, True, ns.repeat)
     parsing = store_timings(checker, False, ns.repeat)
+    over_chunks, per_plan, _ = split_steps(checker, chunks, fixed, ns.repeat)
     names = checker.compiled.step_names()
-    rows = []
-    for name in names:
-        per_plan = max(over_chunks.get(name, 0.0) - len(chunks) * fixed.get(name, 0.0), 0.0) / plans
-        rows.append((name, over_chunks.get(name, 0.0), fixed.get(name, 0.0), parsing.get(name, 0.0), per_plan))
+    rows = [(name, over_chunks.get(name, 0.0), fixed.get(name, 0.0), parsing.get(name, 0.0), per_plan.get(name, 0.0))
+            for name in names]
     total = sum(r[1] for r in rows) or 1.0
     shown = sorted(rows, key=lambda r: -r[1])[: ns.top or None]
     print(f"{'step':<48} {'share':>6} {'ms/plan':>8} {'fixed ms':>9} {'of it, parse':>13} {'per plan ms':>12}")
-    for name, seconds, fixed_s, parse_s, per_plan in shown:
+    for name, seconds, fixed_s, parse_s, step_per_plan in shown:
         print(f"{name:<48} {seconds / total:>6.1%} {seconds * 1000 / plans:>8.3f} {fixed_s * 1000:>9.2f} "
-              f"{parse_s * 1000:>13.2f} {per_plan * 1000:>12.3f}")
+              f"{parse_s * 1000:>13.2f} {step_per_plan * 1000:>12.3f}")
     fixed_ms = sum(r[2] for r in rows) * 1000
     parse_ms = sum(r[3] for r in rows) * 1000
     marginal_ms = sum(r[4] for r in rows) * 1000
@@ -113,8 +143,31 @@ def main() -> int:
           f"{fixed_ms:.1f} ms fixed per chunk ({parse_ms:.1f} ms of it parsing and planning the queries) "
           f"+ {marginal_ms:.3f} ms per plan")
     for size in (100, 360, 1_000, 2_000, 5_000):
-        print(f"  at {size:>5,} plans a chunk: {fixed_ms / size + marginal_ms:.3f} ms a plan")
+        print(f"  at {size:>5,} plans a chunk: {fixed_ms / size + marginal_ms:.3f} ms a plan (if every step is linear)")
+    if ns.growth > 1:
+        report_growth(checker, units, chunks, per_plan, fixed, ns)
     return 0
+
+
+def report_growth(checker: UnitChecker, units: list[PlanUnit], chunks: list[list[PlanUnit]],
+                  per_plan: dict[str, float], fixed: dict[str, float], ns: argparse.Namespace) -> None:
+    """Time chunks ``ns.growth`` times larger and name each step whose cost per plan grows by half or more: its
+    query joins rows of different plans (a constant pattern it starts from, a correlated FILTER NOT EXISTS), so its
+    time grows with the square of the plans in a store, and data with more of those rows shows it first."""
+    size = max(1, round(sum(max(u.plans, 1) for c in chunks for u in c) / len(chunks)))
+    larger = [c for c in chunked(units, size * ns.growth, 1 << 62) if isinstance(c, list)]
+    if len(larger) == len(chunks):
+        print(f"\ngrowth: the input fills no chunk larger than {size:,} plans; give more plans")
+        return
+    _, larger_per_plan, plans = split_steps(checker, larger, fixed, ns.repeat)
+    grown = sorted(((larger_per_plan[name] / per_plan[name], name) for name in larger_per_plan
+                    if per_plan.get(name, 0.0) * 1000 >= 0.005 and larger_per_plan[name] >= 1.5 * per_plan[name]),
+                   reverse=True)
+    print(f"\ngrowth: chunks of {plans / len(larger):,.0f} plans against {size:,}: "
+          + (f"{len(grown)} step(s) cost 1.5x or more a plan" if grown else "no step costs 1.5x or more a plan"))
+    for ratio, name in grown:
+        print(f"  {name:<48} {per_plan[name] * 1000:.3f} -> {larger_per_plan[name] * 1000:.3f} ms a plan "
+              f"({ratio:.1f}x)")
 
 
 if __name__ == "__main__":
