@@ -301,6 +301,28 @@ def _plan_file(tmp_path: Path, case: str, change: dict[str, list[tuple[str, obje
     return plan
 
 
+@pytest.mark.parametrize(("results", "screened"), [
+    ({"IIM_0000525": "NegativeResult"}, True),                                   # surface antigen, negative
+    ({"IIM_0000526": "PositiveResult"}, True),                                   # core antibody, positive
+    ({"IIM_0000522": "NegativeResult"}, False),                                  # an IGRA: not a hepatitis B test
+], ids=["hbsag result", "anti-hbc result", "igra result only"])
+def test_a_recorded_result_is_the_test_done(results: dict[str, str], screened: bool, tmp_path: Path) -> None:
+    """hepatitis_b_screening-fail.trig (no hepatitis B screening listed) with the patient's results recorded instead
+    (iim:testResult, as a plan may state antibody status and serologies): a result of a hepatitis B test is that
+    screening done, so the rule is quiet; a result of another test is not."""
+    plan = _plan_file(tmp_path, "hepatitis_b_screening-fail.trig", {})
+    graph = rdflib.Graph().parse(plan)
+    term = rdflib.Namespace(IIM)
+    for test, reading in results.items():
+        result = rdflib.BNode()
+        graph.add((_node(graph, "patient"), term.testResult, result))
+        graph.add((result, term.resultOf, term[test]))
+        graph.add((result, term.interpretation, term[reading]))
+    graph.serialize(plan, format="turtle")
+    fired = [f for f in validate_plans([plan]).findings if f.rule == "hepatitis_b_screening"]
+    assert bool(fired) is not screened, [f.message for f in fired]
+
+
 def test_an_open_ended_prescription_is_assumed_ongoing_by_the_long_term_rules(tmp_path: Path) -> None:
     """Prednisone 40 mg/day, active with no end and no duration (iim:openEnded, as the FHIR converter writes it),
     alone: it needs bone protection (R080a: from 90 days) and Pneumocystis prophylaxis (R055), and the findings
