@@ -82,9 +82,7 @@ def plan_units(ns: argparse.Namespace, folder: Path) -> list[PlanUnit]:
         from fhir import write_export
         from iimkg.fhir.intake import BulkPlans
 
-        turtle = ox.RdfFormat.TURTLE.media_type
-        stream = BulkPlans(write_export(folder, ns.fhir_patients), strict=False)
-        return [PlanUnit(str(path), part, turtle, plans) for path, part, plans in stream]
+        return list(BulkPlans(write_export(folder, ns.fhir_patients), strict=False).units())
     return list(itertools.islice(split_plans(generate(ns.plans, folder, "one-nt")[0]), ns.plans))
 
 

@@ -7,11 +7,9 @@ neither imports the other; the CLI, the Python API and the benchmarks call these
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import pyoxigraph as ox
 
 from iimkg.core.kinds import Engine
 from iimkg.fhir.bulk import is_bulk_export
@@ -47,15 +45,10 @@ def validate_plans(paths: Sequence[Path], **options: Any) -> ValidationResult:
 def _validate_bulk(files: list[Path], *, strict: bool = False, fail_on: Severity | str = Severity.VIOLATION,
                    **options: Any) -> ValidationResult:
     """Check a Bulk Data export's plans as they are converted; the conversion's notes join the findings."""
-    from iimkg.plans.units import PlanUnit, check_units
+    from iimkg.plans.units import check_units
 
     started = time.perf_counter()
     stream = BulkPlans(files, strict=strict)
-    turtle = ox.RdfFormat.TURTLE.media_type
-
-    def units() -> Iterator[PlanUnit]:
-        for path, part, plans in stream:
-            yield PlanUnit(str(path), part, turtle, plans)
 
     from iimkg.fhir.intake import fhir_rules
     from iimkg.plans.intake import Intake
@@ -63,6 +56,6 @@ def _validate_bulk(files: list[Path], *, strict: bool = False, fail_on: Severity
     def notes() -> Intake:  # what the conversion could not read, known once every unit is checked
         return Intake(findings=stream.findings(), rules=fhir_rules(strict=strict))
 
-    checked = check_units(units(), fail_on=fail_on, files=files, intake=notes, **options)
+    checked = check_units(stream.units(), fail_on=fail_on, files=files, intake=notes, **options)
     checked.seconds = time.perf_counter() - started
     return checked

@@ -15,6 +15,7 @@ from iimkg.fhir.reading import is_fhir_file
 from iimkg.plans.intake import Intake
 from iimkg.plans.model import Conversion, Plan
 from iimkg.plans.notes import Note, NoteKind, NoteTally
+from iimkg.plans.splitting import PlanUnit
 from iimkg.plans.turtle import plan_turtle
 from iimkg.shacl.findings import CheckKind, Finding, Rule, Severity, display_path
 
@@ -122,6 +123,15 @@ class BulkPlans:
                 yield path, plan_turtle(Conversion(plans, [], [path], 0)).encode("utf-8"), len(plans)
         for note in self.export.skipped_notes():
             self.notes.add(note)
+
+    def units(self, *, resolve: bool = False) -> Iterator[PlanUnit]:
+        """The same batches as plan units, for :func:`iimkg.plans.units.check_units` (local runs, Spark tasks).
+
+        :param resolve: name each file by its absolute path (a Spark task's working folder is not the driver's).
+        """
+        turtle = ox.RdfFormat.TURTLE.media_type
+        for path, data, plans in self:
+            yield PlanUnit(str(path.resolve() if resolve else path), data, turtle, plans)
 
     def findings(self) -> list[Finding]:
         """What could not be read (once the plans have been iterated)."""

@@ -216,7 +216,7 @@ def _whole_fhir(job: Job, plans: list[PlanUnit]) -> Iterator[Record]:
     fhir = [Path(job.files[i]) for i in job.fhir]
     if is_bulk_export(fhir):
         export = BulkPlans(fhir, strict=job.strict)
-        plans.extend(PlanUnit(str(path.resolve()), turtle, _TURTLE, count) for path, turtle, count in export)
+        plans.extend(export.units(resolve=True))
         yield from (_finding(job, finding) for finding in export.findings())
         return
     conversion = read_fhir_inputs(fhir).conversion
