@@ -121,7 +121,8 @@ def main() -> int:
         units = plan_units(ns, Path(tmp))
     chunks = [c for c in chunked(units, ns.chunk_plans, int(ns.chunk_mb * 1e6)) if isinstance(c, list)]
     plans = sum(max(unit.plans, 1) for chunk in chunks for unit in chunk)
-    print(f"# {plans:,} plans in {len(chunks):,} chunks (at most {ns.chunk_plans:,} plans or {ns.chunk_mb:g} MB), "
+    print(f"# {plans:,} plans in {len(chunks):,} chunk{'' if len(chunks) == 1 else 's'} "
+          f"(at most {ns.chunk_plans:,} plans or {ns.chunk_mb:g} MB, a unit of plans never split), "
           f"smallest of {ns.repeat} runs, CPU time of this process", flush=True)
     fixed = store_timings(checker, True, ns.repeat)
     parsing = store_timings(checker, False, ns.repeat)
