@@ -72,12 +72,11 @@ def run_convert(ns: argparse.Namespace) -> int:
     export (:mod:`iimkg.fhir.bulk`).
     What could not be read is listed for the first few of each kind, then counted (``--all-notes``: all)."""
     from iimkg.core.atomic import refuse_output_over_input
-    from iimkg.core.limits import configure
     from iimkg.fhir.bulk import BulkExport, is_bulk_export
     from iimkg.fhir.manifest import expand_manifests
     from iimkg.plans.model import Conversion
 
-    configure(max_depth=ns.max_depth, max_input_bytes=ns.max_input_mb * 1_048_576 if ns.max_input_mb else None)
+    options.apply_input_limits(ns)
     files = expand_manifests(list(dict.fromkeys(Path(p) for p in ns.files)))
     refuse_output_over_input(ns.output, [*ns.files, *files])
     progress = _Progress()

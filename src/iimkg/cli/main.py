@@ -13,7 +13,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, NoReturn
 
-from iimkg.cli.options import count, input_mb, memory_mb, seconds
+from iimkg.cli.options import apply_input_limits, count, input_mb, memory_mb, seconds
 from iimkg.core.errors import IimkgError
 from iimkg.core.messages import one_line
 from iimkg.core.signals import STOP_SIGNALS
@@ -197,13 +197,6 @@ def _limit_options(parser: argparse.ArgumentParser, *, inputs: bool = True) -> N
                             help=f"largest --data file (default: {defaults.max_input_bytes // 1_048_576})")
 
 
-def _apply_limits(ns: argparse.Namespace) -> None:
-    from iimkg.core.limits import configure
-
-    mb = getattr(ns, "max_input_mb", None)
-    configure(max_depth=ns.max_depth, max_input_bytes=mb * 1_048_576 if mb else None)
-
-
 def _bounded(work: Callable[[], str], timeout: float, memory_mb: int | None = None) -> int:
     """Run ``work`` in a child process and print what it returns; stop it at ``timeout`` or on Ctrl-C, and cap
     its address space at ``memory_mb`` (a CONSTRUCT that multiplies triples grows by ~90 MB/s otherwise).
@@ -358,7 +351,7 @@ def _query_command(args: list[str]) -> int:
     _output_options(parser)
     _limit_options(parser, inputs=False)
     ns = parser.parse_args(args[1:])
-    _apply_limits(ns)
+    apply_input_limits(ns)
     _engine_or_endpoint(ns)
     from iimkg.core.kinds import Engine
     from iimkg.queries.output import render

@@ -13,8 +13,8 @@ import argparse
 import math
 from collections.abc import Callable
 
-__all__ = ["MAX_INPUT_MB", "MAX_MEMORY_MB", "MAX_SECONDS", "MAX_WORKERS", "MIN_MEMORY_MB", "count", "counts_to",
-           "input_mb", "memory_mb", "port", "seconds", "workers"]
+__all__ = ["MAX_INPUT_MB", "MAX_MEMORY_MB", "MAX_SECONDS", "MAX_WORKERS", "MIN_MEMORY_MB", "apply_input_limits",
+           "count", "counts_to", "input_mb", "memory_mb", "port", "seconds", "workers"]
 
 MAX_SECONDS = 86_400  # a day: past it a timer overflowed (OverflowError from 1e10, inf, 1e308)
 MIN_MEMORY_MB = 128  # the smallest measured to run a named query was 90 MB (rdflib), a serve worker 75 MB
@@ -35,12 +35,22 @@ def seconds(text: str) -> float:
     return value
 
 
+def _whole(text: str, least: int, most: int | None) -> int | None:
+    """``text`` as a whole number written in ASCII digits from ``least`` to ``most``, else None (each type says
+    what it takes)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if least <= value and (most is None or value <= most) else None
+
+
 def count(text: str, most: int | None = None) -> int:
     """A whole number above 0 (and at most ``most``), written in ASCII digits."""
-    if not (text.isascii() and text.isdigit()) or int(text) == 0 or (most is not None and int(text) > most):
+    value = _whole(text, 1, most)
+    if value is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0"
                                          + (f" and at most {most:,}" if most is not None else ""))
-    return int(text)
+    return value
 
 
 def counts_to(most: int) -> Callable[[str], int]:
@@ -58,14 +68,25 @@ workers = counts_to(MAX_WORKERS)
 def memory_mb(text: str) -> int:
     """An address-space cap in MB, from :data:`MIN_MEMORY_MB` (below it the process can't load its libraries: a
     failed ImportError, a Rust allocation failure) to :data:`MAX_MEMORY_MB`."""
-    if not (text.isascii() and text.isdigit()) or not MIN_MEMORY_MB <= int(text) <= MAX_MEMORY_MB:
+    value = _whole(text, MIN_MEMORY_MB, MAX_MEMORY_MB)
+    if value is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of MB from {MIN_MEMORY_MB} (the least a query "
                                          f"process needs to start) to {MAX_MEMORY_MB}")
-    return int(text)
+    return value
 
 
 def port(text: str) -> int:
     """A TCP port to listen on; 0 takes a free one."""
-    if not text.isdigit() or int(text) > 65535:
+    value = _whole(text, 0, 65535)
+    if value is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 takes a free one)")
-    return int(text)
+    return value
+
+
+def apply_input_limits(ns: argparse.Namespace) -> None:
+    """Set the input policy (:mod:`iimkg.core.limits`) from a command's ``--max-input-mb`` and ``--max-depth``,
+    where it has them; what a command leaves unset keeps the policy's default."""
+    from iimkg.core.limits import configure
+
+    mb = getattr(ns, "max_input_mb", None)
+    configure(max_depth=getattr(ns, "max_depth", None), max_input_bytes=mb * 1_048_576 if mb else None)

@@ -71,12 +71,12 @@ def register(subparsers: Any) -> None:
 
 
 def _serve(ns: argparse.Namespace) -> int:
-    from iimkg.core.limits import configure
+    from iimkg.cli.options import apply_input_limits
     from iimkg.endpoint.app import ServeConfig, serve
 
     # the HTTP process reads the --data files; the workers get --max-depth through ServeConfig (spawned processes
     # start with the defaults)
-    configure(max_input_bytes=ns.max_input_mb * 1_048_576 if ns.max_input_mb else None, max_depth=ns.max_depth)
+    apply_input_limits(ns)
     options: dict[str, Any] = {}
     if ns.workers is not None:
         options["workers"] = ns.workers

@@ -58,9 +58,10 @@ def register(subparsers: Any) -> None:
 
 
 def _sparql(ns: argparse.Namespace) -> int:
-    from iimkg.cli.main import _apply_limits, _bounded, _engine_or_endpoint
+    from iimkg.cli.main import _bounded, _engine_or_endpoint
+    from iimkg.cli.options import apply_input_limits
 
-    _apply_limits(ns)
+    apply_input_limits(ns)
     _engine_or_endpoint(ns)
     if ns.endpoint is not None and ns.data:
         raise InputError("--data adds files to the local graph; with --endpoint the query runs on the endpoint's "

@@ -76,9 +76,7 @@ def run(ns: argparse.Namespace) -> int:
     if ns.plans and ns.qc is not None:
         raise IimkgError("give plan files or --qc ontology files, not both: they are checked against different shapes")
     refuse_output_over_input(ns.output, [*ns.plans, *(ns.qc or []), *ns.shapes])
-    from iimkg.core.limits import configure
-
-    configure(max_depth=ns.max_depth, max_input_bytes=ns.max_input_mb * 1_048_576 if ns.max_input_mb else None)
+    options.apply_input_limits(ns)
     if ns.spark is not None or ns.format == PARQUET:
         from iimkg.spark.command import run_on_spark
 
