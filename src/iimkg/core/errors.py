@@ -159,7 +159,5 @@ def _folder_hint(folder: Path, look_at: int = 10_000) -> str:
     except OSError:
         pass
     common = min(suffixes, key=lambda s: (-suffixes[s], s)) if suffixes else ".ttl"
-    files = f"name the files in it (for example {folder / ('*' + common)})"
-    if manifest:
-        return f"name its Bulk Data manifest ({folder / 'manifest.json'}) or {files.removeprefix('name ')}"
-    return files
+    files = f"the files in it (for example {folder / ('*' + common)})"
+    return f"name its Bulk Data manifest ({folder / 'manifest.json'}) or {files}" if manifest else f"name {files}"

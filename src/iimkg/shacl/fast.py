@@ -104,7 +104,7 @@ class CompiledShapes:
         :raises ShapesError: if a shape's query does not parse or does not bind ``$this``.
         """
         clock = _Clock(timings)
-        names = self.step_names() if timings is not None else [""] * (len(self.rules) + len(self.checks))
+        names = self.step_names()
         for name, rule in zip(names[:len(self.rules)], self._ordered_rules(), strict=True):
             try:
                 with clock(name):
