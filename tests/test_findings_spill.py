@@ -141,3 +141,24 @@ def test_spill_files_are_removed_on_error(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(InputError):
         validate_plans([*files, broken], chunk_plans=1)
     assert not list(_here.iterdir())
+
+
+def test_a_run_that_spills_nothing_leaves_no_folder_while_its_result_is_open(tmp_path: Path, _here: Path) -> None:
+    """A result is often never closed: a script's, or a multiprocessing worker's, which ends by os._exit and runs no
+    finalizer. The folder it would spill into is gone as soon as the run is done, since nothing needs it."""
+    result = validate_plans(_files(tmp_path), chunk_plans=2)
+    assert isinstance(result.findings, list) and result.findings, "the examples have findings"
+    assert not list(_here.iterdir())
+    assert result.graph is not None, "the report is still made from the results held in memory"
+
+
+def test_a_run_that_spilled_keeps_its_folder_until_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          _here: Path) -> None:
+    _spilling(monkeypatch, findings=10**9, results=1)
+    result = validate_plans(_files(tmp_path), chunk_plans=2)
+    assert [p.name for p in _here.iterdir()], "the spilled results wait for the report"
+    again = validate_plans(_files(tmp_path), chunk_plans=2)
+    assert isomorphic(result.graph, again.graph)
+    result.close()
+    again.close()
+    assert not list(_here.iterdir())

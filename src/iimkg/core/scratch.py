@@ -36,6 +36,13 @@ class SpillFolder:
     def close(self) -> None:
         self._remove()
 
+    def close_if_empty(self) -> None:
+        """Remove the folder now if nothing was left in it. A run that spilled nothing then leaves no folder behind
+        even in a process that ends without running finalizers: a multiprocessing or Spark worker ends by
+        ``os._exit``, and each validation run in one left an empty folder in the temporary folder."""
+        if self.path.is_dir() and not any(self.path.iterdir()):
+            self.close()
+
 
 def _remove(path: Path, owner: int) -> None:
     if os.getpid() == owner:

@@ -37,7 +37,8 @@ class PlanRegistry:
     identifier (for plan names), and how many plans each file holds."""
 
     def __init__(self, folder: SpillFolder) -> None:
-        self._db = sqlite3.connect(folder.new_file("plans"), isolation_level=None)
+        self._path = folder.new_file("plans")
+        self._db = sqlite3.connect(self._path, isolation_level=None)
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE;"
             "CREATE TABLE owner (iri TEXT PRIMARY KEY, file INTEGER) WITHOUT ROWID;"
@@ -102,7 +103,9 @@ class PlanRegistry:
         return sum(self.plans.values())
 
     def close(self) -> None:
+        """Close and remove the table: it is needed while chunks come in, not by the findings made after."""
         self._db.close()
+        self._path.unlink(missing_ok=True)
 
 
 @dataclass

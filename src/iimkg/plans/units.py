@@ -171,6 +171,7 @@ def run_units(units: Iterable[PlanUnit | Restart], shapes_text: str, ontology: P
         raise
     finally:
         registry.close()
+    folder.close_if_empty()
     timings["split"] = timer.seconds
     timings["wall"] = time.perf_counter() - started
     return checked

@@ -184,6 +184,7 @@ def _in_memory(outcome: Outcome) -> Checked:
     names = plan_names(outcome)
     outcome.names = names
     results.add(outcome)
+    folder.close_if_empty()
     return Checked(results, list(outcome.plans), outcome.plan_count(), frozenset(), outcome.timings, folder)
 
 
