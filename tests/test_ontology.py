@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -328,6 +329,27 @@ def test_hermit_reports_an_inconsistent_ontology(tmp_path) -> None:  # type: ign
         ex:x a owl:NamedIndividual , ex:A , ex:B .
     """)
     assert not reason(broken).consistent
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("java") is None, reason="HermiT needs Java; .ci/run installs it")
+def test_an_inconsistent_ontology_leaves_no_copy_in_the_temporary_folder(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """owlready2 removes the file it hands HermiT only when HermiT succeeds."""
+    from iimkg.graph.reason import reason
+
+    broken = tmp_path / "broken.ttl"
+    broken.write_text("""
+        @prefix owl: <http://www.w3.org/2002/07/owl#> .
+        @prefix ex: <http://example.org/> .
+        ex:o a owl:Ontology .
+        ex:A a owl:Class ; owl:disjointWith ex:B . ex:B a owl:Class .
+        ex:x a owl:NamedIndividual , ex:A , ex:B .
+    """)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert not reason(broken).consistent
+    assert not list(scratch.iterdir())
 
 
 def test_the_fast_compress_agrees_with_curies_on_every_iri(store: ox.Store) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,10 +72,32 @@ def reason(path: Path | None = None) -> ReasonerReport:
         world = owlready2.World()
         world.get_ontology(ntriples.as_uri()).load()
         try:
-            owlready2.sync_reasoner_hermit(world, infer_property_values=False, debug=0,
-                                           ignore_unsupported_datatypes=True)
+            with _owlready_files_in(tmp):
+                owlready2.sync_reasoner_hermit(world, infer_property_values=False, debug=0,
+                                               ignore_unsupported_datatypes=True)
         except owlready2.OwlReadyInconsistentOntologyError as error:
             return ReasonerReport(False, [], time.perf_counter() - start, java, str(error).strip())
         unsatisfiable = sorted(c.iri for c in world.inconsistent_classes() if c.iri != OWL_NOTHING)
         world.close()
     return ReasonerReport(True, unsatisfiable, time.perf_counter() - start, java)
+
+
+_OWLREADY_FILES = threading.Lock()
+
+
+@contextmanager
+def _owlready_files_in(folder: str) -> Iterator[None]:
+    """owlready2 writes the ontology HermiT reads to a ``NamedTemporaryFile(delete=False)`` and removes it only when
+    HermiT succeeds: an inconsistent ontology, or a Java error, left a copy of the user's ontology in the system's
+    temporary folder on every run. Its files go into ``folder`` (ours, removed whatever happens) instead; only
+    owlready2's reasoning module sees the change, one reasoner run at a time."""
+    import owlready2.reasoning as reasoning
+
+    with _OWLREADY_FILES:
+        original = reasoning.tempfile
+        reasoning.tempfile = types.SimpleNamespace(
+            NamedTemporaryFile=functools.partial(tempfile.NamedTemporaryFile, dir=folder))
+        try:
+            yield
+        finally:
+            reasoning.tempfile = original
