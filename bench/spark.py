@@ -54,7 +54,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from iimkg.spark.job import validate_result
-    from iimkg.spark.session import start
+    from iimkg.spark.session import session
     from iimkg.validation import validate_plans
 
     with tempfile.TemporaryDirectory(prefix="iimkg-bench-spark-") as tmp:
@@ -72,14 +72,11 @@ def main() -> int:
         _print_row(*rows[0], reference)
         for cores in args.cores:
             began = time.perf_counter()
-            spark, _log = start(f"local[{cores}]", app="iimkg bench")
-            up = time.perf_counter() - began
-            try:
+            with session(f"local[{cores}]", app="iimkg bench") as (spark, _log):
+                up = time.perf_counter() - began
                 began = time.perf_counter()
                 result = validate_result(spark, files)
                 row = (f"spark local[{cores}]", time.perf_counter() - began, up, result)
-            finally:
-                spark.stop()
             _print_row(*row, reference)
     return 0
 

@@ -37,11 +37,10 @@ SMALL_BATCH = 3_000
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
     pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'iimkg[spark]')")
-    from iimkg.spark.session import start
+    from iimkg.spark.session import session
 
-    session, _log = start("local[2]", app="iimkg tests")
-    yield session
-    session.stop()
+    with session("local[2]", app="iimkg tests") as (spark, _log):
+        yield spark
 
 
 @pytest.fixture(scope="module")
@@ -238,6 +237,26 @@ def test_cli_on_a_local_master_runs_without_its_environment_on_path(cohort: list
     local = validate_plans(plans)
     assert (done.returncode, done.stderr) == (0 if local.conforms else 1, "")
     assert len(json.loads(report.read_text(encoding="utf-8"))["findings"]) == len(local.findings)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("broken", [False, True], ids=["findings", "input-error"])
+def test_a_cli_run_leaves_nothing_in_the_temporary_folder(cohort: list[Path], tmp_path: Path, broken: bool) -> None:
+    """The session's log folder goes with the session, unless a Spark failure's message names the log; an input
+    error (exit 2) does not name it."""
+    plans = [p for p in cohort if p.suffix != ".ndjson"][:1]
+    if broken:
+        bad = tmp_path / "bad.ttl"
+        bad.write_text("<a> <b> .\n", encoding="utf-8")
+        plans.append(bad)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([sys.executable, "-m", "iimkg.cli.main", "validate", "--spark", "local[1]", "--format",
+                           "json", "--output", str(tmp_path / "report.json"), *map(str, plans)], capture_output=True,
+                          text=True, timeout=600, env=env)
+    assert done.returncode in ((2,) if broken else (0, 1)), done.stderr
+    assert not [p.name for p in scratch.iterdir() if p.name.startswith("iimkg-")]
 
 
 def test_without_pyspark_the_cli_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch,

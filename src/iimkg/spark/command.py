@@ -29,28 +29,28 @@ def run_on_spark(ns: argparse.Namespace) -> int:
     require_pyspark()
     from iimkg.core.limits import current
     from iimkg.spark.job import SparkRun, validate_result
-    from iimkg.spark.session import start
+    from iimkg.spark.session import session
 
-    spark, log = start(ns.spark)
-    if sys.stderr.isatty():
-        print(f"iimkg: checking {len(ns.plans)} file(s) on Spark {ns.spark} (Spark's log: {log})", file=sys.stderr)
-    try:
-        options = {"shapes": ns.shapes, "input_format": ns.input_format, "strict": ns.strict, "limits": current()}
-        if ns.format == PARQUET:
-            run = SparkRun(spark, ns.plans, **options)
-            _write_parquet(run, ns)
-            failing = [s.value for s in Severity if s.at_least(Severity(ns.fail_on))]
-            return EXIT_FINDINGS if run.findings.where(run.findings.severity.isin(failing)).limit(1).count() \
-                else EXIT_OK
-        result = validate_result(spark, ns.plans, fail_on=ns.fail_on, **options)
-    except IimkgError:
-        raise
-    except Exception as error:  # a Py4J or Spark error: its first line, and where the log is
-        text = str(error).strip()
-        raise IimkgError(f"Spark failed: {text.splitlines()[0] if text else type(error).__name__} (log: {log})") \
-            from None
-    finally:
-        spark.stop()
+    with session(ns.spark) as (spark, log):
+        if sys.stderr.isatty():
+            print(f"iimkg: checking {len(ns.plans)} file(s) on Spark {ns.spark} (Spark's log: {log})",
+                  file=sys.stderr)
+        try:
+            options = {"shapes": ns.shapes, "input_format": ns.input_format, "strict": ns.strict,
+                       "limits": current()}
+            if ns.format == PARQUET:
+                run = SparkRun(spark, ns.plans, **options)
+                _write_parquet(run, ns)
+                failing = [s.value for s in Severity if s.at_least(Severity(ns.fail_on))]
+                return EXIT_FINDINGS if run.findings.where(run.findings.severity.isin(failing)).limit(1).count() \
+                    else EXIT_OK
+            result = validate_result(spark, ns.plans, fail_on=ns.fail_on, **options)
+        except IimkgError:
+            raise
+        except Exception as error:  # a Py4J or Spark error: its first line, and where the log is
+            text = str(error).strip()
+            raise IimkgError(f"Spark failed: {text.splitlines()[0] if text else type(error).__name__} "
+                             f"(log: {log})") from None
     from iimkg.core.atomic import write_text_atomically
     from iimkg.shacl.reports import render_report
 

@@ -1,15 +1,19 @@
 """A Spark session for the command line: quiet (the JVM's log goes to a file, not the terminal), local-friendly.
 
 The JVM is started with its standard error sent to a log file, so neither Spark's start-up chatter nor a Java stack
-trace reaches the terminal; the command says where the log is when Spark fails.
+trace reaches the terminal; the command says where the log is when Spark fails, and the log's folder is removed when
+it does not.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from iimkg.core.errors import IimkgError
@@ -17,7 +21,7 @@ from iimkg.core.errors import IimkgError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["INSTALL_HINT", "require_pyspark", "start"]
+__all__ = ["INSTALL_HINT", "require_pyspark", "session"]
 
 # Spark SQL's default of 200 shuffle partitions makes every grouping of a small cohort 200 tasks; adaptive query
 # execution (on by default) merges small ones, this bounds the rest.
@@ -42,11 +46,28 @@ def require_pyspark() -> None:
         raise IimkgError(INSTALL_HINT) from None
 
 
-def start(master: str, *, app: str = "iimkg validate") -> tuple[SparkSession, str]:
-    """A session on ``master`` (``local[2]``, ``spark://host:7077``, ``yarn``…) and the path of its log file.
+@contextmanager
+def session(master: str, *, app: str = "iimkg validate") -> Iterator[tuple[SparkSession, str]]:
+    """A session on ``master`` (``local[2]``, ``spark://host:7077``, ``yarn``…) and the path of its log file; stopped
+    on leaving. The log's folder is removed then, unless the error leaving names the log (a Spark failure: see
+    :mod:`iimkg.spark.command`). Every run left a folder with the log and its settings in the temporary folder
+    before.
 
     :raises IimkgError: if pyspark is missing or the JVM does not start (with the log's path).
     """
+    spark, log = _start(master, app)
+    try:
+        yield spark, log
+    except BaseException as error:
+        spark.stop()
+        if log not in str(error):
+            shutil.rmtree(os.path.dirname(log), ignore_errors=True)
+        raise
+    spark.stop()
+    shutil.rmtree(os.path.dirname(log), ignore_errors=True)
+
+
+def _start(master: str, app: str) -> tuple[SparkSession, str]:
     require_pyspark()
     from pyspark import SparkConf, SparkContext
     from pyspark.java_gateway import launch_gateway
