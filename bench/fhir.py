@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from iimkg.fhir import read_fhir
-from memory import Memory, tree_memory
+from memory import Memory, PeakSampler
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "fhir"
 _SUBJECT_KEYS = ("subject", "patient")
@@ -109,22 +109,23 @@ def _mib(memory: Memory) -> str:
 
 def run_sampled(command: list[str]) -> tuple[float, float, Memory, int, str]:
     """(seconds, CPU seconds of the process and the workers it waited for, peak memory of the process tree sampled
-    every 50 ms, exit status, last line of stderr). CPU seconds say more than wall time on a shared machine."""
+    every 50 ms (:class:`memory.PeakSampler`), exit status, last line of stderr). CPU seconds say more than wall time
+    on a shared machine."""
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, text=True)
-        peak = Memory(0, 0)
+        sampler = PeakSampler(process.pid)
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            peak = peak.peak(tree_memory(process.pid))
+            sampler.sample()
             time.sleep(0.05)
         process.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         err.seek(0)
         last = (err.read().strip().splitlines() or [""])[-1]
-    return seconds, usage.ru_utime + usage.ru_stime, peak, process.returncode, last
+    return seconds, usage.ru_utime + usage.ru_stime, sampler.peak, process.returncode, last
 
 
 def _iimkg() -> list[str]:

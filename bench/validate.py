@@ -49,7 +49,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from memory import Memory, tree_memory
+from memory import PeakSampler
 
 LAYOUTS = ("one-nt", "one-ttl", "ten-ttl", "interleaved", "blank", "one-jsonld", "sorted")
 PREFIXES = ("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
@@ -182,13 +182,12 @@ def run(files: list[Path], engine: str, report: Path) -> tuple[float, int, dict[
                "--format", "json", "--output", str(report), "--max-input-mb", str(max(largest, 512))]
     started = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "IIMKG_PROFILE": "1"})
-    peak = Memory(0, 0)
+    sampler = PeakSampler(process.pid)
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         while not stop.is_set():
-            peak = peak.peak(tree_memory(process.pid))
+            sampler.sample()
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -202,9 +201,10 @@ def run(files: list[Path], engine: str, report: Path) -> tuple[float, int, dict[
     summary, digest = _read_report(report)
     summary["profile"] = next((line for line in err.splitlines() if line.startswith("iimkg profile:")), "")
     summary["digest"] = digest
-    summary["pss_peak"] = peak.pss
+    summary["pss_peak"] = sampler.peak.pss
+    summary["sampler_cpu"] = sampler.cpu
     report.unlink()
-    return elapsed, peak.rss, summary
+    return elapsed, sampler.peak.rss, summary
 
 
 def _read_report(report: Path) -> tuple[dict[str, object], str]:
@@ -343,7 +343,8 @@ def _print_row(row: Row) -> None:
     name, count, _files, seconds, peak, summary = row
     pss = int(str(summary.get("pss_peak", peak)))
     print(f"{name}: {count:,} plans in {seconds:.1f} s ({count / seconds:,.0f} plans/s), peak {peak / 2**20:,.0f} MB "
-          f"resident (summed), {pss / 2**20:,.0f} MB proportional (PSS), {summary['findings']:,} findings", flush=True)
+          f"resident (summed), {pss / 2**20:,.0f} MB proportional (PSS), {summary['findings']:,} findings "
+          f"(memory sampling: {float(str(summary.get('sampler_cpu', 0.0))):.1f} s of CPU)", flush=True)
     if summary.get("profile"):
         checked = float(str(summary.get("seconds", 0.0)))
         print(f"  {summary['profile']}; start-up and the JSON report {seconds - checked:.1f} s", flush=True)
