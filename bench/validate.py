@@ -190,12 +190,12 @@ def run(files: list[Path], engine: str, report: Path) -> tuple[float, int, dict[
             sampler.sample()
             time.sleep(0.02)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
     _, err = process.communicate()
     elapsed = time.perf_counter() - started
     stop.set()
-    sampler.join()
+    thread.join()
     if process.returncode not in (0, 1) or not report.is_file():
         raise SystemExit(f"iimkg validate failed (exit {process.returncode}, no report): {err.strip()}")
     summary, digest = _read_report(report)
