@@ -6,7 +6,7 @@ those pages once per process, while PSS divides each shared page among the proce
 is the memory the whole tree really takes from the machine. Both are printed; PSS is the one to plan capacity with.
 
 Sampling must not take the CPU it measures: reading a process's PSS (smaps_rollup) makes the kernel walk its page
-tables, some 9 ms of CPU for a 600 MB process on the project's VM. The benches read it every 20 ms until 2026-12-08:
+tables, some 9 ms of CPU for a 600 MB process on the project's VM. The benches read it every 20 ms until 2026-12-07:
 a third of a core taken from the 2-core machine under test, and `bench/validate.py`'s wall times came out a third
 above `farm-bench`'s for the same command. :class:`PeakSampler` reads RSS (a counter: microseconds) at every sample
 and PSS at most every half second, or a tenth of a second when RSS has reached a new peak.
