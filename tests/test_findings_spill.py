@@ -157,8 +157,9 @@ def test_a_run_that_spilled_keeps_its_folder_until_closed(tmp_path: Path, monkey
     _spilling(monkeypatch, findings=10**9, results=1)
     result = validate_plans(_files(tmp_path), chunk_plans=2)
     assert [p.name for p in _here.iterdir()], "the spilled results wait for the report"
-    again = validate_plans(_files(tmp_path), chunk_plans=2)
-    assert isomorphic(result.graph, again.graph)
+    with validate_plans(_files(tmp_path), chunk_plans=2) as again:
+        assert isomorphic(result.graph, again.graph)
+        assert len(list(_here.iterdir())) == 2, "each open result keeps its spilled results"
+    assert len(list(_here.iterdir())) == 1, "the block closed its result"
     result.close()
-    again.close()
     assert not list(_here.iterdir())

@@ -273,6 +273,14 @@ class ValidationResult:
         if self.on_close is not None:
             self.on_close()
 
+    def __enter__(self) -> ValidationResult:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """``with validate_plans(paths) as result:`` closes the result at the end of the block: a run that spilled
+        to disk leaves nothing behind even in a process that exits without running finalizers."""
+        self.close()
+
 
 def rules_of(shapes: rdflib.Graph, statement_ids: Mapping[str, str] | None = None, *,
              default_kind: CheckKind = CheckKind.QUALITY) -> list[Rule]:
