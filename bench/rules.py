@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from iimkg.plans.engines import UnitChecker
 from iimkg.plans.splitting import PlanUnit
-from iimkg.plans.units import CHUNK_BYTES, CHUNK_PLANS, chunked, split_plans
+from iimkg.plans.units import CHUNK_LINES, CHUNK_PLANS, chunked, split_plans
 from iimkg.plans.validate import ontology_graph_file, prepared_shapes
 from validate import generate
 
@@ -106,8 +106,8 @@ def main() -> int:
                         help="a Bulk Data export of this many patients (bench/fhir.py's), converted as validate does")
     parser.add_argument("--chunk-plans", type=int, default=CHUNK_PLANS,
                         help=f"plans in a chunk, at most (default {CHUNK_PLANS:,}, as validate)")
-    parser.add_argument("--chunk-mb", type=float, default=CHUNK_BYTES / 1e6,
-                        help=f"MB of RDF in a chunk, at most (default {CHUNK_BYTES / 1e6:g}, as validate)")
+    parser.add_argument("--chunk-lines", type=int, default=CHUNK_LINES,
+                        help=f"lines of RDF in a chunk, at most (default {CHUNK_LINES:,}, as validate)")
     parser.add_argument("--growth", type=int, default=4,
                         help="also time chunks this many times larger, and name the steps whose cost per plan grows "
                              "with the plans of a store (default 4; 0: don't)")
@@ -119,10 +119,10 @@ def main() -> int:
     checker = UnitChecker(shapes_text, graph_file)
     with tempfile.TemporaryDirectory(prefix="iimkg-bench-rules-") as tmp:
         units = plan_units(ns, Path(tmp))
-    chunks = [c for c in chunked(units, ns.chunk_plans, int(ns.chunk_mb * 1e6)) if isinstance(c, list)]
+    chunks = [c for c in chunked(units, ns.chunk_plans, ns.chunk_lines) if isinstance(c, list)]
     plans = sum(max(unit.plans, 1) for chunk in chunks for unit in chunk)
     print(f"# {plans:,} plans in {len(chunks):,} chunk{'' if len(chunks) == 1 else 's'} "
-          f"(at most {ns.chunk_plans:,} plans or {ns.chunk_mb:g} MB, a unit of plans never split), "
+          f"(at most {ns.chunk_plans:,} plans or {ns.chunk_lines:,} lines, a unit of plans never split), "
           f"smallest of {ns.repeat} runs, CPU time of this process", flush=True)
     fixed = store_timings(checker, True, ns.repeat)
     parsing = store_timings(checker, False, ns.repeat)
@@ -160,7 +160,7 @@ def report_growth(checker: UnitChecker, units: list[PlanUnit], chunks: list[list
     1.3x from 250 to 3,000 plans a chunk)."""
     plans = sum(max(u.plans, 1) for c in chunks for u in c)
     size = max(1, round(plans / len(chunks)))
-    larger = [c for c in chunked(units, size * ns.growth, 1 << 62) if isinstance(c, list)]
+    larger = [c for c in chunked(units, size * ns.growth, lines=1 << 62, size=1 << 62) if isinstance(c, list)]
     if len(larger) == len(chunks):
         print(f"\ngrowth: the input fills no chunk larger than {size:,} plans; give more plans")
         return

@@ -349,3 +349,54 @@ def test_the_json_report_written_a_finding_at_a_time_is_json_dumps_of_the_whole(
         out = io.StringIO()
         write_report(result, "json", out)
         assert out.getvalue() == whole == render_report(result, "json")
+
+
+ANONYMOUS_PLAN = """
+[ a iim:TreatmentPlan ;
+    iim:planDate "2026-03-02"^^xsd:date ;
+    iim:diagnosis iim:IIM_0000005 ;
+    iim:patient [ iim:sex iim:Female ; iim:ageYears 49 ] ;
+    iim:prescription [ iim:prescribedDrug iim:IIM_0000104 ; iim:dailyDoseMg 7.5 ;
+                       iim:startDate "2026-03-02"^^xsd:date ; iim:plannedDurationDays 365 ] ] .
+"""
+
+
+def test_blank_nodes_are_named_the_same_in_every_run(tmp_path: Path) -> None:
+    """A nightly job compares tonight's report with last night's: blank-node plans (N-Triples labels and Turtle's
+    anonymous nodes) are named by what they describe, not by the labels a store draws at random. Two plans alike in
+    every triple stay two plans."""
+    cohort = _cohort(blank=True)
+    lines = _write(tmp_path / "nt", [line for plan in cohort for line in plan])
+    anonymous = tmp_path / "anonymous.ttl"
+    anonymous.write_text("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n@prefix iim: <https://w3id.org/iimkg/> ."
+                         + ANONYMOUS_PLAN * 2, encoding="utf-8")
+    runs = [validate_plans([lines, anonymous], workers=workers, chunk_plans=5) for workers in (1, 2, 1)]
+    reports = [re.sub(r'"seconds": [0-9.]+', "", render_report(run, "json")) for run in runs]  # type: ignore[arg-type]
+    assert reports[0] == reports[1] == reports[2]
+    assert runs[0].plans == _plans([line for plan in cohort for line in plan]) + 2
+    twins = [f for f in runs[0].findings if f.file.endswith("anonymous.ttl")]
+    assert twins and len({f.plan for f in twins}) == 2, "the two plans alike are two plans"
+    assert all(f.plan and f.plan.startswith("_:") for f in twins)
+    once = validate_plans([anonymous], workers=1, chunk_plans=1)
+    assert len(twins) == len(once.findings)
+
+
+def test_chunks_are_cut_by_lines_not_by_the_lengths_of_blank_node_labels() -> None:
+    """A unit parsed from Turtle carries labels drawn at random, of varying length; where a chunk ends must not
+    vary with them, since the chunk's number is part of the labels findings give blank nodes."""
+    from iimkg.plans.units import chunked
+
+    def units(seed: int) -> list[PlanUnit]:
+        rng = random.Random(seed)
+        made = []
+        for _ in range(200):
+            label = "a" * rng.choice((29, 30, 31, 32))
+            data = "".join(f"_:{label} <https://example.org/p> {n} .\n" for n in range(50)).encode()
+            made.append(PlanUnit("plans.ttl", data, ox.RdfFormat.N_TRIPLES.media_type, 1))
+        return made
+
+    def cuts(seed: int) -> list[int]:
+        return [len(chunk) for chunk in chunked(units(seed), plans=10**9, lines=1_234) if isinstance(chunk, list)]
+
+    assert cuts(1) == cuts(2) == cuts(3)
+    assert cuts(1)[0] == 1_234 // 50

@@ -18,6 +18,7 @@ import pyoxigraph as ox
 from iimkg.core.errors import InputError
 from iimkg.core.vocab import RDF_TYPE, SH
 from iimkg.graph.loading import ontology_quads, syntax_message, too_long_message
+from iimkg.plans.labels import label_blank_nodes
 from iimkg.plans.reading import file_graph, plan_store, plans_in
 from iimkg.plans.results import Outcome, attribute
 from iimkg.plans.splitting import PlanUnit
@@ -104,6 +105,7 @@ class UnitChecker:
         evaluated = time.perf_counter()
         outcome.results = attribute(store, raw, plans, graphs, self.ontology_subjects if one_file else frozenset())
         outcome.plans = plans
+        label_blank_nodes(store, outcome)  # the same labels in every run, not the store's random ones
         done = time.perf_counter()
         for name, seconds in (("load", loaded - started), ("evaluate", evaluated - loaded),
                               ("attribute", done - evaluated)):

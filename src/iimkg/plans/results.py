@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,18 @@ class Outcome:
 
     def plan_count(self) -> int:
         return sum(len(p) for p in self.plans.values())
+
+    def relabel(self, label: Callable[[ox.BlankNode], ox.BlankNode]) -> None:
+        """Give every blank node of the outcome (its results' focus, value and plan, its plans and names) the
+        label ``label`` gives it."""
+        def own(term: Any) -> Any:
+            return label(term) if isinstance(term, ox.BlankNode) else term
+
+        self.results = [replace(r, focus=own(r.focus), value=own(r.value), plan=own(r.plan))
+                        if any(isinstance(t, ox.BlankNode) for t in (r.focus, r.value, r.plan)) else r
+                        for r in self.results]
+        self.names = {own(plan): name for plan, name in self.names.items()}
+        self.plans = {file: [own(plan) for plan in plans] for file, plans in self.plans.items()}
 
 
 def attribute(store: ox.Store, raw: Iterable[Any], plans: Mapping[str, list[PlanNode]],

@@ -21,9 +21,8 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyoxigraph as ox
 
@@ -39,18 +38,23 @@ from iimkg.plans.spill import ChunkResults, PlanRegistry
 from iimkg.plans.splitting import PlanUnit, Restart, locate_syntax_error, plan_vocabulary, split_file
 from iimkg.shacl.findings import Severity, ValidationResult
 
-__all__ = ["CHUNK_BYTES", "CHUNK_PLANS", "Checked", "PlanUnit", "UnitChecker", "check_units", "chunked", "run_units",
-           "split_plans"]
+__all__ = ["CHUNK_BYTES", "CHUNK_LINES", "CHUNK_PLANS", "Checked", "PlanUnit", "UnitChecker", "check_units", "chunked",
+           "run_units", "split_plans"]
 
-# A chunk of units checked in one store: about this many plans, or this many bytes of RDF, whichever comes first.
+# A chunk of units checked in one store: about this many plans, or this many lines of RDF, whichever comes first.
 # Evaluation time per plan is flat from a few hundred plans a store (0.8 s per 1,000 plans, 8.4 s per 10,000 here);
-# a small store keeps a worker's memory low. The byte bound is what holds for large plans: a plan converted from
-# FHIR is some 19 kB of Turtle (190 triples), a plan of bench/validate.py's cohort 5.6 kB of N-Triples. With chunks
-# of 2 MB instead of 8 (and conversion batches of 1 MB instead of 4, iimkg.fhir.bulk) validating the 200 MB Bulk
-# Data export of bench/fhir.py went from 720 to 428 MB (summed RSS of the process tree) in the same time; 20,000
-# plans in one N-Triples file went from 826 to 702 MB, their evaluation from 26.5 to 28.8 CPU seconds.
+# a small store keeps a worker's memory low. The line bound is what holds for large plans: a plan converted from
+# FHIR is some 19 kB of Turtle in 230 lines, a plan of bench/validate.py's cohort 5.6 kB of N-Triples in 56. With
+# chunks of 2 MB instead of 8 (and conversion batches of 1 MB instead of 4, iimkg.fhir.bulk) validating the 200 MB
+# Bulk Data export of bench/fhir.py went from 720 to 428 MB (summed RSS of the process tree) in the same time;
+# 20,000 plans in one N-Triples file went from 826 to 702 MB, their evaluation from 26.5 to 28.8 CPU seconds.
+# Chunks are bounded by lines, not bytes (2 MB is some 24,000 lines of either), since a unit parsed from Turtle or
+# JSON-LD carries blank-node labels drawn at random, of 30-32 characters: a byte bound put a plan near a chunk's end
+# in one chunk or the next from run to run, and the chunk's number is part of the labels reports give blank nodes
+# (iimkg.plans.labels). CHUNK_BYTES guards memory against lines of unusual length (long literals).
 CHUNK_PLANS = 1_000
-CHUNK_BYTES = 2_000_000
+CHUNK_LINES = 24_000
+CHUNK_BYTES = 8_000_000
 
 
 def split_plans(path: Path | str, input_format: str | None = None, *,
@@ -70,24 +74,26 @@ def split_plans(path: Path | str, input_format: str | None = None, *,
         yield unit
 
 
-def chunked(units: Iterable[PlanUnit | Restart], plans: int = CHUNK_PLANS,
+def chunked(units: Iterable[PlanUnit | Restart], plans: int = CHUNK_PLANS, lines: int = CHUNK_LINES,
             size: int = CHUNK_BYTES) -> Iterator[list[PlanUnit] | Restart]:
-    """Units in lists of about ``plans`` plans or ``size`` bytes (a unit with no plan counted as one); a
-    :class:`Restart` passed on between them, never inside a chunk."""
+    """Units in lists of about ``plans`` plans or ``lines`` lines (a unit with no plan counted as one), or fewer
+    than ``size`` bytes; a :class:`Restart` passed on between them, never inside a chunk."""
     chunk: list[PlanUnit] = []
-    count = length = 0
+    count = height = length = 0
     for unit in units:
         if isinstance(unit, Restart):
             if chunk:
                 yield chunk
-                chunk, count, length = [], 0, 0
+                chunk, count, height, length = [], 0, 0, 0
             yield unit
             continue
-        if chunk and (count >= plans or length + len(unit.data) > size):
+        rows = unit.data.count(b"\n")
+        if chunk and (count >= plans or height + rows > lines or length + len(unit.data) > size):
             yield chunk
-            chunk, count, length = [], 0, 0
+            chunk, count, height, length = [], 0, 0, 0
         chunk.append(unit)
         count += max(unit.plans, 1)
+        height += rows
         length += len(unit.data)
     if chunk:
         yield chunk
@@ -195,16 +201,9 @@ def check_units(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), ontol
 
 
 def _own_blank_nodes(outcome: Outcome, chunk: int) -> None:
-    """Give the chunk's blank nodes labels no other chunk has: each chunk is read into a store of its own, where the
-    parser draws labels at random, and worker processes forked from one parent draw the same ones."""
-    def own(term: Any) -> Any:
-        return ox.BlankNode(f"{chunk:x}{term.value}") if isinstance(term, ox.BlankNode) else term
-
-    outcome.results = [replace(r, focus=own(r.focus), value=own(r.value), plan=own(r.plan))
-                       if isinstance(r.focus, ox.BlankNode) or isinstance(r.value, ox.BlankNode)
-                       or isinstance(r.plan, ox.BlankNode) else r for r in outcome.results]
-    outcome.names = {own(plan): name for plan, name in outcome.names.items()}
-    outcome.plans = {file: [own(plan) for plan in plans] for file, plans in outcome.plans.items()}
+    """Give the chunk's blank nodes labels no other chunk has, the chunk's number in front: each chunk is read into
+    a store of its own, and its labels (:mod:`iimkg.plans.labels`) are unique in that chunk only."""
+    outcome.relabel(lambda node: ox.BlankNode(f"{chunk:x}{node.value}"))
 
 
 def _located(detail: str, where: str | None, line: int | None, column: int | None) -> InputError:

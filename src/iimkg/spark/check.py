@@ -14,7 +14,7 @@ import codecs
 import functools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -254,14 +254,7 @@ def _own_blank_nodes(outcome: Outcome, prefix: str) -> Outcome:
     """Give the chunk's blank nodes labels no other chunk of the run has (the partition's and the chunk's number in
     front): each chunk is read into a store of its own, where the parser draws labels at random, and Spark's
     Python workers, forked from one daemon, draw the same ones — two plans would otherwise share a name."""
-    def own(term: Any) -> Any:
-        return ox.BlankNode(prefix + term.value) if isinstance(term, ox.BlankNode) else term
-
-    outcome.results = [replace(r, focus=own(r.focus), value=own(r.value), plan=own(r.plan))
-                       if any(isinstance(t, ox.BlankNode) for t in (r.focus, r.value, r.plan)) else r
-                       for r in outcome.results]
-    outcome.names = {own(plan): name for plan, name in outcome.names.items()}
-    outcome.plans = {file: [own(plan) for plan in plans] for file, plans in outcome.plans.items()}
+    outcome.relabel(lambda node: ox.BlankNode(prefix + node.value))
     return outcome
 
 
