@@ -11,8 +11,9 @@ prescriptions of two plans differ. A plan with an identifier is first told apart
 by a number, in an order that cannot matter: nothing tells them apart.
 
 The label is unique within a chunk; :func:`iimkg.plans.units.run_units` (and a Spark task) put the chunk's number
-in front. The release names its blank nodes the same way (:func:`iimkg.release.graph`), over a whole graph a layer
-at a time; here only the nodes a chunk's findings name are labelled, since a chunk has thousands of others.
+in front. The release names its blank nodes the same way (``_blank_names`` in :mod:`iimkg.release.graph`), over a
+whole graph a layer at a time; here only the nodes a chunk's findings name are labelled, since a chunk has
+thousands of others.
 """
 
 from __future__ import annotations
