@@ -3,14 +3,20 @@ tree (a worker forked by any thread) and see their memory, at a small cost of CP
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import time
 
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "bench"))
-from memory import PeakSampler, _scanned_tree, tree_pids
+# bench/ is not put on sys.path: its fhir.py would then be the `fhir` that fhir.resources is looked up in
+_spec = importlib.util.spec_from_file_location("iimkg_bench_memory", ROOT / "bench" / "memory.py")
+assert _spec is not None and _spec.loader is not None
+memory = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = memory  # dataclasses and NamedTuples look their module up by name
+_spec.loader.exec_module(memory)
+PeakSampler, _scanned_tree, tree_pids = memory.PeakSampler, memory._scanned_tree, memory.tree_pids
 
 # A parent that forks two workers from a thread, each writing to MEGABYTES of its own, then waits.
 MEGABYTES = 64
