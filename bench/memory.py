@@ -47,7 +47,7 @@ class PeakSampler:
         since = time.monotonic() - self._pss_read
         if since >= self.pss_every or (rss > self.peak.rss and since >= self.pss_at_peak):
             self._pss_read = time.monotonic()
-            self.peak = self.peak.peak(Memory(rss, sum(_process_memory(pid)[1] for pid in pids)))
+            self.peak = self.peak.peak(Memory(rss, sum(_proportional(pid) for pid in pids)))
         else:
             self.peak = Memory(max(self.peak.rss, rss), self.peak.pss)
         self.cpu += time.thread_time() - began
@@ -97,21 +97,13 @@ def _resident(pid: int) -> int:
         return 0
 
 
-def _process_memory(pid: int) -> tuple[int, int]:
-    rss = pss = None
+def _proportional(pid: int) -> int:
+    """``pid``'s PSS; its RSS where the kernel gives no smaps_rollup."""
     try:
         with open(f"/proc/{pid}/smaps_rollup", encoding="ascii", errors="replace") as handle:
             for line in handle:
-                if line.startswith("Rss:"):
-                    rss = int(line.split()[1]) * 1024
-                elif line.startswith("Pss:"):
-                    pss = int(line.split()[1]) * 1024
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
     except OSError:
         pass
-    if rss is None:
-        try:
-            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
-                rss = next((int(line.split()[1]) * 1024 for line in handle if line.startswith("VmRSS:")), 0)
-        except OSError:
-            rss = 0
-    return rss, pss if pss is not None else rss
+    return _resident(pid)
