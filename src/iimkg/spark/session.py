@@ -56,15 +56,16 @@ def session(master: str, *, app: str = "iimkg validate") -> Iterator[tuple[Spark
     :raises IimkgError: if pyspark is missing or the JVM does not start (with the log's path).
     """
     spark, log = _start(master, app)
+    failure = ""
     try:
         yield spark, log
     except BaseException as error:
-        spark.stop()
-        if log not in str(error):
-            shutil.rmtree(os.path.dirname(log), ignore_errors=True)
+        failure = str(error) or type(error).__name__
         raise
-    spark.stop()
-    shutil.rmtree(os.path.dirname(log), ignore_errors=True)
+    finally:
+        spark.stop()
+        if log not in failure:
+            shutil.rmtree(os.path.dirname(log), ignore_errors=True)
 
 
 def _start(master: str, app: str) -> tuple[SparkSession, str]:
