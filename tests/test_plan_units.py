@@ -381,9 +381,43 @@ def test_blank_nodes_are_named_the_same_in_every_run(tmp_path: Path) -> None:
     assert len(twins) == len(once.findings)
 
 
+def test_blank_node_labels_do_not_depend_on_the_chunking(tmp_path: Path) -> None:
+    """A plan's label is the same whatever chunk it is checked in (the chunk size, the workers; a Spark partition,
+    in test_spark): it is made with where the plan is in its file, not with the chunk's number. Plans alike in every
+    triple, in one chunk or in two, stay two plans."""
+    cohort = _cohort(blank=True)
+    lines = _write(tmp_path / "nt", [line for plan in cohort for line in plan])
+    anonymous = tmp_path / "anonymous.ttl"
+    anonymous.write_text("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n@prefix iim: <https://w3id.org/iimkg/> ."
+                         + ANONYMOUS_PLAN * 3, encoding="utf-8")
+    runs = [validate_plans([lines, anonymous], workers=workers, chunk_plans=plans)
+            for workers, plans in ((1, 1), (2, 2), (1, 7), (2, 1_000))]
+    reports = [re.sub(r'"seconds": [0-9.]+', "", render_report(run, "json")) for run in runs]  # type: ignore[arg-type]
+    assert reports[0] == reports[1] == reports[2] == reports[3]
+    for run in runs:
+        twins = [f for f in run.findings if f.file.endswith("anonymous.ttl")]
+        assert len({f.plan for f in twins}) == 3, "three plans alike are three plans, in one chunk or in three"
+        assert len(twins) == 3 * len({(f.rule, f.message) for f in twins})
+
+
+def test_plans_whose_place_is_not_known_keep_labels_of_their_chunk(tmp_path: Path) -> None:
+    """Units made by a caller, not cut from a file's lines, do not say where they are in the file: plans alike in
+    every triple, in two chunks, are still two plans, by the chunk's number in front of their labels."""
+    turtle = "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n@prefix iim: <https://w3id.org/iimkg/> ."
+    quads = ox.parse((turtle + ANONYMOUS_PLAN).encode(), format=ox.RdfFormat.TURTLE)
+    data = ox.serialize(list(quads), format=ox.RdfFormat.N_TRIPLES) or b""
+    units = [PlanUnit("made.nt", data.replace(b"_:", b"_:u%d" % n), ox.RdfFormat.N_TRIPLES.media_type, 1)
+             for n in range(2)]
+    result = check_units(units, workers=1, chunk_plans=1)
+    plans = {f.plan for f in result.findings}
+    assert result.plans == 2 and len(plans) == 2
+    assert all(plan and plan.startswith("_:c") for plan in plans)
+
+
 def test_chunks_are_cut_by_lines_not_by_the_lengths_of_blank_node_labels() -> None:
     """A unit parsed from Turtle carries labels drawn at random, of varying length; where a chunk ends must not
-    vary with them, since the chunk's number is part of the labels findings give blank nodes."""
+    vary with them, since the chunk's number is part of the labels findings give blank nodes whose place in the
+    file is not known."""
     from iimkg.plans.units import chunked
 
     def units(seed: int) -> list[PlanUnit]:

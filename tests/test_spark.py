@@ -139,6 +139,42 @@ def test_spark_findings_are_the_local_runs(spark: Any, cohort: list[Path]) -> No
 
 
 @pytest.mark.slow
+def test_blank_node_plans_have_the_local_runs_labels(spark: Any, tmp_path: Path) -> None:
+    """Plans written as blank nodes (an example plan's blank nodes, and plans alike in every triple) are reported
+    under the same labels as in a local run, not under labels of the partition they were checked in; spread over
+    several partitions, plans alike stay apart."""
+    import pyoxigraph as ox
+
+    from iimkg.spark.job import validate_result
+    from iimkg.validation import validate_plans
+
+    def blank(term: Any) -> str:
+        local = isinstance(term, ox.NamedNode) and term.value.startswith("https://example.org/")
+        return "_:" + re.sub(r"\W", "_", term.value.rsplit("/", 1)[-1]) if local else str(term)
+
+    example = PLANS / "several-findings.ttl"
+    quads = ox.parse(path=str(example), format=ox.RdfFormat.TURTLE, base_iri=example.resolve().as_uri())
+    anonymous = tmp_path / "anonymous.ttl"
+    plan = """
+[ a iim:TreatmentPlan ; iim:planDate "2026-03-02"^^xsd:date ; iim:diagnosis iim:IIM_0000005 ;
+  iim:patient [ iim:sex iim:Female ; iim:ageYears 49 ] ;
+  iim:prescription [ iim:prescribedDrug iim:IIM_0000104 ; iim:dailyDoseMg 7.5 ;
+                     iim:startDate "2026-03-02"^^xsd:date ; iim:plannedDurationDays 365 ] ] .
+"""
+    anonymous.write_text("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n@prefix iim: <https://w3id.org/iimkg/> ."
+                         + plan * 12, encoding="utf-8")
+    lines = tmp_path / "blank.nt"
+    lines.write_text("".join(f"{blank(q.subject)} {q.predicate} {blank(q.object)} .\n" for q in quads),
+                     encoding="utf-8")
+    local = validate_plans([anonymous, lines], chunk_plans=5)
+    distributed = validate_result(spark, [anonymous, lines])
+    assert sorted(map(repr, distributed.findings)) == sorted(map(repr, local.findings))
+    twins = {f.plan for f in local.findings if f.file.endswith("anonymous.ttl")}
+    assert len(twins) == 12 and all(plan and plan.startswith("_:") for plan in twins)
+    assert any(f.plan_iri.startswith("_:") for f in local.findings if f.file.endswith("blank.nt"))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", [
     b'{"resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/x"},}',  # not JSON
     b'{"resourceType": "Condition", "id": "c", "note": [{"text": "\xff\xfe"}]}',  # not UTF-8

@@ -10,17 +10,19 @@ prescriptions of two plans differ. A plan with an identifier is first told apart
 (the ``iimplan:`` namespace) do not count: they follow from the others. Nodes equal in all of that are told apart
 by a number, in an order that cannot matter: nothing tells them apart.
 
-The label is unique within a chunk; :func:`iimkg.plans.units.run_units` (and a Spark task) put the chunk's number
-in front. The release names its blank nodes the same way (``_blank_names`` in :mod:`iimkg.release.graph`), over a
-whole graph a layer at a time; here only the nodes a chunk's findings name are labelled, since a chunk has
-thousands of others.
+A blank-node plan's label is made with where its unit starts in the file (:attr:`PlanUnit.first
+<iimkg.plans.splitting.PlanUnit>`) too, so that two plans alike in every triple, in two chunks, keep two labels;
+since that does not depend on the chunk or Spark partition a unit is checked in, a label is the same whatever the
+chunk size, the workers or ``--spark``, and unique within its file (findings name their file). The release names
+its blank nodes the same way (``_blank_names`` in :mod:`iimkg.release.graph`), over a whole graph a layer at a
+time; here only the nodes a chunk's findings name are labelled, since a chunk has thousands of others.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import pyoxigraph as ox
 
@@ -32,9 +34,10 @@ __all__ = ["DEPTH", "label_blank_nodes"]
 DEPTH = 6  # levels of blank nodes followed: a plan's patient or prescription is 1, deeper data is rarer
 
 
-def label_blank_nodes(store: ox.Store, outcome: Outcome) -> None:
+def label_blank_nodes(store: ox.Store, outcome: Outcome, units: Mapping[str, int] | None = None) -> None:
     """Relabel the blank nodes of ``outcome`` (its results' focus, value and plan, its plans and names) by what
-    they describe in ``store``."""
+    they describe in ``store``; ``units``: the first line of the unit of each blank-node plan, by its label in the
+    store (a plan not in it is labelled by what it describes alone)."""
     blanks = _blank_nodes(outcome)
     if not blanks:
         return
@@ -47,9 +50,13 @@ def label_blank_nodes(store: ox.Store, outcome: Outcome) -> None:
                 owners.setdefault(term, set()).add(result.plan)
     # plans first: the other nodes add their plans' labels, final ones, so that a node of one of two plans alike
     # follows its own plan (tied plans take their numbers in any order: nothing in the report tells them apart)
+    where = units or {}
+
     def plan_key(node: ox.BlankNode, depth: int) -> str:
         identifier = outcome.names.get(node)
-        return _digest(f"identifier {identifier}") if depth == 0 and identifier is not None else digests.of(node, depth)
+        key = _digest(f"identifier {identifier}") if depth == 0 and identifier is not None else digests.of(node, depth)
+        first = where.get(node.value)
+        return key if first is None else _digest(f"unit {first}\n{key}")
 
     labels = _labelled(plans, plan_key)
 
@@ -59,8 +66,15 @@ def label_blank_nodes(store: ox.Store, outcome: Outcome) -> None:
     def described(node: ox.BlankNode, depth: int) -> str:
         return _digest(" ".join(sorted(name(plan) for plan in owners.get(node, ()))) + "\n" + digests.of(node, depth))
 
-    labels.update(_labelled(blanks - plans, described))
+    others = blanks - plans
+    labels.update(_labelled(others, described))
     outcome.relabel(lambda node: labels.get(node, node))
+    # a label made without a unit is unique in this chunk only: a plan written on an odd line or in a unit not cut
+    # from a file's lines, a node of such a plan, a node of no plan
+    unplaced = {plan for plan in plans if plan.value not in where}
+    outcome.chunk_local = frozenset(labels[node].value for node in unplaced | {
+        node for node in others
+        if not owners.get(node) or any(owner is None or owner in unplaced for owner in owners[node])})
 
 
 def _blank_nodes(outcome: Outcome) -> set[ox.BlankNode]:
@@ -85,7 +99,7 @@ def _labelled(nodes: Iterable[ox.BlankNode], key: Callable[[ox.BlankNode, int], 
 
 def _numbered(keys: dict[ox.BlankNode, str]) -> dict[ox.BlankNode, ox.BlankNode]:
     """Each node's label: its key's first 16 hex digits, and ``x`` and a number after it for nodes of the same key
-    (no hex digit: a chunk's number in front of the label cannot make two labels one)."""
+    (nodes alike in everything the key reads, in one unit: nothing tells them apart, so their order cannot matter)."""
     by_key: dict[str, list[ox.BlankNode]] = {}
     for node, key in keys.items():
         by_key.setdefault(key, []).append(node)

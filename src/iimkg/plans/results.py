@@ -56,6 +56,9 @@ class Outcome:
     error: tuple[str, str | None, int | None, int | None] | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds by stage (load, evaluate, attribute…)
     restart: str | None = None  # not an outcome: drop what was found in this file so far (see splitting.Restart)
+    # blank-node labels unique in this chunk only (plans.labels: where a node's unit is not known); the caller puts
+    # the chunk's number in front of them
+    chunk_local: frozenset[str] = frozenset()
 
     def plan_count(self) -> int:
         return sum(len(p) for p in self.plans.values())

@@ -44,13 +44,17 @@ class PlanUnit:
     ``source`` is the file the triples were read from (as given: it names the file in findings and errors),
     ``data`` the triples, in the syntax ``format`` (a media type, ``ox.RdfFormat.from_media_type`` reads it: plain
     values, so a unit pickles and crosses process and machine boundaries), ``plans`` how many plans the splitter
-    found in it (0 for lines linked to no plan).
+    found in it (0 for lines linked to no plan), ``first`` the number of its first line among the file's lines (of
+    N-Triples, as the splitter reads or writes them), or -1 where not known (units made from other than a file's
+    lines). ``first`` is where the unit is in the file, whatever chunk or Spark partition it is checked in: the
+    labels reports give blank-node plans are made with it (:mod:`iimkg.plans.labels`).
     """
 
     source: str
     data: bytes
     format: str
     plans: int = 0
+    first: int = -1
 
 
 @dataclass(frozen=True)
@@ -132,12 +136,12 @@ def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary,
             yield from split_file(path, input_format, vocabulary, window)
             return
         plans += group.plans
-        yield PlanUnit(source, b"".join(group.lines), media_type, group.plans)
+        yield PlanUnit(source, b"".join(group.lines), media_type, group.plans, group.first)
     if not triples:
         raise InputError("the file holds no triples; nothing to check", path=path)
     for group in grouper.groups():
         plans += group.plans
-        yield PlanUnit(source, b"".join(group.lines), media_type, group.plans)
+        yield PlanUnit(source, b"".join(group.lines), media_type, group.plans, group.first)
     if grouper.late:
         yield Restart(source)
         yield from split_file(path, input_format, vocabulary, window)

@@ -50,8 +50,9 @@ __all__ = ["CHUNK_BYTES", "CHUNK_LINES", "CHUNK_PLANS", "Checked", "PlanUnit", "
 # 20,000 plans in one N-Triples file went from 826 to 702 MB, their evaluation from 26.5 to 28.8 CPU seconds.
 # Chunks are bounded by lines, not bytes (2 MB is some 24,000 lines of either), since a unit parsed from Turtle or
 # JSON-LD carries blank-node labels drawn at random, of 30-32 characters: a byte bound put a plan near a chunk's end
-# in one chunk or the next from run to run, and the chunk's number is part of the labels reports give blank nodes
-# (iimkg.plans.labels). CHUNK_BYTES guards memory against lines of unusual length (long literals).
+# in one chunk or the next from run to run, and the chunk's number is part of the few labels reports give blank nodes
+# whose place in the file is not known (iimkg.plans.labels). CHUNK_BYTES guards memory against lines of unusual
+# length (long literals).
 CHUNK_PLANS = 1_000
 CHUNK_LINES = 24_000
 CHUNK_BYTES = 8_000_000
@@ -201,9 +202,11 @@ def check_units(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), ontol
 
 
 def _own_blank_nodes(outcome: Outcome, chunk: int) -> None:
-    """Give the chunk's blank nodes labels no other chunk has, the chunk's number in front: each chunk is read into
-    a store of its own, and its labels (:mod:`iimkg.plans.labels`) are unique in that chunk only."""
-    outcome.relabel(lambda node: ox.BlankNode(f"{chunk:x}{node.value}"))
+    """Put the chunk's number in front of the blank-node labels unique in the chunk only (:mod:`iimkg.plans.labels`:
+    most are unique in their file, made with where their plan is in it, whatever the chunk)."""
+    local = outcome.chunk_local
+    if local:
+        outcome.relabel(lambda node: ox.BlankNode(f"c{chunk:x}x{node.value}") if node.value in local else node)
 
 
 def _located(detail: str, where: str | None, line: int | None, column: int | None) -> InputError:

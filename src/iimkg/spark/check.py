@@ -251,10 +251,11 @@ def _records(job: Job, outcome: Outcome) -> Iterator[Record]:
 
 
 def _own_blank_nodes(outcome: Outcome, prefix: str) -> Outcome:
-    """Give the chunk's blank nodes labels no other chunk of the run has (the partition's and the chunk's number in
-    front): each chunk is read into a store of its own, where the parser draws labels at random, and Spark's
-    Python workers, forked from one daemon, draw the same ones — two plans would otherwise share a name."""
-    outcome.relabel(lambda node: ox.BlankNode(prefix + node.value))
+    """Put the partition's and the chunk's number in front of the blank-node labels unique in the chunk only
+    (:mod:`iimkg.plans.labels`); the others are those of a local run, made with where their plan is in its file."""
+    local = outcome.chunk_local
+    if local:
+        outcome.relabel(lambda node: ox.BlankNode(prefix + node.value) if node.value in local else node)
     return outcome
 
 
