@@ -400,6 +400,22 @@ def test_blank_node_labels_do_not_depend_on_the_chunking(tmp_path: Path) -> None
         assert len(twins) == 3 * len({(f.rule, f.message) for f in twins})
 
 
+def test_a_files_blank_node_labels_do_not_depend_on_the_files_checked_with_it(tmp_path: Path) -> None:
+    """Two small files share a chunk, their blank-node plans alike in their own triples (not in their
+    prescriptions): each file's findings, labels included, are those it has checked alone."""
+    turtle = "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n@prefix iim: <https://w3id.org/iimkg/> ."
+    files = []
+    for name, dose in (("a.nt", "7.5"), ("b.nt", "60")):
+        quads = ox.parse((turtle + ANONYMOUS_PLAN.replace("7.5", dose)).encode(), format=ox.RdfFormat.TURTLE)
+        files.append(tmp_path / name)
+        files[-1].write_bytes(ox.serialize(list(quads), format=ox.RdfFormat.N_TRIPLES) or b"")
+    together = validate_plans(files, workers=1)
+    alone = [finding for path in files for finding in validate_plans([path], workers=1).findings]
+    assert sorted(map(repr, together.findings)) == sorted(map(repr, alone))
+    assert len({f.file for f in together.findings}) == 2
+    assert all(f.plan and f.plan.startswith("_:") for f in together.findings)
+
+
 def test_plans_whose_place_is_not_known_keep_labels_of_their_chunk(tmp_path: Path) -> None:
     """Units made by a caller, not cut from a file's lines, do not say where they are in the file: plans alike in
     every triple, in two chunks, are still two plans, by the chunk's number in front of their labels."""

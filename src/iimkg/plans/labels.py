@@ -42,12 +42,23 @@ def label_blank_nodes(store: ox.Store, outcome: Outcome, units: Mapping[str, int
     if not blanks:
         return
     digests = _Digests(store)
-    plans = {plan for plans in outcome.plans.values() for plan in plans if isinstance(plan, ox.BlankNode)}
+    # the file each node is in: labels are unique within a file, so ties are told apart there, and only there (a
+    # node of another file in the same chunk must not change a label: the chunk is not the same in every run)
+    files: dict[ox.BlankNode, set[str]] = {}
+    for file, found in outcome.plans.items():
+        for plan in found:
+            if isinstance(plan, ox.BlankNode):
+                files.setdefault(plan, set()).add(file)
+    plans = set(files)
     owners: dict[ox.BlankNode, set[object]] = {}
     for result in outcome.results:
         for term in (result.focus, result.value):
             if isinstance(term, ox.BlankNode) and term not in plans:
                 owners.setdefault(term, set()).add(result.plan)
+                files.setdefault(term, set()).add(result.file or "")
+
+    def scope(node: ox.BlankNode) -> str:
+        return "\n".join(sorted(files.get(node, ())))
     # plans first: the other nodes add their plans' labels, final ones, so that a node of one of two plans alike
     # follows its own plan (tied plans take their numbers in any order: nothing in the report tells them apart)
     where = units or {}
@@ -58,7 +69,7 @@ def label_blank_nodes(store: ox.Store, outcome: Outcome, units: Mapping[str, int
         first = where.get(node.value)
         return key if first is None else _digest(f"unit {first}\n{key}")
 
-    labels = _labelled(plans, plan_key)
+    labels = _labelled(plans, plan_key, scope)
 
     def name(plan: object) -> str:
         return labels[plan].value if isinstance(plan, ox.BlankNode) and plan in labels else str(plan)
@@ -67,7 +78,7 @@ def label_blank_nodes(store: ox.Store, outcome: Outcome, units: Mapping[str, int
         return _digest(" ".join(sorted(name(plan) for plan in owners.get(node, ()))) + "\n" + digests.of(node, depth))
 
     others = blanks - plans
-    labels.update(_labelled(others, described))
+    labels.update(_labelled(others, described, scope))
     outcome.relabel(lambda node: labels.get(node, node))
     # a label made without a unit is unique in this chunk only: a plan written on an odd line or in a unit not cut
     # from a file's lines, a node of such a plan, a node of no plan
@@ -86,27 +97,28 @@ def _blank_nodes(outcome: Outcome) -> set[ox.BlankNode]:
     return found
 
 
-def _labelled(nodes: Iterable[ox.BlankNode], key: Callable[[ox.BlankNode, int], str]) -> dict[ox.BlankNode,
-                                                                                              ox.BlankNode]:
-    """Labels from the key of each node's own triples (blank objects not followed), and, for the nodes that tie
-    there, from the key :data:`DEPTH` levels down. A node's own triples tell most nodes apart (a plan by its
-    identifier and date); following every blank node below every plan cost the workers a fifth as much as the
-    rules' evaluation, on plans written as blank nodes."""
-    shallow = {node: key(node, 0) for node in nodes}
+def _labelled(nodes: Iterable[ox.BlankNode], key: Callable[[ox.BlankNode, int], str],
+              scope: Callable[[ox.BlankNode], str]) -> dict[ox.BlankNode, ox.BlankNode]:
+    """Labels from the key of each node's own triples (blank objects not followed), and, for the nodes of one
+    ``scope`` (file) that tie there, from the key :data:`DEPTH` levels down. A node's own triples tell most nodes
+    apart (a plan by its identifier and date); following every blank node below every plan cost the workers a fifth
+    as much as the rules' evaluation, on plans written as blank nodes."""
+    shallow = {node: (scope(node), key(node, 0)) for node in nodes}
     ties = Counter(shallow.values())
-    return _numbered({node: own if ties[own] == 1 else key(node, DEPTH) for node, own in shallow.items()})
+    return _numbered({node: own if ties[own] == 1 else (own[0], key(node, DEPTH)) for node, own in shallow.items()})
 
 
-def _numbered(keys: dict[ox.BlankNode, str]) -> dict[ox.BlankNode, ox.BlankNode]:
-    """Each node's label: its key's first 16 hex digits, and ``x`` and a number after it for nodes of the same key
-    (nodes alike in everything the key reads, in one unit: nothing tells them apart, so their order cannot matter)."""
-    by_key: dict[str, list[ox.BlankNode]] = {}
+def _numbered(keys: dict[ox.BlankNode, tuple[str, str]]) -> dict[ox.BlankNode, ox.BlankNode]:
+    """Each node's label: its key's first 16 hex digits, and ``x`` and a number after it for nodes of one scope with
+    the same key (nodes alike in everything the key reads, in one unit: nothing tells them apart, so their order
+    cannot matter)."""
+    by_key: dict[tuple[str, str], list[ox.BlankNode]] = {}
     for node, key in keys.items():
         by_key.setdefault(key, []).append(node)
     labels = {}
-    for key, nodes in by_key.items():
+    for (_, digest), nodes in by_key.items():
         for number, node in enumerate(nodes):
-            labels[node] = ox.BlankNode(f"{key[:16]}x{number}" if len(nodes) > 1 else key[:16])
+            labels[node] = ox.BlankNode(f"{digest[:16]}x{number}" if len(nodes) > 1 else digest[:16])
     return labels
 
 
