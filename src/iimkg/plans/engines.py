@@ -156,8 +156,8 @@ def _kept(quads: Iterator[ox.Quad], graph: ox.NamedNode | ox.DefaultGraph, prefi
 
     ``Store.load`` draws new labels; ``parse`` keeps the file's, at the same cost (45 ms for a chunk of 24,000 lines,
     either way), so a blank-node plan found in the store is found in its unit's lines too (``_blank_plans``). Files
-    share no blank node: in a chunk of several files each file's labels take a prefix, and its
-    triples its named graph (a Python pass over those quads, for chunks of small files only)."""
+    share no blank node: in a chunk of several files each file's labels take a prefix, and its triples its named
+    graph (a Python pass over those quads, for chunks of small files only)."""
     if not prefix and isinstance(graph, ox.DefaultGraph):
         return quads
 

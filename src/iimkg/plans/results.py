@@ -63,6 +63,13 @@ class Outcome:
     def plan_count(self) -> int:
         return sum(len(p) for p in self.plans.values())
 
+    def prefix_chunk_local(self, prefix: str) -> None:
+        """Put ``prefix`` (the chunk's number, on Spark the partition's too) in front of the labels unique in this
+        chunk only (:attr:`chunk_local`), so that no other chunk's can be the same."""
+        local = self.chunk_local
+        if local:
+            self.relabel(lambda node: ox.BlankNode(prefix + node.value) if node.value in local else node)
+
     def relabel(self, label: Callable[[ox.BlankNode], ox.BlankNode]) -> None:
         """Give every blank node of the outcome (its results' focus, value and plan, its plans and names) the
         label ``label`` gives it."""

@@ -33,7 +33,7 @@ from iimkg.plans.engines import UnitChecker
 from iimkg.plans.intake import Intake
 from iimkg.plans.pool import check_chunks
 from iimkg.plans.reading import PlanNode
-from iimkg.plans.results import Outcome, PlanResult, plan_name
+from iimkg.plans.results import PlanResult, plan_name
 from iimkg.plans.spill import ChunkResults, PlanRegistry
 from iimkg.plans.splitting import PlanUnit, Restart, locate_syntax_error, plan_vocabulary, split_file
 from iimkg.shacl.findings import Severity, ValidationResult
@@ -165,7 +165,7 @@ def run_units(units: Iterable[PlanUnit | Restart], shapes_text: str, ontology: P
                 results.drop(outcome.restart)
                 registry.drop(outcome.restart)
                 continue
-            _own_blank_nodes(outcome, index)
+            outcome.prefix_chunk_local(f"c{index:x}x")  # most blank-node labels need none (plans.labels)
             registry.add(outcome)
             results.add(outcome)
             for name, seconds in outcome.timings.items():
@@ -199,14 +199,6 @@ def check_units(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), ontol
 
     return check_prepared(units, shapes=shapes, ontology=ontology, fail_on=fail_on, workers=workers,
                           chunk_plans=chunk_plans, files=files, intake=intake)
-
-
-def _own_blank_nodes(outcome: Outcome, chunk: int) -> None:
-    """Put the chunk's number in front of the blank-node labels unique in the chunk only (:mod:`iimkg.plans.labels`:
-    most are unique in their file, made with where their plan is in it, whatever the chunk)."""
-    local = outcome.chunk_local
-    if local:
-        outcome.relabel(lambda node: ox.BlankNode(f"c{chunk:x}x{node.value}") if node.value in local else node)
 
 
 def _located(detail: str, where: str | None, line: int | None, column: int | None) -> InputError:

@@ -143,7 +143,9 @@ def check_partition(job: Job, items: Iterable[Any]) -> Iterator[Record]:
         prefix = f"p{_partition():x}c"
         for number, chunk in enumerate(chunked(units)):
             if isinstance(chunk, list):  # (only units go in: no restart marker comes out)
-                yield from _records(job, _own_blank_nodes(checker.check(chunk), f"{prefix}{number:x}x"))
+                outcome = checker.check(chunk)
+                outcome.prefix_chunk_local(f"{prefix}{number:x}x")  # most blank-node labels need none
+                yield from _records(job, outcome)
     except InputError as error:
         yield _error(job, error)
 
@@ -248,15 +250,6 @@ def _records(job: Job, outcome: Outcome) -> Iterator[Record]:
             yield (PLAN, shown(node), outcome.names.get(node), index[_key(file)], _is_blank(node))
     for finding in findings_of(outcome.results, list(job.rules), plan_names(outcome), job.statements):
         yield _finding(job, finding)
-
-
-def _own_blank_nodes(outcome: Outcome, prefix: str) -> Outcome:
-    """Put the partition's and the chunk's number in front of the blank-node labels unique in the chunk only
-    (:mod:`iimkg.plans.labels`); the others are those of a local run, made with where their plan is in its file."""
-    local = outcome.chunk_local
-    if local:
-        outcome.relabel(lambda node: ox.BlankNode(prefix + node.value) if node.value in local else node)
-    return outcome
 
 
 def _partition() -> int:
