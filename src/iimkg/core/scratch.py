@@ -13,13 +13,17 @@ ID: containers that share a temporary folder see one another's locks, not one an
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
 import tempfile
 import weakref
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so folders are neither locked nor swept
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["SpillFolder", "spill_dir", "sweep_stale"]
 
@@ -71,6 +75,8 @@ def sweep_stale(directory: str | None = None) -> list[Path]:
     A folder without the lock file (made by an earlier iimkg, or still being made) is left alone, as is anything
     that is not ours or that cannot be locked (a file system without ``flock``)."""
     removed: list[Path] = []
+    if fcntl is None:
+        return removed
     base = Path(directory or spill_dir() or tempfile.gettempdir())
     try:
         entries = list(os.scandir(base))
@@ -101,6 +107,8 @@ def sweep_stale(directory: str | None = None) -> list[Path]:
 def _hold_lock(folder: Path) -> int | None:
     """Lock a new lock file of ``folder`` and keep it open. It is locked under another name and then renamed, so that
     a sweep never finds the lock file before it is locked. ``None`` where ``flock`` is not supported."""
+    if fcntl is None:
+        return None
     fd, name = tempfile.mkstemp(prefix=".lock-", dir=folder)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
