@@ -143,6 +143,39 @@ def test_the_input_size_flag_of_validate_refuses_a_larger_plan_file(tmp_path: Pa
     assert "--max-input-mb" in assert_one_line_error(run_cli("validate", str(plan), "--max-input-mb", "1"))
 
 
+def _padded(path: Path, fmt: ox.RdfFormat, lines: int) -> None:
+    """An example plan file written in ``fmt`` with ``lines`` triples of padding (linked to no plan) after it."""
+    example = ROOT / "examples" / "plans" / "several-findings.ttl"
+    quads = list(ox.parse(path=str(example), format=ox.RdfFormat.TURTLE, base_iri=example.resolve().as_uri()))
+    padding = [ox.Quad(ox.NamedNode(f"urn:padding:{n}"), ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#comment"),
+                       ox.Literal("padding of sixty bytes or so, to make the file large")) for n in range(lines)]
+    path.write_bytes(ox.serialize(quads + padding, format=fmt) or b"")
+
+
+@pytest.mark.parametrize("name, fmt", [("plans.nt", ox.RdfFormat.N_TRIPLES), ("plans.jsonld", ox.RdfFormat.JSON_LD)])
+def test_a_streamed_plan_file_larger_than_the_input_size_is_checked(name: str, fmt: ox.RdfFormat,
+                                                                    tmp_path: Path) -> None:
+    """N-Triples and JSON-LD plan files are split as they are read, so the input size bounds what is held at once (a
+    line, a JSON value), not the file: an export job's one large file needs no flag, as an NDJSON export does not."""
+    plan = tmp_path / name
+    _padded(plan, fmt, 20_000)
+    assert plan.stat().st_size > 1_048_576
+    bounded = run_cli("validate", str(plan), "--max-input-mb", "1", "--format", "json")
+    assert bounded.returncode == 1, bounded.stderr
+    assert json.loads(bounded.stdout)["findings"] == json.loads(run_cli("validate", str(plan), "--format",
+                                                                        "json").stdout)["findings"]
+
+
+def test_an_n_triples_line_longer_than_the_input_size_is_refused_at_its_line(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.nt"
+    _padded(plan, ox.RdfFormat.N_TRIPLES, 3)
+    lines = plan.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines.insert(5, '<urn:long> <http://www.w3.org/2000/01/rdf-schema#comment> "' + "x" * 1_100_000 + '" .\n')
+    plan.write_text("".join(lines), encoding="utf-8")
+    line = assert_one_line_error(run_cli("validate", str(plan), "--max-input-mb", "1"))
+    assert "plan.nt:6:" in line and "--max-input-mb" in line
+
+
 def test_qc_on_a_file_that_holds_no_ontology_is_one_line_saying_what_is_missing(tmp_path: Path) -> None:
     plan = ROOT / "examples" / "plans" / "several-findings.ttl"
     line = assert_one_line_error(run_cli("validate", "--qc", str(plan)))

@@ -23,7 +23,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
-from iimkg.core.limits import check_file_size, check_no_xml_entities, json_int
+from iimkg.core.limits import check_file_size, check_no_xml_entities, current, json_int
 from iimkg.core.scratch import spill_dir
 from iimkg.core.vocab import IIM, OWL, RDF_TYPE, RDFS, RDFS_SUBCLASS_OF
 from iimkg.graph.jsonld import check_contexts
@@ -35,6 +35,8 @@ from iimkg.plans.grouping import Group, Grouper, Line
 __all__ = ["PlanUnit", "PlanVocabulary", "Restart", "locate_syntax_error", "plan_vocabulary", "split_file"]
 
 _LINE_FORMATS = (ox.RdfFormat.N_TRIPLES,)
+# read in bounded pieces, each held to the input policy's size (a line; a JSON value), so a file may be any size
+_STREAMED = (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.JSON_LD)
 
 
 @dataclass(frozen=True)
@@ -106,11 +108,17 @@ def split_file(path: Path, input_format: str | None, vocabulary: PlanVocabulary,
     followed, in the rare case that a late line joins a plan already handed out, by a :class:`Restart` and the
     file's units again.
 
-    :raises InputError: if the file is too large, does not parse (with line and column), holds no triples or no
-        treatment plan.
+    The input policy's size (``--max-input-mb``) bounds what is held at once: an N-Triples line, a JSON-LD value
+    (:mod:`iimkg.graph.jsonld_pieces`), not the file, which is streamed, as a Bulk Data export's NDJSON file is. A
+    file of another syntax is bounded whole: pyoxigraph's Turtle-family parsers hold at most 16 MB a term whatever
+    the flag says, and its RDF/XML parser holds a literal of any length.
+
+    :raises InputError: if the file (or an N-Triples line of it) is too large, does not parse (with line and
+        column), holds no triples or no treatment plan.
     """
     fmt = rdf_format_for(path, input_format)
-    check_file_size(path)
+    if fmt not in _STREAMED:
+        check_file_size(path)
     if fmt == ox.RdfFormat.RDF_XML:
         check_no_xml_entities(path)  # before any XML parser can expand them (billion laughs, XXE)
     source = str(path)
@@ -177,9 +185,14 @@ def _grouped(blocks: Iterable[bytes], fmt: ox.RdfFormat, grouper: Grouper,
 
 
 def _file_blocks(path: Path) -> Iterator[bytes]:
-    """A file's bytes in blocks of whole lines (a line longer than a block makes a longer block); the last line
-    given its newline if it has none."""
+    """A file's bytes in blocks of whole lines (a line longer than a block makes a longer block, up to the input
+    policy's size); the last line given its newline if it has none.
+
+    :raises InputError: at a line longer than the input policy's size (its number counted in LFs)."""
     pieces: list[bytes] = []
+    held = 0  # bytes of the line not yet whole
+    lines = 0  # LFs in the blocks given
+    longest = current().max_input_bytes
     try:
         with open_rdf(path) as handle:
             while data := handle.read(_BLOCK_BYTES):
@@ -188,15 +201,30 @@ def _file_blocks(path: Path) -> Iterator[bytes]:
                 cut = data.rfind(b"\n") + 1 or data.rfind(b"\r", 0, len(data) - 1) + 1
                 if not cut:
                     pieces.append(data)
+                    held += len(data)
+                    if held > longest:
+                        raise _too_long(path, lines + 1, longest)
                     continue
+                if held:  # the line spanning reads ends in this one
+                    end = data.find(b"\n", 0, cut)
+                    if held + (end if end >= 0 else cut) > longest:
+                        raise _too_long(path, lines + 1, longest)
                 pieces.append(data[:cut])
-                yield b"".join(pieces)
+                block = b"".join(pieces)
+                lines += block.count(b"\n")
+                yield block
                 pieces = [data[cut:]]
+                held = len(pieces[0])
     except OSError as error:
         raise InputError(f"can't read the file: {error}", path=path) from None
     rest = b"".join(pieces)
     if rest:
         yield rest if rest.endswith((b"\n", b"\r")) else rest + b"\n"
+
+
+def _too_long(path: Path, line: int, longest: int) -> InputError:
+    return InputError(f"the line is longer than the input limit of {longest / 1_048_576:.1f} MB; raise it with "
+                      "--max-input-mb if it is meant to be this long", path=path, line=line)
 
 
 def _odd_line(line: bytes, number: int, fmt: ox.RdfFormat, path: Path) -> list[Line]:
