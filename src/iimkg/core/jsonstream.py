@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from iimkg.core.errors import InputError
-from iimkg.core.limits import current, json_deepest, json_depth, json_int
+from iimkg.core.limits import current, json_deepest, json_depth, json_int, over_limit
 
 __all__ = ["JsonText", "shifted"]
 
@@ -75,8 +75,7 @@ class JsonText:
         return True
 
     def too_long(self, at: int) -> InputError:
-        return self.error(f"a JSON value longer than the input limit of {self.longest / 1_048_576:.1f} MB; raise it "
-                          "with --max-input-mb if it is meant to be this long", at)
+        return self.error(over_limit("a JSON value", self.longest), at)
 
     def char(self, at: int) -> str:
         """The character at ``at`` ('' at the end of the file)."""

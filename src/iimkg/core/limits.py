@@ -24,7 +24,7 @@ from iimkg.core.errors import IimkgError, InputError, QuerySyntaxError
 
 __all__ = ["CHAIN_FACTOR", "Limits", "RefusedError", "chain_depth", "check_file_size", "check_json_depth",
            "check_no_xml_entities", "check_query_depth", "configure", "current", "json_deepest", "json_depth",
-           "json_int", "nesting_depth"]
+           "json_int", "line_too_long", "nesting_depth", "over_limit"]
 
 
 class RefusedError(IimkgError):
@@ -83,6 +83,18 @@ def check_file_size(path: Path, limits: Limits | None = None) -> None:
     if size > limit:
         raise InputError(f"the file is {_mb(size)}, more than the limit of {_mb(limit)}; "
                          "raise it with --max-input-mb if the file is meant to be this large", path=path)
+
+
+def over_limit(what: str, limit: int) -> str:
+    """The message for a piece of input (``what``: "the line is", "a JSON value") over ``limit`` bytes: the same
+    words wherever a line or value is bounded (plan files, NDJSON, Spark tasks, JSON streams)."""
+    return (f"{what} longer than the input limit of {_mb(limit)}; raise it with --max-input-mb if it is meant to be "
+            "this long")
+
+
+def line_too_long(path: Path | str, line: int, limit: int) -> InputError:
+    """A line of ``path`` over ``limit`` bytes, as the input error that names the file, line and the flag."""
+    return InputError(over_limit("the line is", limit), path=Path(path), line=line, column=1)
 
 
 def _mb(size: int) -> str:

@@ -30,7 +30,7 @@ from typing import IO
 
 from iimkg.core.errors import InputError, require_file
 from iimkg.core.jsonstream import JsonText
-from iimkg.core.limits import current
+from iimkg.core.limits import current, line_too_long
 from iimkg.fhir.convert import READ_TYPES, convert
 from iimkg.fhir.reading import (
     NO_RESOURCE,
@@ -169,9 +169,7 @@ class BulkExport:
                     number += 1
                     length = len(raw)
                     if length > limit and not raw.endswith(b"\n"):
-                        raise InputError(f"the line is longer than the input limit of {limit / 1_048_576:.1f} MB; "
-                                         "raise it with --max-input-mb if it is meant to be this long",
-                                         path=path, line=number, column=1)
+                        raise line_too_long(path, number, limit)
                     start = offset
                     if number == 1 and raw.startswith(codecs.BOM_UTF8):  # allowed on the first line only
                         raw, start = raw[len(codecs.BOM_UTF8):], offset + len(codecs.BOM_UTF8)

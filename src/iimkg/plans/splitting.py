@@ -23,7 +23,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
-from iimkg.core.limits import check_file_size, check_no_xml_entities, current, json_int
+from iimkg.core.limits import check_file_size, check_no_xml_entities, current, json_int, line_too_long
 from iimkg.core.scratch import spill_dir
 from iimkg.core.vocab import IIM, OWL, RDF_TYPE, RDFS, RDFS_SUBCLASS_OF
 from iimkg.graph.jsonld import check_contexts
@@ -203,12 +203,12 @@ def _file_blocks(path: Path) -> Iterator[bytes]:
                     pieces.append(data)
                     held += len(data)
                     if held > longest:
-                        raise _too_long(path, lines + 1, longest)
+                        raise line_too_long(path, lines + 1, longest)
                     continue
                 if held:  # the line spanning reads ends in this one
                     end = data.find(b"\n", 0, cut)
                     if held + (end if end >= 0 else cut) > longest:
-                        raise _too_long(path, lines + 1, longest)
+                        raise line_too_long(path, lines + 1, longest)
                 pieces.append(data[:cut])
                 block = b"".join(pieces)
                 lines += block.count(b"\n")
@@ -220,11 +220,6 @@ def _file_blocks(path: Path) -> Iterator[bytes]:
     rest = b"".join(pieces)
     if rest:
         yield rest if rest.endswith((b"\n", b"\r")) else rest + b"\n"
-
-
-def _too_long(path: Path, line: int, longest: int) -> InputError:
-    return InputError(f"the line is longer than the input limit of {longest / 1_048_576:.1f} MB; raise it with "
-                      "--max-input-mb if it is meant to be this long", path=path, line=line)
 
 
 def _odd_line(line: bytes, number: int, fmt: ox.RdfFormat, path: Path) -> list[Line]:

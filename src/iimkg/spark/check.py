@@ -21,7 +21,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from iimkg.core.errors import InputError
-from iimkg.core.limits import Limits, configure
+from iimkg.core.limits import Limits, configure, line_too_long
 from iimkg.fhir.bulk import decode_line, is_bulk_export
 from iimkg.fhir.convert import READ_TYPES, convert
 from iimkg.fhir.intake import BulkPlans, NoteFindings, note_finding, read_fhir_inputs
@@ -177,9 +177,7 @@ def _read_lines(job: Job, units: Sequence[PatientUnit]
         if "\ufffd" in text:  # Spark's reader replaces bytes that are not UTF-8: the local reader refuses them
             _check_utf8(Path(job.files[index]), number)
         if len(text) > job.limits.max_input_bytes // 4 and len(text.encode("utf-8")) > job.limits.max_input_bytes:
-            raise InputError(f"the line is longer than the input limit of {job.limits.max_input_bytes / 1_048_576:.1f}"
-                             " MB; raise it with --max-input-mb if it is meant to be this long",
-                             path=Path(job.files[index]), line=number, column=1)
+            raise line_too_long(job.files[index], number, job.limits.max_input_bytes)
         for located in read_ndjson_line(text, Path(job.files[index]), number):
             if located.type in READ_TYPES:
                 resources.append(located)
