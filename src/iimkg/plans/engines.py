@@ -21,7 +21,7 @@ from iimkg.graph.loading import ontology_quads, syntax_message, too_long_message
 from iimkg.plans.labels import label_blank_nodes
 from iimkg.plans.reading import file_graph, plan_store, plans_in
 from iimkg.plans.results import Outcome, attribute
-from iimkg.plans.splitting import PlanUnit, plan_vocabulary
+from iimkg.plans.splitting import PlanUnit, blank_plans, plan_vocabulary
 from iimkg.shacl.findings import Severity
 from iimkg.shacl.pyshacl_run import pyshacl_report
 
@@ -56,8 +56,7 @@ class UnitChecker:
         self.ontology_subjects = frozenset(q.subject for q in self.ontology)
         self.timings: dict[str, float] = {}
         self.step_timings: dict[str, float] | None = None
-        # how a plan's type line reads in a unit's N-Triples (the splitter finds plans by the same lines)
-        self._plan_lines = tuple(b" " + _TYPE + b" " + plan_type for plan_type in plan_vocabulary(ontology).plan_types)
+        self._vocabulary = plan_vocabulary(ontology)  # how the splitter tells a plan (for its blank-node plans)
 
     def check(self, units: Sequence[PlanUnit]) -> Outcome:
         """Check ``units`` together (one store: a unit's plans are checked with the ontology only, never with
@@ -90,7 +89,8 @@ class UnitChecker:
                     data = b"".join(unit.data for unit in run)
                     store.extend(_kept(ox.parse(data, format=rdf_format, base_iri=path.resolve().as_uri()), graph,
                                        prefix))
-                    units_of.update(self._blank_plans(run, prefix))
+                    units_of.update((prefix + label, unit.first) for unit in run
+                                    for label in blank_plans(unit, self._vocabulary))
                     continue
                 for unit in run:
                     store.load(unit.data, format=rdf_format, base_iri=path.resolve().as_uri(), to_graph=graph)
@@ -124,26 +124,6 @@ class UnitChecker:
             outcome.timings[name] = outcome.timings.get(name, 0.0) + seconds
         return outcome
 
-    def _blank_plans(self, units: Sequence[PlanUnit], prefix: str) -> Iterator[tuple[str, int]]:
-        """Each blank-node plan of ``units`` (its label, with ``prefix``) and the first line of its unit: found by
-        the plan's type line, written plainly (a plan on a line written otherwise keeps labels made of what it
-        describes alone). A search in C over the units that have a plan and a blank node, not a parse."""
-        for unit in units:
-            data = unit.data
-            if not unit.plans or unit.first < 0 or b"_:" not in data:
-                continue
-            for line in self._plan_lines:
-                at = data.find(line)
-                while at >= 0:
-                    end = at + len(line)
-                    start = data.rfind(b"\n", 0, at) + 1
-                    if data[start:start + 2] == b"_:" and data[end:end + 1] in (b" ", b"."):
-                        yield prefix + data[start + 2:at].decode("utf-8", "replace"), unit.first
-                    at = data.find(line, end)
-
-
-_TYPE = f"<{RDF_TYPE}>".encode()
-
 
 def _runs(units: Sequence[PlanUnit]) -> Iterator[tuple[tuple[str, str], list[PlanUnit]]]:
     """The units in runs of one file and syntax (lines of one file are read in one parser call)."""
@@ -155,9 +135,9 @@ def _kept(quads: Iterator[ox.Quad], graph: ox.NamedNode | ox.DefaultGraph, prefi
     """Parsed N-Triples as the store takes them, blank-node labels kept as the lines give them.
 
     ``Store.load`` draws new labels; ``parse`` keeps the file's, at the same cost (45 ms for a chunk of 24,000 lines,
-    either way), so a blank-node plan found in the store is found in its unit's lines too (``_blank_plans``). Files
-    share no blank node: in a chunk of several files each file's labels take a prefix, and its triples its named
-    graph (a Python pass over those quads, for chunks of small files only)."""
+    either way), so a blank-node plan found in the store is found in its unit's lines too
+    (``splitting.blank_plans``). Files share no blank node: in a chunk of several files each file's labels take a
+    prefix, and its triples its named graph (a Python pass over those quads, for chunks of small files only)."""
     if not prefix and isinstance(graph, ox.DefaultGraph):
         return quads
 

@@ -32,7 +32,8 @@ from iimkg.graph.loading import ontology_quads, open_rdf, rdf_format_for, syntax
 from iimkg.plans import grouping
 from iimkg.plans.grouping import Group, Grouper, Line
 
-__all__ = ["PlanUnit", "PlanVocabulary", "Restart", "locate_syntax_error", "plan_vocabulary", "split_file"]
+__all__ = ["PlanUnit", "PlanVocabulary", "Restart", "blank_plans", "locate_syntax_error", "plan_vocabulary",
+           "split_file"]
 
 _LINE_FORMATS = (ox.RdfFormat.N_TRIPLES,)
 # read in bounded pieces, each held to the input policy's size (a line; a JSON value), so a file may be any size
@@ -67,6 +68,24 @@ class PlanVocabulary:
 
     plan_types: frozenset[bytes]
     links: frozenset[bytes]
+
+
+def blank_plans(unit: PlanUnit, vocabulary: PlanVocabulary) -> Iterator[str]:
+    """The labels, as the unit's lines write them, of its plans that are blank nodes: found by the type line the
+    splitter counted them by (``_:p <rdf:type> <plan class> .``, written plainly). A search in C over the unit's
+    bytes, not a parse; nothing for a unit not cut from a file's lines or holding no plan."""
+    data = unit.data
+    if not unit.plans or unit.first < 0 or b"_:" not in data:
+        return
+    for plan_type in vocabulary.plan_types:
+        line = b" " + _TYPE + b" " + plan_type
+        at = data.find(line)
+        while at >= 0:
+            end = at + len(line)
+            start = data.rfind(b"\n", 0, at) + 1
+            if data[start:start + 2] == b"_:" and data[end:end + 1] in (b" ", b"."):
+                yield data[start + 2:at].decode("utf-8", "replace")
+            at = data.find(line, end)
 
 
 @functools.cache
