@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import tempfile
 import weakref
@@ -27,9 +26,7 @@ except ImportError:  # Windows: no flock, so folders are neither locked nor swep
 
 __all__ = ["SpillFolder", "spill_dir", "sweep_stale"]
 
-_LOCK = ".iimkg-lock"
-# the folders this module makes (SpillFolder's prefixes): nothing else is ever swept
-_SWEPT = re.compile(r"iimkg-(?:validate|findings|spill)-")
+_LOCK = ".iimkg-lock"  # in every folder this module makes, and only there: what a sweep looks for
 _swept = False  # this process has swept once
 
 
@@ -41,7 +38,8 @@ def spill_dir() -> str | None:
 class SpillFolder:
     """A temporary folder of spill files, removed by :meth:`close`, when garbage-collected, or at exit; only by the
     process that made it (worker processes forked while it exists hold a copy of this object). If the process is
-    killed, the next run's :func:`sweep_stale` removes it."""
+    killed, the next run's :func:`sweep_stale` removes it (``prefix`` starts with ``iimkg-``, which a sweep looks
+    at)."""
 
     def __init__(self, prefix: str = "iimkg-spill-") -> None:
         global _swept
@@ -72,8 +70,10 @@ def sweep_stale(directory: str | None = None) -> list[Path]:
     """Remove the scratch folders in ``directory`` (default :func:`spill_dir`) that a process of this user made and
     that no live process holds the lock of: left by a process that was killed. Returns those removed.
 
-    A folder without the lock file (made by an earlier iimkg, or still being made) is left alone, as is anything
-    that is not ours or that cannot be locked (a file system without ``flock``)."""
+    Only folders named ``iimkg-…`` that hold this module's lock file are looked at, whatever prefix their caller
+    gave; one without the lock file (an earlier iimkg's, one still being made, another iimkg folder such as Spark's
+    log) is left alone, as is anything not this user's or that cannot be locked (a file system without
+    ``flock``)."""
     removed: list[Path] = []
     if fcntl is None:
         return removed
@@ -83,7 +83,7 @@ def sweep_stale(directory: str | None = None) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        if not _SWEPT.match(entry.name):
+        if not entry.name.startswith("iimkg-"):
             continue
         try:
             if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
