@@ -351,6 +351,8 @@ def test_the_json_report_written_a_finding_at_a_time_is_json_dumps_of_the_whole(
         assert out.getvalue() == whole == render_report(result, "json")
 
 
+PREFIXES = "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n@prefix iim: <https://w3id.org/iimkg/> ."
+# a plan written as a blank node, whose patient and prescription are blank nodes too
 ANONYMOUS_PLAN = """
 [ a iim:TreatmentPlan ;
     iim:planDate "2026-03-02"^^xsd:date ;
@@ -368,8 +370,7 @@ def test_blank_nodes_are_named_the_same_in_every_run(tmp_path: Path) -> None:
     cohort = _cohort(blank=True)
     lines = _write(tmp_path / "nt", [line for plan in cohort for line in plan])
     anonymous = tmp_path / "anonymous.ttl"
-    anonymous.write_text("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n@prefix iim: <https://w3id.org/iimkg/> ."
-                         + ANONYMOUS_PLAN * 2, encoding="utf-8")
+    anonymous.write_text(PREFIXES + ANONYMOUS_PLAN * 2, encoding="utf-8")
     runs = [validate_plans([lines, anonymous], workers=workers, chunk_plans=5) for workers in (1, 2, 1)]
     reports = [re.sub(r'"seconds": [0-9.]+', "", render_report(run, "json")) for run in runs]  # type: ignore[arg-type]
     assert reports[0] == reports[1] == reports[2]
@@ -388,8 +389,7 @@ def test_blank_node_labels_do_not_depend_on_the_chunking(tmp_path: Path) -> None
     cohort = _cohort(blank=True)
     lines = _write(tmp_path / "nt", [line for plan in cohort for line in plan])
     anonymous = tmp_path / "anonymous.ttl"
-    anonymous.write_text("@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n@prefix iim: <https://w3id.org/iimkg/> ."
-                         + ANONYMOUS_PLAN * 3, encoding="utf-8")
+    anonymous.write_text(PREFIXES + ANONYMOUS_PLAN * 3, encoding="utf-8")
     runs = [validate_plans([lines, anonymous], workers=workers, chunk_plans=plans)
             for workers, plans in ((1, 1), (2, 2), (1, 7), (2, 1_000))]
     reports = [re.sub(r'"seconds": [0-9.]+', "", render_report(run, "json")) for run in runs]  # type: ignore[arg-type]
@@ -403,10 +403,9 @@ def test_blank_node_labels_do_not_depend_on_the_chunking(tmp_path: Path) -> None
 def test_a_files_blank_node_labels_do_not_depend_on_the_files_checked_with_it(tmp_path: Path) -> None:
     """Two small files share a chunk, their blank-node plans alike in their own triples (not in their
     prescriptions): each file's findings, labels included, are those it has checked alone."""
-    turtle = "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n@prefix iim: <https://w3id.org/iimkg/> ."
     files = []
     for name, dose in (("a.nt", "7.5"), ("b.nt", "60")):
-        quads = ox.parse((turtle + ANONYMOUS_PLAN.replace("7.5", dose)).encode(), format=ox.RdfFormat.TURTLE)
+        quads = ox.parse((PREFIXES + ANONYMOUS_PLAN.replace("7.5", dose)).encode(), format=ox.RdfFormat.TURTLE)
         files.append(tmp_path / name)
         files[-1].write_bytes(ox.serialize(list(quads), format=ox.RdfFormat.N_TRIPLES) or b"")
     together = validate_plans(files, workers=1)
@@ -419,8 +418,7 @@ def test_a_files_blank_node_labels_do_not_depend_on_the_files_checked_with_it(tm
 def test_plans_whose_place_is_not_known_keep_labels_of_their_chunk(tmp_path: Path) -> None:
     """Units made by a caller, not cut from a file's lines, do not say where they are in the file: plans alike in
     every triple, in two chunks, are still two plans, by the chunk's number in front of their labels."""
-    turtle = "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n@prefix iim: <https://w3id.org/iimkg/> ."
-    quads = ox.parse((turtle + ANONYMOUS_PLAN).encode(), format=ox.RdfFormat.TURTLE)
+    quads = ox.parse((PREFIXES + ANONYMOUS_PLAN).encode(), format=ox.RdfFormat.TURTLE)
     data = ox.serialize(list(quads), format=ox.RdfFormat.N_TRIPLES) or b""
     units = [PlanUnit("made.nt", data.replace(b"_:", b"_:u%d" % n), ox.RdfFormat.N_TRIPLES.media_type, 1)
              for n in range(2)]
