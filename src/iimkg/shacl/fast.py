@@ -79,6 +79,7 @@ class _Rule:
     order: float
     shape: str
     update: str
+    query: str  # the same as a CONSTRUCT query, to read (CompiledShapes.step_queries)
 
 
 @dataclass
@@ -137,6 +138,14 @@ class CompiledShapes:
             number = f" {seen[step]}" if counts[step] > 1 else ""
             names.append(f"{step[0]} {step[1]}{number}")
         return names
+
+    def step_queries(self) -> list[tuple[str, str]]:
+        """Each step's name (:meth:`step_names`) and its SPARQL as a query, in the order :meth:`run` takes them: a
+        rule as the CONSTRUCT of the update it runs (the same template and WHERE),
+        a check as it runs. For tools that read the queries, such as ``oxigraph query --explain``
+        (``bench/rules.py --rows``); :meth:`run` is what evaluates them."""
+        texts = [rule.query for rule in self._ordered_rules()] + [check.query for check in self.checks]
+        return list(zip(self.step_names(), texts, strict=True))
 
     def _ordered_rules(self) -> list[_Rule]:
         return sorted(self.rules, key=lambda r: r.order)
@@ -235,7 +244,8 @@ def compile_shapes(shapes: rdflib.Graph) -> CompiledShapes:
                 continue
             order = shapes.value(rule_node, sh("order"))
             update = _rule_update(prefixes(rule_node), str(construct), target, shape)
-            rules.append(_Rule(float(str(order)) if order is not None else 0.0, _shape_id(shape), update))
+            query = _rule_update(prefixes(rule_node), str(construct), target, shape, keyword="CONSTRUCT")
+            rules.append(_Rule(float(str(order)) if order is not None else 0.0, _shape_id(shape), update, query))
         for constraint in shapes.objects(shape, sh("sparql")):
             if deactivated(constraint):
                 continue
@@ -304,8 +314,9 @@ def _property_checks(shapes: rdflib.Graph, prop: Any, path: str, target: tuple[s
             yield check(f"{name[:1].upper()}{name[1:]}ConstraintComponent", values_query, "python", (name, parameter))
 
 
-def _rule_update(prefixes: str, construct: str, target: tuple[str, ...], shape: Any) -> str:
-    """``CONSTRUCT { T } WHERE { B }`` as ``INSERT { T } WHERE { { targets } B }`` (into the default graph)."""
+def _rule_update(prefixes: str, construct: str, target: tuple[str, ...], shape: Any, keyword: str = "INSERT") -> str:
+    """``CONSTRUCT { T } WHERE { B }`` as ``INSERT { T } WHERE { { targets } B }`` (into the default graph); with
+    ``keyword="CONSTRUCT"``, the same as a query."""
     text = _THIS.sub("?this", construct)
     start = re.search(r"\bCONSTRUCT\s*\{", text, re.IGNORECASE)
     if start is None:
@@ -318,7 +329,7 @@ def _rule_update(prefixes: str, construct: str, target: tuple[str, ...], shape: 
     body_end = _matching_brace(text, where.end() - 1)
     body = text[where.end():body_end]
     union = " UNION ".join(target) if target else "{ }"
-    head = prefixes + text[:start.start()] + f"INSERT {{{template}}}\n"
+    head = prefixes + text[:start.start()] + f"{keyword} {{{template}}}\n"
     point = _focus_join_point(body) if target else None
     if point is not None:
         # pyoxigraph joins in the written order: the rule's leading plain patterns (written to start from the
