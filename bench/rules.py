@@ -4,6 +4,7 @@
     python bench/rules.py --plans 8000 --chunk-plans 1500 --top 15
     python bench/rules.py --input plans.nt         # your own plan file (any RDF syntax validate reads)
     python bench/rules.py --fhir-patients 2000     # a Bulk Data export (bench/fhir.py's), converted
+    python bench/rules.py --plans 2000 --rows      # and each step's rows on a chunk (its work, not its time)
 
 The chunks are checked one after another in this process, as a worker process checks them (`UnitChecker`, each
 chunk in a fresh store), with each step's CPU seconds added up (`CompiledShapes.run(store, timings)`). Then every
@@ -21,12 +22,21 @@ with the square of the plans in a store). Such a step may show only on data with
 with test results (--fhir-patients) have them, the generated plans have none. `iimkg validate` with
 IIMKG_PROFILE=1 gives the split between reading, loading, evaluation and reports; this bench opens the evaluation
 part of it (docs/scale.md).
+
+On a shared machine timings of the same step vary by a third from one quarter of an hour to the next. --rows adds
+a measure that does not: each step's rows on the first chunk, summed over every operator of its query plan as
+`oxigraph query --explain --stats` counts them (what pyoxigraph's evaluator produced). A rewrite of a rule that
+takes its rows from 69,493 to 27,083 does less work whatever the clock says; `oxigraph query --explain` on the
+same query then shows where the rows are.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -86,6 +96,42 @@ def plan_units(ns: argparse.Namespace, folder: Path) -> list[PlanUnit]:
     return list(itertools.islice(split_plans(generate(ns.plans, folder, "one-nt")[0]), ns.plans))
 
 
+def operator_rows(checker: UnitChecker, chunk: list[PlanUnit]) -> dict[str, int] | str:
+    """Each step's rows, summed over every operator of its query plan, on ``chunk`` (``--rows``): what pyoxigraph's
+    evaluator produced, a measure of its work that does not move with the machine's speed as timings do.
+
+    The chunk is checked as a worker checks it (the rules then the checks, in one store), the store is written to a
+    database on disk, and each step's query (``CompiledShapes.step_queries``: a rule as its CONSTRUCT) is run there by
+    ``oxigraph query --explain --stats`` (the ``oxigraph`` package, a test dependency), which prints every operator's
+    rows. A rule is read after all the rules have run, so one that reads what it derives itself sees that too.
+    Returns why not, instead, when the ``oxigraph`` command is not installed."""
+    command = shutil.which("oxigraph") or shutil.which("oxigraph", path=str(Path(sys.executable).parent))
+    if command is None:
+        return "the oxigraph command is not installed (pip install oxigraph)"
+    store = ox.Store()
+    store.extend(checker.ontology)
+    for unit in chunk:
+        store.load(unit.data, format=ox.RdfFormat.from_media_type(unit.format))
+    checker.compiled.run(store)
+    rows: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="iimkg-bench-rows-") as tmp:
+        dump, database = Path(tmp) / "chunk.nq", Path(tmp) / "database"
+        store.dump(str(dump), format=ox.RdfFormat.N_QUADS)
+        subprocess.run([command, "load", "--location", str(database), "--file", str(dump)], check=True,
+                       capture_output=True)
+        for name, query in checker.compiled.step_queries():
+            kind = "nt" if re.search(r"\bCONSTRUCT\s*\{", query) else "tsv"
+            (Path(tmp) / "query.rq").write_text(query, encoding="utf-8")
+            run = subprocess.run([command, "query", "--location", str(database), "--query-file",
+                                  str(Path(tmp) / "query.rq"), "--results-format", kind, "--explain", "--stats",
+                                  "--results-file", str(Path(tmp) / f"results.{kind}")],
+                                 capture_output=True, text=True, check=False)
+            if run.returncode != 0:
+                return f"oxigraph query failed on {name}: {run.stderr.strip()[-300:]}"
+            rows[name] = sum(int(n) for n in re.findall(r"number of results: (\d+)", run.stderr))
+    return rows
+
+
 def split_steps(checker: UnitChecker, chunks: list[list[PlanUnit]], fixed: dict[str, float],
                 repeat: int) -> tuple[dict[str, float], dict[str, float], int]:
     """Each step's seconds over the chunks and its cost per plan once the fixed cost of each chunk is taken off;
@@ -113,6 +159,9 @@ def main() -> int:
                              "with the plans of a store (default 4; 0: don't)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measure; the smallest is kept")
     parser.add_argument("--top", type=int, default=0, help="show only the N costliest steps (default: all)")
+    parser.add_argument("--rows", action="store_true",
+                        help="also count each step's rows on the first chunk, summed over the operators of its query "
+                             "plan (oxigraph query --explain --stats): its work, which does not vary as timings do")
     ns = parser.parse_args()
     graph_file = ontology_graph_file(None)
     shapes_text, _rules, _ids = prepared_shapes((), graph_file)
@@ -132,10 +181,20 @@ def main() -> int:
             for name in names]
     total = sum(r[1] for r in rows) or 1.0
     shown = sorted(rows, key=lambda r: -r[1])[: ns.top or None]
-    print(f"{'step':<48} {'share':>6} {'ms/plan':>8} {'fixed ms':>9} {'of it, parse':>13} {'per plan ms':>12}")
+    work = operator_rows(checker, chunks[0]) if ns.rows else {}
+    if isinstance(work, str):
+        print(f"# --rows: {work}", flush=True)
+        work = {}
+    header = f"{'step':<48} {'share':>6} {'ms/plan':>8} {'fixed ms':>9} {'of it, parse':>13} {'per plan ms':>12}"
+    print(header + (f" {'rows, chunk 1':>14}" if work else ""))
     for name, seconds, fixed_s, parse_s, step_per_plan in shown:
         print(f"{name:<48} {seconds / total:>6.1%} {seconds * 1000 / plans:>8.3f} {fixed_s * 1000:>9.2f} "
-              f"{parse_s * 1000:>13.2f} {step_per_plan * 1000:>12.3f}")
+              f"{parse_s * 1000:>13.2f} {step_per_plan * 1000:>12.3f}"
+              + (f" {work.get(name, 0):>14,}" if work else ""))
+    if work:
+        first = sum(max(unit.plans, 1) for unit in chunks[0])
+        print(f"\nrows: {sum(work.values()):,} for the {first:,} plans of the first chunk, all steps "
+              f"({sum(work.values()) / first:,.0f} a plan)")
     fixed_ms = sum(r[2] for r in rows) * 1000
     parse_ms = sum(r[3] for r in rows) * 1000
     marginal_ms = sum(r[4] for r in rows) * 1000
