@@ -111,7 +111,8 @@ def operator_rows(checker: UnitChecker, chunk: list[PlanUnit]) -> dict[str, int]
     store = ox.Store()
     store.extend(checker.ontology)
     for unit in chunk:
-        store.load(unit.data, format=ox.RdfFormat.from_media_type(unit.format))
+        store.load(unit.data, format=ox.RdfFormat.from_media_type(unit.format),
+                   base_iri=Path(unit.source).resolve().as_uri())
     checker.compiled.run(store)
     rows: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="iimkg-bench-rows-") as tmp:
@@ -119,8 +120,8 @@ def operator_rows(checker: UnitChecker, chunk: list[PlanUnit]) -> dict[str, int]
         store.dump(str(dump), format=ox.RdfFormat.N_QUADS)
         subprocess.run([command, "load", "--location", str(database), "--file", str(dump)], check=True,
                        capture_output=True)
-        for name, query in checker.compiled.step_queries():
-            kind = "nt" if re.search(r"\bCONSTRUCT\s*\{", query) else "tsv"
+        for index, (name, query) in enumerate(checker.compiled.step_queries()):
+            kind = "nt" if index < len(checker.compiled.rules) else "tsv"  # the rules come first, as CONSTRUCTs
             (Path(tmp) / "query.rq").write_text(query, encoding="utf-8")
             run = subprocess.run([command, "query", "--location", str(database), "--query-file",
                                   str(Path(tmp) / "query.rq"), "--results-format", kind, "--explain", "--stats",

@@ -141,9 +141,9 @@ class CompiledShapes:
 
     def step_queries(self) -> list[tuple[str, str]]:
         """Each step's name (:meth:`step_names`) and its SPARQL as a query, in the order :meth:`run` takes them: a
-        rule as the CONSTRUCT of the update it runs (the same template and WHERE),
-        a check as it runs. For tools that read the queries, such as ``oxigraph query --explain``
-        (``bench/rules.py --rows``); :meth:`run` is what evaluates them."""
+        rule as the CONSTRUCT of the update it runs (the same template and WHERE), a check as it runs. For tools that
+        read the queries, such as ``oxigraph query --explain`` (``bench/rules.py --rows``); :meth:`run` is what
+        evaluates them."""
         texts = [rule.query for rule in self._ordered_rules()] + [check.query for check in self.checks]
         return list(zip(self.step_names(), texts, strict=True))
 
@@ -243,8 +243,7 @@ def compile_shapes(shapes: rdflib.Graph) -> CompiledShapes:
                 rule_unsupported = True
                 continue
             order = shapes.value(rule_node, sh("order"))
-            update = _rule_update(prefixes(rule_node), str(construct), target, shape)
-            query = _rule_update(prefixes(rule_node), str(construct), target, shape, keyword="CONSTRUCT")
+            update, query = _rule_texts(prefixes(rule_node), str(construct), target, shape)
             rules.append(_Rule(float(str(order)) if order is not None else 0.0, _shape_id(shape), update, query))
         for constraint in shapes.objects(shape, sh("sparql")):
             if deactivated(constraint):
@@ -314,9 +313,9 @@ def _property_checks(shapes: rdflib.Graph, prop: Any, path: str, target: tuple[s
             yield check(f"{name[:1].upper()}{name[1:]}ConstraintComponent", values_query, "python", (name, parameter))
 
 
-def _rule_update(prefixes: str, construct: str, target: tuple[str, ...], shape: Any, keyword: str = "INSERT") -> str:
-    """``CONSTRUCT { T } WHERE { B }`` as ``INSERT { T } WHERE { { targets } B }`` (into the default graph); with
-    ``keyword="CONSTRUCT"``, the same as a query."""
+def _rule_texts(prefixes: str, construct: str, target: tuple[str, ...], shape: Any) -> tuple[str, str]:
+    """``CONSTRUCT { T } WHERE { B }`` as the update ``INSERT { T } WHERE { { targets } B }`` (into the default
+    graph), and as the same query: ``CONSTRUCT { T } WHERE { { targets } B }``."""
     text = _THIS.sub("?this", construct)
     start = re.search(r"\bCONSTRUCT\s*\{", text, re.IGNORECASE)
     if start is None:
@@ -329,14 +328,16 @@ def _rule_update(prefixes: str, construct: str, target: tuple[str, ...], shape: 
     body_end = _matching_brace(text, where.end() - 1)
     body = text[where.end():body_end]
     union = " UNION ".join(target) if target else "{ }"
-    head = prefixes + text[:start.start()] + f"{keyword} {{{template}}}\n"
+    head = prefixes + text[:start.start()]
     point = _focus_join_point(body) if target else None
     if point is not None:
         # pyoxigraph joins in the written order: the rule's leading plain patterns (written to start from the
         # graph's few statements, then the focus node) are more selective than "every focus node", so the targets
         # join right after them; before any OPTIONAL, BIND or FILTER, so the solutions are the same.
-        return head + f"WHERE {{{body[:point]}\n{{ {union} }}\n{body[point:]}" + text[body_end:]
-    return head + f"WHERE {{\n{{ {union} }}\n" + text[where.end():]
+        rest = f"WHERE {{{body[:point]}\n{{ {union} }}\n{body[point:]}" + text[body_end:]
+    else:
+        rest = f"WHERE {{\n{{ {union} }}\n" + text[where.end():]
+    return (head + f"INSERT {{{template}}}\n" + rest, head + f"CONSTRUCT {{{template}}}\n" + rest)
 
 
 _KEYWORD = re.compile(r"(?<![\w:])(?:OPTIONAL|UNION|MINUS|BIND|VALUES|SERVICE|GRAPH|SELECT|FILTER|EXISTS|NOT)\b",
