@@ -156,3 +156,22 @@ def test_turtle_is_split_as_its_n_triples(tmp_path: Path) -> None:
     with pytest.raises(InputError) as raised:
         list(split_plans(ttl))
     assert raised.value.line == len(ttl.read_text(encoding="utf-8").splitlines())
+
+
+def test_a_line_over_a_limit_smaller_than_a_read_is_refused_at_its_line(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The input policy may bound a line below the splitter's 1 MB reads (from Python, ``limits.configure``): a line
+    over it is refused at its line even when it lies within one read."""
+    from iimkg.core import limits
+
+    lines = [line for plan in _plans().values() for line in plan]
+    longest = max(len(line) for line in lines) + 1
+    long_line = f'<http://example.org/a> {NOTE} "{"x" * (2 * longest)}" .'
+    plain, path = tmp_path / "plain.nt", tmp_path / "plans.nt"
+    plain.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text("\n".join([*lines[:4], long_line, *lines[4:]]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(limits, "_current", limits.Limits(max_input_bytes=longest + 64))
+    assert sum(unit.plans for unit in split_plans(plain)) == len(_plans())  # the other lines are within it
+    with pytest.raises(InputError) as caught:
+        list(split_plans(path))
+    assert caught.value.line == 5 and "longer than the input limit" in str(caught.value)

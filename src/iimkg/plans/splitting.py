@@ -212,9 +212,11 @@ def _file_blocks(path: Path) -> Iterator[bytes]:
     held = 0  # bytes of the line not yet whole
     lines = 0  # LFs in the blocks given
     longest = current().max_input_bytes
+    # reads no larger than the limit, so that a line over it always spans two reads, where it is measured
+    size = max(1, min(_BLOCK_BYTES, longest))
     try:
         with open_rdf(path) as handle:
-            while data := handle.read(_BLOCK_BYTES):
+            while data := handle.read(size):
                 # after the last LF; else after the last CR (a file may end its lines with CR alone) but one that
                 # ends the read, which may be followed by an LF
                 cut = data.rfind(b"\n") + 1 or data.rfind(b"\r", 0, len(data) - 1) + 1
