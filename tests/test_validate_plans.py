@@ -876,6 +876,15 @@ def test_fail_on_sets_the_lowest_severity_that_fails(fail_on: str, status: int) 
     assert main(["validate", plan, "--fail-on", fail_on, "--format", "json", "--output", "/dev/null"]) == status
 
 
+def test_o_is_short_for_output_as_in_fhir_convert(tmp_path: Path) -> None:
+    plan = str(ROOT / "examples" / "plans" / "vaccination-schedule.ttl")
+    long, short = tmp_path / "long.json", tmp_path / "short.json"
+    assert main(["validate", plan, "--format", "json", "--output", str(long)]) == 0
+    assert main(["validate", plan, "--format", "json", "-o", str(short)]) == 0
+    without_seconds = [{k: v for k, v in json.loads(p.read_text()).items() if k != "summary"} for p in (long, short)]
+    assert without_seconds[0] == without_seconds[1] and without_seconds[0]["findings"]
+
+
 USER_SHAPE = """@prefix sh: <http://www.w3.org/ns/shacl#> .
 @prefix iim: <https://w3id.org/iimkg/> .
 @prefix ex: <https://example.org/shapes/> .

@@ -59,7 +59,7 @@ def register(subparsers: Any) -> None:
                           help="largest input file read, in MB (default: the input policy's, docs/security.md)")
     validate.add_argument("--max-depth", type=options.count, metavar="N",
                           help="deepest nesting of JSON (FHIR) or brackets read (default: the input policy's)")
-    validate.add_argument("--output", type=Path, metavar="FILE",
+    validate.add_argument("-o", "--output", type=Path, metavar="FILE",
                           help="write the report to FILE (complete or not at all) instead of standard output")
     validate.add_argument("--spark", metavar="MASTER",
                           help="check the plans on Apache Spark: local[N] or a cluster URL (spark://host:7077, yarn); "
