@@ -163,3 +163,22 @@ def test_a_run_that_spilled_keeps_its_folder_until_closed(tmp_path: Path, monkey
     assert len(list(_here.iterdir())) == 1, "the block closed its result"
     result.close()
     assert not list(_here.iterdir())
+
+
+@pytest.mark.parametrize("chunk_plans", [1, 1_000])
+def test_plans_sharing_an_identifier_across_chunks_are_named_by_their_iris(tmp_path: Path, chunk_plans: int) -> None:
+    """Findings are made as each chunk comes back, naming plans by identifier; an identifier a later chunk's plan
+    carries too is known only at the end, and the findings are then made again with both plans named by IRI."""
+    plan = (ROOT / "examples" / "plans" / "pneumocystis-prophylaxis.ttl").read_text(encoding="utf-8")
+    identifier = re.search(r'dcterms:identifier "([^"]+)"', plan)
+    assert identifier is not None
+    first, second, other = tmp_path / "a.ttl", tmp_path / "b.ttl", tmp_path / "c.ttl"
+    first.write_text(plan, encoding="utf-8")
+    second.write_text(plan.replace(f":{identifier[1]}", ":another-plan"), encoding="utf-8")  # same identifier
+    other.write_text(plan.replace(f":{identifier[1]}", ":a-third-plan").replace(f'"{identifier[1]}"', '"its-own"'),
+                     encoding="utf-8")
+    result = validate_plans([first, second, other], chunk_plans=chunk_plans)
+    named = {f.file: f.plan for f in result.findings if f.rule == "pneumocystis_prophylaxis"}
+    assert named == {"a.ttl": f"https://example.org/clinic/plans/{identifier[1]}",
+                     "b.ttl": "https://example.org/clinic/plans/another-plan", "c.ttl": "its-own"}
+    result.close()

@@ -1020,3 +1020,19 @@ ex:Prefixes sh:declare [ sh:prefix "ex" ; sh:namespace "https://example.org/" ] 
     derived = {(q.subject.value, q.object.value)
                for q in store.quads_for_pattern(None, ox.NamedNode("https://example.org/r"), None)}
     assert derived == expected
+
+
+def test_the_profile_puts_the_findings_after_the_workers_not_among_them(monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """IIMKG_PROFILE=1: the findings are made in this process as chunks come back, and put in report order after the
+    last one (a serial step, which adds to the wall time whole); the line once listed them among the workers' sums."""
+    monkeypatch.setenv("IIMKG_PROFILE", "1")
+    plan = str(ROOT / "examples" / "plans" / "drug-interaction.ttl")
+    assert main(["validate", plan, "--format", "json", "--output", os.devnull]) != 2  # findings or none: not the point
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("iimkg profile:")]
+    found = re.fullmatch(r"iimkg profile: 1 plan checked in [\d.]+ s \(in this process, beside the workers: "
+                         r"(?P<parent>[^;]*); summed over the workers: (?P<workers>[^)]*)\); then findings in report "
+                         r"order [\d.]+ s in this process", line)
+    assert found, line
+    assert [part.split()[0] for part in found["parent"].split(", ")] == ["split", "findings"]
+    assert [part.split()[0] for part in found["workers"].split(", ")] == ["load", "evaluate", "attribute"]

@@ -33,7 +33,7 @@ from iimkg.plans.engines import UnitChecker
 from iimkg.plans.intake import Intake
 from iimkg.plans.pool import check_chunks
 from iimkg.plans.reading import PlanNode
-from iimkg.plans.results import PlanResult, plan_name
+from iimkg.plans.results import Outcome, PlanResult, plan_name
 from iimkg.plans.spill import ChunkResults, PlanRegistry
 from iimkg.plans.splitting import PlanUnit, Restart, locate_syntax_error, plan_vocabulary, split_file
 from iimkg.shacl.findings import Severity, ValidationResult
@@ -115,6 +115,7 @@ class Checked:
     shared: frozenset[str]
     timings: dict[str, float]
     folder: SpillFolder
+    restarted: bool = False  # a file was read again (what was found in it before was dropped)
 
     def named_chunks(self) -> Iterator[tuple[list[PlanResult], Mapping[PlanNode, str]]]:
         for results, names in self.results.chunks():
@@ -143,10 +144,14 @@ class _Names(Mapping[PlanNode, str]):
 
 
 def run_units(units: Iterable[PlanUnit | Restart], shapes_text: str, ontology: Path, *, workers: int | None = None,
-              chunk_plans: int = CHUNK_PLANS) -> Checked:
+              chunk_plans: int = CHUNK_PLANS, each: Callable[[Outcome], None] | None = None) -> Checked:
     """Check ``units`` in chunks (over ``workers`` processes) and keep what they find, in the order given; a
     :class:`~iimkg.plans.splitting.Restart` among them drops what was found in its file so far. Results, plans and
     plan identifiers are kept in bounded memory (on disk beyond :data:`iimkg.plans.spill.SPILL_RESULTS` results).
+
+    ``each`` is called with every chunk's outcome as it comes, while the workers check the next ones (its seconds
+    are the profile's ``findings``): :mod:`iimkg.plans.validate` makes the findings there, so that they are not a
+    serial step after the last chunk.
 
     :raises InputError: at the first unit that does not load (with the file's line and column), or at a plan
         described in two files.
@@ -156,6 +161,7 @@ def run_units(units: Iterable[PlanUnit | Restart], shapes_text: str, ontology: P
     registry = PlanRegistry(folder)
     timings: dict[str, float] = {}
     timer = _Timer(units)
+    restarted = False
     started = time.perf_counter()
     try:
         for index, outcome in enumerate(check_chunks(chunked(timer, chunk_plans), shapes_text, ontology, workers)):
@@ -164,14 +170,19 @@ def run_units(units: Iterable[PlanUnit | Restart], shapes_text: str, ontology: P
             if outcome.restart is not None:
                 results.drop(outcome.restart)
                 registry.drop(outcome.restart)
+                restarted = True
                 continue
             outcome.prefix_chunk_local(f"c{index:x}x")  # most blank-node labels need none (plans.labels)
             registry.add(outcome)
             results.add(outcome)
+            if each is not None:
+                before = time.perf_counter()
+                each(outcome)
+                timings["findings"] = timings.get("findings", 0.0) + time.perf_counter() - before
             for name, seconds in outcome.timings.items():
                 timings[name] = timings.get(name, 0.0) + seconds
         checked = Checked(results, list(registry.plans), registry.plan_count(), registry.shared_identifiers(),
-                          timings, folder)
+                          timings, folder, restarted)
     except BaseException:
         results.close()
         folder.close()
@@ -237,11 +248,25 @@ class _Timer:
 
 
 def profile_line(timings: dict[str, float], plans: int) -> str:
-    """One line for stderr: where the time went (``IIMKG_PROFILE=1``)."""
-    parts = [f"{name} {timings[name]:.2f} s" for name in ("split", "load", "evaluate", "attribute", "findings")
-             if name in timings]
-    return (f"iimkg profile: {plans:,} plans in {timings.get('wall', 0.0):.2f} s; reading and splitting (this "
-            f"process) and, summed over the workers, " + ", ".join(parts))
+    """One line for stderr: where the time went (``IIMKG_PROFILE=1``), in the order it was spent.
+
+    Checking (``wall``) is what this process does beside the workers (the split; the findings of each chunk as it
+    comes back, :func:`run_units`'s ``each``) and what the workers do (load, evaluate, attribute: CPU seconds summed
+    over them, more than the wall time when they run side by side). Then, after the last chunk, this process puts the
+    findings in report order (``order``), making them again first when they could not be made as the chunks came
+    (two plans share an identifier, or a file was read again): that adds to the wall time whole. The line once listed
+    the findings among the workers' sums, which hid that serial step."""
+    def seconds(names: tuple[str, ...]) -> str:
+        return ", ".join(f"{name} {timings[name]:.2f} s" for name in names if name in timings) or "nothing"
+
+    line = f"iimkg profile: {plans:,} plan{'' if plans == 1 else 's'}"
+    if "wall" in timings:  # chunks over workers (the rdflib engine checks all plans at once, in this process)
+        line += (f" checked in {timings['wall']:.2f} s (in this process, beside the workers: "
+                 f"{seconds(('split', 'findings'))}; summed over the workers: "
+                 f"{seconds(('load', 'evaluate', 'attribute'))})")
+    if "order" in timings:
+        line += f"; then findings in report order {timings['order']:.2f} s in this process"
+    return line
 
 
 def print_profile(timings: dict[str, float], plans: int) -> None:

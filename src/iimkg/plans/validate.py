@@ -116,8 +116,13 @@ def validate_plans(
             raise InputError(detail, path=where, line=line, column=column)
         return _result(_in_memory(outcome), files, rules, statement_ids, fail_on, started, intake)
     units = _units(files, converted, input_format, graph_file)
-    checked = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans)
-    return _result(checked, files, rules, statement_ids, fail_on, started, intake)
+    early = _EarlyFindings(files, rules, statement_ids)
+    try:
+        checked = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans, each=early.add)
+    except BaseException:
+        early.sorter.close()
+        raise
+    return _result(checked, files, rules, statement_ids, fail_on, started, intake, early)
 
 
 def check_prepared(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), ontology: Path | None = None,
@@ -134,14 +139,24 @@ def check_prepared(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), on
     started = time.perf_counter()
     graph_file = ontology_graph_file(ontology)
     shapes_text, rules, statement_ids = prepared_shapes(shapes, graph_file)
-    checked = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans)
+    # the report's order of files is known before the run only when they are given
+    early = _EarlyFindings(files, rules, statement_ids) if files is not None else None
+    try:
+        checked = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans,
+                            each=early.add if early is not None else None)
+    except BaseException:
+        if early is not None:
+            early.sorter.close()
+        raise
     try:
         notes = intake() if intake is not None else Intake()
     except BaseException:
         checked.close()
+        if early is not None:
+            early.sorter.close()
         raise
     reported = list(files) if files is not None else [Path(file) for file in checked.files]
-    return _result(checked, reported, rules, statement_ids, fail_on, started, notes)
+    return _result(checked, reported, rules, statement_ids, fail_on, started, notes, early)
 
 
 def ontology_graph_file(ontology: Path | None) -> Path:
@@ -188,16 +203,42 @@ def _in_memory(outcome: Outcome) -> Checked:
     return Checked(results, list(outcome.plans), outcome.plan_count(), frozenset(), outcome.timings, folder)
 
 
+class _EarlyFindings:
+    """The findings of each chunk made as it comes back (:func:`~iimkg.plans.units.run_units`'s ``each``), while the
+    workers check the next ones: after the last chunk only their sort is left to finish.
+
+    A finding names its plan by its identifier unless another plan of the whole input has it too
+    (:func:`~iimkg.plans.results.plan_name`), which is known only at the end; and a file read again drops what was
+    found in it. So these are made as if no identifier were shared, and :func:`_result` keeps them only if none was
+    and no file was read again (the usual case); else it makes them all again from the results kept."""
+
+    def __init__(self, files: Sequence[Path], rules: list[Rule], statement_ids: dict[str, str]) -> None:
+        self.sorter = FindingSorter(report_order([display_path(p) for p in files]))
+        self._rules, self._statements = rules, statement_ids.values()
+
+    def add(self, outcome: Outcome) -> None:
+        self.sorter.extend(findings_of(outcome.results, self._rules, outcome.names, self._statements))
+
+
 def _result(checked: Checked, files: Sequence[Path], rules: list[Rule], statement_ids: dict[str, str],
-            fail_on: Severity, started: float, intake: Intake) -> ValidationResult:
+            fail_on: Severity, started: float, intake: Intake, early: _EarlyFindings | None = None) -> ValidationResult:
     """Findings sorted by file (in the order given), plan, severity, rule and focus node; beyond
-    :data:`iimkg.shacl.spill.SPILL_FINDINGS` findings, sorted on disk."""
+    :data:`iimkg.shacl.spill.SPILL_FINDINGS` findings, sorted on disk. ``early``: the findings made as the chunks
+    came, kept when no plan identifier is shared and no file was read again."""
     before = time.perf_counter()
     shown = [display_path(p) for p in files]
-    sorter = FindingSorter(report_order(shown))
+    if early is not None and not checked.shared and not checked.restarted:
+        sorter = early.sorter
+        made = True
+    else:
+        if early is not None:
+            early.sorter.close()
+        sorter = FindingSorter(report_order(shown))
+        made = False
     try:
-        for results, names in checked.named_chunks():
-            sorter.extend(findings_of(results, rules, names, statement_ids.values()))
+        if not made:
+            for results, names in checked.named_chunks():
+                sorter.extend(findings_of(results, rules, names, statement_ids.values()))
         sorter.extend(intake.findings)
         findings = sorter.finish()
     except BaseException:
@@ -205,7 +246,7 @@ def _result(checked: Checked, files: Sequence[Path], rules: list[Rule], statemen
         checked.close()
         raise
     rules = sorted([*rules, *intake.rules])
-    checked.timings["findings"] = time.perf_counter() - before
+    checked.timings["order"] = time.perf_counter() - before
     if os.environ.get("IIMKG_PROFILE"):
         print_profile(checked.timings, checked.plans)
     return ValidationResult(
