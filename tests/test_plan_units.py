@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import pyoxigraph as ox
 import pytest
+import rdflib
 
 from iimkg.core.errors import InputError
 from iimkg.core.vocab import RDF_TYPE
@@ -21,6 +22,7 @@ from iimkg.plans import grouping
 from iimkg.plans.reading import load_plan_file
 from iimkg.plans.units import PlanUnit, check_units, split_plans
 from iimkg.plans.validate import validate_plans
+from iimkg.shacl.findings import Finding, Severity, ValidationResult
 from iimkg.shacl.reports import render_report
 
 from conftest import ROOT
@@ -349,6 +351,28 @@ def test_the_json_report_written_a_finding_at_a_time_is_json_dumps_of_the_whole(
         out = io.StringIO()
         write_report(result, "json", out)
         assert out.getvalue() == whole == render_report(result, "json")
+
+
+@pytest.mark.parametrize("text", ['a "quoted" word', "back\\slash /", "tab\tnew\nline\rcr \x00 \x1f \x7f",
+                                  "µg ≥ 20 mg, Müller, 日本語, 🙂", "line\u2028paragraph\u2029",
+                                  "lone \ud800 surrogate", ""])
+def test_a_findings_strings_are_written_as_json_dumps_writes_them(text: str) -> None:
+    """The JSON report writes a finding's lines itself (json's pure-Python encoder, which indent needs, was its
+    longest step): any string a message, a focus or a file name can hold comes out as json.dumps gives it."""
+    import io
+
+    from iimkg.shacl.reports import _summary, write_report
+
+    findings = [Finding(severity=Severity.VIOLATION, rule="r", message=text, focus=text, file=text, source=None,
+                        plan=text or None, value=text, statements=text),
+                Finding(severity=Severity.INFO, rule=text, message="m", focus="f", file="x.ttl", source=text)]
+    result = ValidationResult(files=["x.ttl", text], rules=[], findings=findings, fail_on=Severity.VIOLATION,
+                              report=lambda: rdflib.Graph(), plans=2)
+    whole = json.dumps({"conforms": result.conforms, "findings": [f.to_json() for f in result.findings],
+                        "summary": _summary(result)}, indent=2, ensure_ascii=False) + "\n"
+    out = io.StringIO()
+    write_report(result, "json", out)
+    assert out.getvalue() == whole
 
 
 PREFIXES = "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n@prefix iim: <https://w3id.org/iimkg/> ."

@@ -9,7 +9,7 @@ import enum
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +21,8 @@ from iimkg.shacl.spill import FindingSorter
 
 __all__ = ["SARIF_SCHEMA", "ReportFormat", "render_report", "sarif_log", "write_report"]
 
+# how json.dumps(..., ensure_ascii=False) writes a string, keys and values alike (json's C function where built)
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
 _IRI = re.compile(r"(?:https?|file|urn):[^\s\"<>]*[^\s\"<>;,.)]")
 
 
@@ -282,9 +284,21 @@ def _json_list(items: Iterable[Any], indent: str) -> Iterator[str]:
     """A list of ``items`` as ``json.dumps(..., indent=2)`` writes it at ``indent``, an item at a time."""
     separator = "[\n" + indent + "  "
     for item in items:
-        yield separator + json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n" + indent + "  ")
+        yield separator + _json_item(item, indent)
         separator = ",\n" + indent + "  "
     yield "[]" if separator.startswith("[") else "\n" + indent + "]"
+
+
+def _json_item(item: Any, indent: str) -> str:
+    """One item of :func:`_json_list`. A finding (a dict of strings or null) is written line by line with the
+    encoder's own string function, the text ``json.dumps`` gives: with ``indent`` json uses its pure-Python encoder,
+    16 µs a finding, the report's longest step after the checks (4 s for 250,000 findings); this takes a quarter of
+    that. Anything else goes to ``json.dumps``."""
+    if type(item) is dict and item and all(type(k) is str and (v is None or type(v) is str) for k, v in item.items()):
+        inner = indent + "    "
+        return ("{\n" + ",\n".join(f"{inner}{_json_string(k)}: {'null' if v is None else _json_string(v)}"
+                                    for k, v in item.items()) + "\n" + indent + "  }")
+    return json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n" + indent + "  ")
 
 
 def _junit_pieces(result: ValidationResult) -> Iterator[str]:
