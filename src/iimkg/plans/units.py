@@ -149,9 +149,8 @@ def run_units(units: Iterable[PlanUnit | Restart], shapes_text: str, ontology: P
     :class:`~iimkg.plans.splitting.Restart` among them drops what was found in its file so far. Results, plans and
     plan identifiers are kept in bounded memory (on disk beyond :data:`iimkg.plans.spill.SPILL_RESULTS` results).
 
-    ``each`` is called with every chunk's outcome as it comes, while the workers check the next ones (its seconds
-    are the profile's ``findings``): :mod:`iimkg.plans.validate` makes the findings there, so that they are not a
-    serial step after the last chunk.
+    ``each`` is called with every chunk's outcome as it comes, while the workers check the next ones:
+    :mod:`iimkg.plans.validate` makes the findings there, so that they are not a serial step after the last chunk.
 
     :raises InputError: at the first unit that does not load (with the file's line and column), or at a plan
         described in two files.
@@ -176,9 +175,7 @@ def run_units(units: Iterable[PlanUnit | Restart], shapes_text: str, ontology: P
             registry.add(outcome)
             results.add(outcome)
             if each is not None:
-                before = time.perf_counter()
                 each(outcome)
-                timings["findings"] = timings.get("findings", 0.0) + time.perf_counter() - before
             for name, seconds in outcome.timings.items():
                 timings[name] = timings.get(name, 0.0) + seconds
         checked = Checked(results, list(registry.plans), registry.plan_count(), registry.shared_identifiers(),

@@ -117,11 +117,7 @@ def validate_plans(
         return _result(_in_memory(outcome), files, rules, statement_ids, fail_on, started, intake)
     units = _units(files, converted, input_format, graph_file)
     early = _EarlyFindings(files, rules, statement_ids)
-    try:
-        checked = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans, each=early.add)
-    except BaseException:
-        early.sorter.close()
-        raise
+    checked = early.run(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans)
     return _result(checked, files, rules, statement_ids, fail_on, started, intake, early)
 
 
@@ -141,13 +137,10 @@ def check_prepared(units: Iterable[PlanUnit], *, shapes: Sequence[Path] = (), on
     shapes_text, rules, statement_ids = prepared_shapes(shapes, graph_file)
     # the report's order of files is known before the run only when they are given
     early = _EarlyFindings(files, rules, statement_ids) if files is not None else None
-    try:
-        checked = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans,
-                            each=early.add if early is not None else None)
-    except BaseException:
-        if early is not None:
-            early.sorter.close()
-        raise
+    if early is not None:
+        checked = early.run(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans)
+    else:
+        checked = run_units(units, shapes_text, graph_file, workers=workers, chunk_plans=chunk_plans)
     try:
         notes = intake() if intake is not None else Intake()
     except BaseException:
@@ -214,10 +207,25 @@ class _EarlyFindings:
 
     def __init__(self, files: Sequence[Path], rules: list[Rule], statement_ids: dict[str, str]) -> None:
         self.sorter = FindingSorter(report_order([display_path(p) for p in files]))
+        self.seconds = 0.0  # spent making them (the profile's "findings")
         self._rules, self._statements = rules, statement_ids.values()
 
-    def add(self, outcome: Outcome) -> None:
+    def run(self, units: Iterable[PlanUnit | Restart], shapes_text: str, ontology: Path, *, workers: int | None,
+            chunk_plans: int) -> Checked:
+        """:func:`~iimkg.plans.units.run_units` with these findings made as the chunks come back; the sorter's files
+        removed if the run fails."""
+        try:
+            checked = run_units(units, shapes_text, ontology, workers=workers, chunk_plans=chunk_plans, each=self._add)
+        except BaseException:
+            self.sorter.close()
+            raise
+        checked.timings["findings"] = self.seconds
+        return checked
+
+    def _add(self, outcome: Outcome) -> None:
+        started = time.perf_counter()
         self.sorter.extend(findings_of(outcome.results, self._rules, outcome.names, self._statements))
+        self.seconds += time.perf_counter() - started
 
 
 def _result(checked: Checked, files: Sequence[Path], rules: list[Rule], statement_ids: dict[str, str],
@@ -227,16 +235,12 @@ def _result(checked: Checked, files: Sequence[Path], rules: list[Rule], statemen
     came, kept when no plan identifier is shared and no file was read again."""
     before = time.perf_counter()
     shown = [display_path(p) for p in files]
-    if early is not None and not checked.shared and not checked.restarted:
-        sorter = early.sorter
-        made = True
-    else:
-        if early is not None:
-            early.sorter.close()
-        sorter = FindingSorter(report_order(shown))
-        made = False
+    keep = early is not None and not checked.shared and not checked.restarted
+    if early is not None and not keep:
+        early.sorter.close()
+    sorter = early.sorter if early is not None and keep else FindingSorter(report_order(shown))
     try:
-        if not made:
+        if not keep:
             for results, names in checked.named_chunks():
                 sorter.extend(findings_of(results, rules, names, statement_ids.values()))
         sorter.extend(intake.findings)
